@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
+
+/// @title DeviceRegistry
+/// @notice Identity, status and data provenance of IoT devices (DESIGN.md, Protocol).
+///
+/// - A device is the address of its own secp256k1 key. `register` needs the device's EIP-712 signature over
+///   `DeviceBinding(address device,address owner,bytes32 metadataHash,uint256 nonce,uint256 deadline)` in the domain
+///   `{name: "Triad DeviceRegistry", version: "1", chainId, verifyingContract: this}`, so a key cannot be squatted,
+///   a binding cannot be replayed (per-device nonce) or used on another chain or registry.
+/// - Status: Active <-> Suspended (owner or admin; an admin's suspension can only be lifted by an admin) and
+///   -> Revoked (owner or admin; final).
+/// - Owners (or gateways they authorise) anchor batches of readings as StandardMerkleTree roots whose leaves are the
+///   readings' EIP-712 `Reading` digests. Per device, anchored seq ranges only move forward and never overlap.
+///
+/// Invariant: `_devices[d].nextSeq` only grows; every anchored range of `d` lies below it.
+///
+/// WARNING: the sensor schema given at registration is declared by the owner; the device signs the metadata hash,
+/// so consumers that care should check the metadata document (which names the schema) against `metadataHash`.
+contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
+    /// @notice Role that may suspend, resume and revoke any device (human oversight, incident response).
+    bytes32 public constant DEVICE_ADMIN_ROLE = keccak256("DEVICE_ADMIN_ROLE");
+
+    /// @notice EIP-712 type hash of `DeviceBinding`.
+    bytes32 public constant DEVICE_BINDING_TYPEHASH =
+        keccak256("DeviceBinding(address device,address owner,bytes32 metadataHash,uint256 nonce,uint256 deadline)");
+
+    /// @notice EIP-712 type hash of `Reading`.
+    bytes32 public constant READING_TYPEHASH =
+        keccak256("Reading(address device,uint64 seq,uint64 timestamp,int64[] values)");
+
+    mapping(address device => Device) private _devices;
+    mapping(address device => uint256) private _nonces;
+    mapping(address device => address) private _pendingOwners;
+    mapping(address owner => mapping(address gateway => bool)) private _gateways;
+    mapping(bytes32 root => Anchor) private _anchors;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and DEVICE_ADMIN_ROLE.
+    constructor(address admin) EIP712("Triad DeviceRegistry", "1") {
+        if (admin == address(0)) revert DeviceZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(DEVICE_ADMIN_ROLE, admin);
+    }
+
+    // ------------------------------------------------------------------ registration
+
+    /// @notice Registers `device` to the caller. The device key must have signed a `DeviceBinding` naming the
+    /// caller as owner, `metadataHash`, the device's current nonce and `deadline`.
+    /// @dev Requirements: device not registered, deadline not passed, signature by the device key.
+    /// Emits {DeviceRegistered}.
+    /// @param device The device address.
+    /// @param sensorSchema keccak256 of the sensor schema id (for example keccak256("ai4i-2020/v1")).
+    /// @param metadataHash Hash of the device metadata document.
+    /// @param metadataURI Location of the metadata document.
+    /// @param deadline Last timestamp at which the binding is valid.
+    /// @param signature The device's 65-byte EIP-712 signature.
+    function register(
+        address device,
+        bytes32 sensorSchema,
+        bytes32 metadataHash,
+        string calldata metadataURI,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        if (device == address(0)) revert DeviceZeroAddress();
+        if (_devices[device].status != DeviceStatus.None) revert DeviceAlreadyRegistered(device);
+        _useBinding(device, msg.sender, metadataHash, deadline, signature);
+
+        Device storage d = _devices[device];
+        d.owner = msg.sender;
+        d.status = DeviceStatus.Active;
+        d.registeredAt = uint64(block.timestamp);
+        d.sensorSchema = sensorSchema;
+        d.metadataHash = metadataHash;
+        d.metadataURI = metadataURI;
+        emit DeviceRegistered(device, msg.sender, sensorSchema, metadataHash, metadataURI);
+    }
+
+    /// @notice Replaces the device metadata (for example after a firmware update). The device key signs a new
+    /// `DeviceBinding` with its next nonce, so an old binding cannot roll the metadata back.
+    /// @dev Requirements: caller is the owner, device not revoked, valid fresh binding. Emits {DeviceMetadataUpdated}.
+    /// @param device The device.
+    /// @param metadataHash The new metadata hash.
+    /// @param metadataURI The new metadata location.
+    /// @param deadline Last timestamp at which the binding is valid.
+    /// @param signature The device's EIP-712 signature.
+    function updateMetadata(
+        address device,
+        bytes32 metadataHash,
+        string calldata metadataURI,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        Device storage d = _registered(device);
+        if (msg.sender != d.owner) revert DeviceUnauthorized(device, msg.sender);
+        if (d.status == DeviceStatus.Revoked) revert DeviceNotActive(device, d.status);
+        _useBinding(device, msg.sender, metadataHash, deadline, signature);
+
+        d.metadataHash = metadataHash;
+        d.metadataURI = metadataURI;
+        emit DeviceMetadataUpdated(device, metadataHash, metadataURI);
+    }
+
+    // ------------------------------------------------------------------ status
+
+    /// @notice Suspends an Active device. An admin's suspension (by an admin who is not the owner) can only be
+    /// lifted by an admin.
+    /// @dev Requirements: caller is the owner or a DEVICE_ADMIN_ROLE holder; status Active.
+    /// Emits {DeviceStatusChanged}.
+    /// @param device The device.
+    function suspend(address device) external {
+        Device storage d = _registered(device);
+        bool byOwner = msg.sender == d.owner;
+        if (!byOwner && !hasRole(DEVICE_ADMIN_ROLE, msg.sender)) revert DeviceUnauthorized(device, msg.sender);
+        d.adminHold = !byOwner;
+        _setStatus(device, d, DeviceStatus.Suspended);
+    }
+
+    /// @notice Returns a Suspended device to Active.
+    /// @dev Requirements: caller is the owner (unless an admin suspended it) or an admin; status Suspended.
+    /// Emits {DeviceStatusChanged}.
+    /// @param device The device.
+    function resume(address device) external {
+        Device storage d = _registered(device);
+        bool isAdmin = hasRole(DEVICE_ADMIN_ROLE, msg.sender);
+        if (msg.sender != d.owner && !isAdmin) revert DeviceUnauthorized(device, msg.sender);
+        if (d.adminHold && !isAdmin) revert DeviceAdminHold(device);
+        d.adminHold = false;
+        _setStatus(device, d, DeviceStatus.Active);
+    }
+
+    /// @notice Revokes a device for good (its key is compromised or it is retired). Final.
+    /// @dev Requirements: caller is the owner or an admin; status Active or Suspended. Emits {DeviceStatusChanged}.
+    /// @param device The device.
+    function revoke(address device) external {
+        Device storage d = _registered(device);
+        if (msg.sender != d.owner && !hasRole(DEVICE_ADMIN_ROLE, msg.sender)) {
+            revert DeviceUnauthorized(device, msg.sender);
+        }
+        _setStatus(device, d, DeviceStatus.Revoked);
+    }
+
+    // ------------------------------------------------------------------ ownership
+
+    /// @notice Proposes `newOwner` as the device's next owner; `address(0)` cancels a pending proposal.
+    /// @dev Requirements: caller is the owner. Emits {DeviceOwnershipTransferStarted}.
+    /// @param device The device.
+    /// @param newOwner The proposed owner.
+    function proposeOwner(address device, address newOwner) external {
+        Device storage d = _registered(device);
+        if (msg.sender != d.owner) revert DeviceUnauthorized(device, msg.sender);
+        _pendingOwners[device] = newOwner;
+        emit DeviceOwnershipTransferStarted(device, msg.sender, newOwner);
+    }
+
+    /// @notice Accepts a pending ownership proposal.
+    /// @dev Requirements: caller is the proposed owner. Emits {DeviceOwnershipTransferred}.
+    /// @param device The device.
+    function acceptOwnership(address device) external {
+        Device storage d = _registered(device);
+        address pending = _pendingOwners[device];
+        if (msg.sender != pending || pending == address(0)) revert DeviceNotPendingOwner(device, msg.sender, pending);
+        address previous = d.owner;
+        d.owner = msg.sender;
+        delete _pendingOwners[device];
+        emit DeviceOwnershipTransferred(device, previous, msg.sender);
+    }
+
+    /// @notice Authorises (or de-authorises) `gateway` to anchor readings for every device the caller owns.
+    /// @dev Emits {GatewaySet}.
+    /// @param gateway The gateway account.
+    /// @param authorised Whether it may anchor.
+    function setGateway(address gateway, bool authorised) external {
+        if (gateway == address(0)) revert DeviceZeroAddress();
+        _gateways[msg.sender][gateway] = authorised;
+        emit GatewaySet(msg.sender, gateway, authorised);
+    }
+
+    // ------------------------------------------------------------------ anchors
+
+    /// @notice Anchors a batch of the device's readings as a StandardMerkleTree root over their EIP-712 digests.
+    /// @dev Requirements: caller is the owner or one of its gateways; device Active; root non-zero and new;
+    /// `nextSeq <= fromSeq <= toSeq < type(uint64).max`. Gaps between batches are allowed. Emits {BatchAnchored}.
+    /// Storage is one slot per batch whatever its size; the range and URI live in the event.
+    /// @param device The device.
+    /// @param root The Merkle root.
+    /// @param fromSeq First seq in the batch.
+    /// @param toSeq Last seq in the batch.
+    /// @param uri Where the readings can be fetched.
+    function anchorBatch(address device, bytes32 root, uint64 fromSeq, uint64 toSeq, string calldata uri) external {
+        Device storage d = _registered(device);
+        address owner = d.owner;
+        if (msg.sender != owner && !_gateways[owner][msg.sender]) revert DeviceUnauthorized(device, msg.sender);
+        if (d.status != DeviceStatus.Active) revert DeviceNotActive(device, d.status);
+        if (root == bytes32(0)) revert AnchorZeroRoot();
+        if (_anchors[root].anchoredAt != 0) revert AnchorAlreadyExists(root);
+        uint64 nextSeq = d.nextSeq;
+        if (fromSeq < nextSeq || toSeq < fromSeq || toSeq == type(uint64).max) {
+            revert AnchorInvalidRange(device, fromSeq, toSeq, nextSeq);
+        }
+        // Cannot overflow: toSeq < type(uint64).max was checked above.
+        unchecked {
+            d.nextSeq = toSeq + 1;
+        }
+        _anchors[root] = Anchor({device: device, anchoredAt: uint64(block.timestamp)});
+        emit BatchAnchored(device, root, fromSeq, toSeq, uri, msg.sender);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IDeviceRegistry
+    function getDevice(address device) external view returns (Device memory) {
+        return _devices[device];
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function ownerAndStatus(address device) external view returns (address owner, DeviceStatus status) {
+        Device storage d = _devices[device];
+        return (d.owner, d.status);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function anchorOf(bytes32 root) external view returns (Anchor memory) {
+        return _anchors[root];
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function verifyReading(bytes32 root, bytes32 digest, bytes32[] calldata proof) external view returns (bool) {
+        if (_anchors[root].anchoredAt == 0) return false;
+        // StandardMerkleTree leaf for the single-value encoding ["bytes32"]: double keccak of the ABI encoding.
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest))));
+        return MerkleProof.verifyCalldata(proof, root, leaf);
+    }
+
+    /// @notice The next `DeviceBinding` nonce of `device`.
+    /// @param device The device.
+    /// @return The nonce its next binding must carry.
+    function nonces(address device) external view returns (uint256) {
+        return _nonces[device];
+    }
+
+    /// @notice The proposed next owner of `device` (zero when none).
+    /// @param device The device.
+    /// @return The pending owner.
+    function pendingOwner(address device) external view returns (address) {
+        return _pendingOwners[device];
+    }
+
+    /// @notice Whether `gateway` may anchor readings for the devices of `owner`.
+    /// @param owner The device owner.
+    /// @param gateway The gateway.
+    /// @return True when authorised.
+    function isGateway(address owner, address gateway) external view returns (bool) {
+        return _gateways[owner][gateway];
+    }
+
+    /// @notice The EIP-712 digest of a reading, the value a device signs and the leaf value of anchored batches.
+    /// @param device The device.
+    /// @param seq The reading's sequence number.
+    /// @param timestamp The reading's unix time in seconds.
+    /// @param values The reading's values (schema-defined integers).
+    /// @return The digest.
+    function readingDigest(address device, uint64 seq, uint64 timestamp, int64[] calldata values)
+        external
+        view
+        returns (bytes32)
+    {
+        // abi.encodePacked pads each array element to 32 bytes (sign-extended), exactly EIP-712's array encoding.
+        bytes32 valuesHash = keccak256(abi.encodePacked(values));
+        return _hashTypedDataV4(keccak256(abi.encode(READING_TYPEHASH, device, seq, timestamp, valuesHash)));
+    }
+
+    /// @notice The EIP-712 digest of a `DeviceBinding`.
+    /// @param device The device.
+    /// @param owner The owner it binds to.
+    /// @param metadataHash The metadata hash.
+    /// @param nonce The nonce.
+    /// @param deadline The deadline.
+    /// @return The digest the device key signs.
+    function bindingDigest(address device, address owner, bytes32 metadataHash, uint256 nonce, uint256 deadline)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(DEVICE_BINDING_TYPEHASH, device, owner, metadataHash, nonce, deadline))
+        );
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    function _registered(address device) private view returns (Device storage d) {
+        d = _devices[device];
+        if (d.status == DeviceStatus.None) revert DeviceNotRegistered(device);
+    }
+
+    /// @dev Checks deadline and nonce, verifies the device's signature, then consumes the nonce.
+    function _useBinding(
+        address device,
+        address owner,
+        bytes32 metadataHash,
+        uint256 deadline,
+        bytes calldata signature
+    ) private {
+        if (block.timestamp > deadline) revert DeviceBindingExpired(deadline, block.timestamp);
+        uint256 nonce = _nonces[device];
+        (address recovered, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(bindingDigest(device, owner, metadataHash, nonce, deadline), signature);
+        if (err != ECDSA.RecoverError.NoError || recovered != device) {
+            revert DeviceInvalidSignature(device, recovered);
+        }
+        _nonces[device] = nonce + 1;
+    }
+
+    /// @dev The one place statuses change. Allowed: Active -> Suspended, Suspended -> Active,
+    /// Active | Suspended -> Revoked.
+    function _setStatus(address device, Device storage d, DeviceStatus next) private {
+        DeviceStatus current = d.status;
+        bool allowed = (current == DeviceStatus.Active && next != DeviceStatus.Active)
+            || (current == DeviceStatus.Suspended && next != DeviceStatus.Suspended);
+        if (!allowed) revert DeviceInvalidStatusTransition(device, current, next);
+        d.status = next;
+        emit DeviceStatusChanged(device, current, next, msg.sender);
+    }
+}

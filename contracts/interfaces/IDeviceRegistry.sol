@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IDeviceRegistry
+/// @notice Identity, status and data anchors of IoT devices. A device is the Ethereum address of its own secp256k1
+/// key; registering it needs the device key's EIP-712 `DeviceBinding` signature, so nobody can register a key they
+/// do not hold. Owners (or gateways they authorise) anchor batches of device-signed readings as Merkle roots.
+interface IDeviceRegistry {
+    /// @notice Lifecycle of a device. `Revoked` is final (the key is considered compromised).
+    enum DeviceStatus {
+        None,
+        Active,
+        Suspended,
+        Revoked
+    }
+
+    /// @notice Everything the registry stores about a device.
+    /// @param owner Account that registered (or accepted) the device; it controls status, gateways and anchors.
+    /// @param status Current lifecycle status.
+    /// @param adminHold True when an admin suspended the device: then only an admin can resume it.
+    /// @param nextSeq The lowest reading sequence number the next anchored batch may start at.
+    /// @param registeredAt Block timestamp of registration.
+    /// @param sensorSchema keccak256 of the sensor schema id string (for example keccak256("ai4i-2020/v1")).
+    /// @param metadataHash Hash of the device metadata document (schema, model, firmware) the device signed.
+    /// @param metadataURI Where the metadata document can be fetched.
+    struct Device {
+        address owner;
+        DeviceStatus status;
+        bool adminHold;
+        uint64 nextSeq;
+        uint64 registeredAt;
+        bytes32 sensorSchema;
+        bytes32 metadataHash;
+        string metadataURI;
+    }
+
+    /// @notice An anchored batch of readings, looked up by its Merkle root.
+    /// @param device The device whose readings the batch holds.
+    /// @param anchoredAt Block timestamp of the anchor: every reading in the batch existed by then.
+    struct Anchor {
+        address device;
+        uint64 anchoredAt;
+    }
+
+    // ------------------------------------------------------------------ events
+
+    /// @notice A device was registered.
+    /// @param device The device address (its key's address).
+    /// @param owner The registering owner.
+    /// @param sensorSchema keccak256 of the sensor schema id.
+    /// @param metadataHash Hash of the signed metadata document.
+    /// @param metadataURI Location of the metadata document.
+    event DeviceRegistered(
+        address indexed device,
+        address indexed owner,
+        bytes32 indexed sensorSchema,
+        bytes32 metadataHash,
+        string metadataURI
+    );
+
+    /// @notice The device signed new metadata (for example after a firmware update).
+    /// @param device The device.
+    /// @param metadataHash The new metadata hash.
+    /// @param metadataURI The new metadata location.
+    event DeviceMetadataUpdated(address indexed device, bytes32 metadataHash, string metadataURI);
+
+    /// @notice The device status changed.
+    /// @param device The device.
+    /// @param previous The status before.
+    /// @param current The status now.
+    /// @param by The account that changed it (owner or admin).
+    event DeviceStatusChanged(address indexed device, DeviceStatus previous, DeviceStatus current, address indexed by);
+
+    /// @notice The owner proposed a new owner (`newOwner == address(0)` cancels a proposal).
+    /// @param device The device.
+    /// @param owner The current owner.
+    /// @param newOwner The proposed owner.
+    event DeviceOwnershipTransferStarted(address indexed device, address indexed owner, address indexed newOwner);
+
+    /// @notice The proposed owner accepted the device.
+    /// @param device The device.
+    /// @param previousOwner The owner before.
+    /// @param newOwner The owner now.
+    event DeviceOwnershipTransferred(address indexed device, address indexed previousOwner, address indexed newOwner);
+
+    /// @notice An owner authorised or de-authorised a gateway to anchor data for all its devices.
+    /// @param owner The device owner.
+    /// @param gateway The gateway account.
+    /// @param authorised Whether the gateway may now anchor.
+    event GatewaySet(address indexed owner, address indexed gateway, bool authorised);
+
+    /// @notice A batch of device readings was anchored.
+    /// @param device The device whose readings are in the batch.
+    /// @param root The StandardMerkleTree root over the readings' EIP-712 digests.
+    /// @param fromSeq First reading sequence number in the batch.
+    /// @param toSeq Last reading sequence number in the batch.
+    /// @param uri Where the batch's readings can be fetched.
+    /// @param by The owner or gateway that anchored it.
+    event BatchAnchored(
+        address indexed device,
+        bytes32 indexed root,
+        uint64 fromSeq,
+        uint64 toSeq,
+        string uri,
+        address by
+    );
+
+    // ------------------------------------------------------------------ errors
+
+    /// @notice The device is already registered.
+    /// @param device The device.
+    error DeviceAlreadyRegistered(address device);
+
+    /// @notice The device is not registered.
+    /// @param device The device.
+    error DeviceNotRegistered(address device);
+
+    /// @notice The zero address cannot be a device, owner or gateway.
+    error DeviceZeroAddress();
+
+    /// @notice The binding signature does not recover to the device.
+    /// @param device The device the binding names.
+    /// @param recovered The address the signature recovered to.
+    error DeviceInvalidSignature(address device, address recovered);
+
+    /// @notice The binding's nonce is not the device's next nonce.
+    /// @param device The device.
+    /// @param nonce The nonce given.
+    /// @param expected The nonce expected.
+    error DeviceInvalidNonce(address device, uint256 nonce, uint256 expected);
+
+    /// @notice The binding's deadline has passed.
+    /// @param deadline The signed deadline.
+    /// @param nowTimestamp The current block timestamp.
+    error DeviceBindingExpired(uint256 deadline, uint256 nowTimestamp);
+
+    /// @notice The caller may not manage this device.
+    /// @param device The device.
+    /// @param caller The caller.
+    error DeviceUnauthorized(address device, address caller);
+
+    /// @notice The requested status change is not allowed from the current status.
+    /// @param device The device.
+    /// @param current The current status.
+    /// @param requested The requested status.
+    error DeviceInvalidStatusTransition(address device, DeviceStatus current, DeviceStatus requested);
+
+    /// @notice The operation needs an Active device.
+    /// @param device The device.
+    /// @param status Its status.
+    error DeviceNotActive(address device, DeviceStatus status);
+
+    /// @notice Only an admin can resume a device an admin suspended.
+    /// @param device The device.
+    error DeviceAdminHold(address device);
+
+    /// @notice The caller is not the proposed owner.
+    /// @param device The device.
+    /// @param caller The caller.
+    /// @param pendingOwner The proposed owner.
+    error DeviceNotPendingOwner(address device, address caller, address pendingOwner);
+
+    /// @notice The batch's seq range is empty, reversed, or overlaps (or goes behind) what is already anchored.
+    /// @param device The device.
+    /// @param fromSeq First seq of the batch.
+    /// @param toSeq Last seq of the batch.
+    /// @param nextSeq The lowest seq a new batch may start at.
+    error AnchorInvalidRange(address device, uint64 fromSeq, uint64 toSeq, uint64 nextSeq);
+
+    /// @notice This Merkle root is already anchored.
+    /// @param root The root.
+    error AnchorAlreadyExists(bytes32 root);
+
+    /// @notice The zero root cannot be anchored.
+    error AnchorZeroRoot();
+
+    // ------------------------------------------------------------------ views used by other contracts
+
+    /// @notice The stored record of `device` (all zero when unregistered).
+    /// @param device The device.
+    /// @return The device record.
+    function getDevice(address device) external view returns (Device memory);
+
+    /// @notice Owner and status of `device` in one call (zero and `None` when unregistered).
+    /// @param device The device.
+    /// @return owner The owner.
+    /// @return status The status.
+    function ownerAndStatus(address device) external view returns (address owner, DeviceStatus status);
+
+    /// @notice The anchor recorded for `root` (zero when none).
+    /// @param root The Merkle root.
+    /// @return The anchor.
+    function anchorOf(bytes32 root) external view returns (Anchor memory);
+
+    /// @notice Whether `digest` (a reading's EIP-712 digest) is a leaf of the anchored batch `root` (false if `root` is not anchored).
+    /// @param root An anchored Merkle root.
+    /// @param digest The reading's EIP-712 digest.
+    /// @param proof The StandardMerkleTree proof of the leaf.
+    /// @return True when the reading is in the anchored batch.
+    function verifyReading(bytes32 root, bytes32 digest, bytes32[] calldata proof) external view returns (bool);
+}
