@@ -8,3 +8,5 @@ export * from "./merkle";
 export * from "./ai4i";
 export * from "./devices";
 export * from "./deployments";
+export * from "./evidence";
+export * from "./verdict";
