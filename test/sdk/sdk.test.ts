@@ -418,6 +418,32 @@ describe("SDK", function () {
       });
     });
 
+    it("refuses JSON that is not a deployment record", function () {
+      inTempDir((dir) => {
+        const file = path.join(dir, "31337.json");
+        for (const text of ["null", "[]", '{"chainId":31337}', '{"chainId":31337,"contracts":null}']) {
+          writeFileSync(file, text);
+          expect(() => loadDeployment(31337, { dir }), text).to.throw(
+            DeploymentNotFoundError,
+            `deployment record ${file} has no "contracts" object`,
+          );
+        }
+      });
+    });
+
+    it("refuses a record saved for another chain", function () {
+      inTempDir((dir) => {
+        saveDeployment(RECORD, dir);
+        const file = path.join(dir, "5.json");
+        // For example a local record copied over a testnet's.
+        writeFileSync(file, readFileSync(path.join(dir, "31337.json")));
+        expect(() => loadDeployment(5n, { dir }))
+          .to.throw(DeploymentNotFoundError, `deployment record ${file} is for chain 31337, not 5`)
+          .with.property("details")
+          .that.deep.equals({ file, chainId: 5, recordChainId: 31337 });
+      });
+    });
+
     it("refuses a record that is not JSON", function () {
       inTempDir((dir) => {
         const file = path.join(dir, "31337.json");
