@@ -3,6 +3,7 @@ import { HardhatUserConfig, extendEnvironment, subtask } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import { HardhatPluginError } from "hardhat/plugins";
 import "@nomicfoundation/hardhat-toolbox";
+import "./tasks";
 
 /**
  * The one pinned Solidity compiler. It comes from the `solc` npm package (solc-js), so compiling needs no

@@ -47,7 +47,19 @@ export function loadDeployment(
   } catch (cause) {
     throw new DeploymentNotFoundError(`deployment record ${file} is not valid JSON`, { file });
   }
-  const missing = (options.required ?? []).filter((name) => !record.contracts?.[name]);
+  // A record copied from (or saved for) another chain would point at the wrong contracts: refuse it, and anything
+  // that is not a record at all, with a clear line rather than a TypeError later.
+  if (typeof record !== "object" || record === null || typeof record.contracts !== "object" || record.contracts === null) {
+    throw new DeploymentNotFoundError(`deployment record ${file} has no "contracts" object`, { file });
+  }
+  if (record.chainId !== Number(chainId)) {
+    throw new DeploymentNotFoundError(`deployment record ${file} is for chain ${record.chainId}, not ${chainId}`, {
+      file,
+      chainId: Number(chainId),
+      recordChainId: record.chainId,
+    });
+  }
+  const missing = (options.required ?? []).filter((name) => !record.contracts[name]);
   if (missing.length > 0) {
     throw new DeploymentNotFoundError(`deployment record ${file} lacks ${missing.join(", ")}`, { file, missing });
   }

@@ -1,4 +1,4 @@
-import { Wallet, id, keccak256, toUtf8Bytes, type Signer, type TypedDataDomain } from "ethers";
+import { id, keccak256, toUtf8Bytes, type Signer, type TypedDataDomain } from "ethers";
 import { AI4I_SCHEMA, telemetryToValues, type Ai4iRow } from "./ai4i";
 import type { Reading, SignedReading } from "./eip712";
 import { signDeviceBinding, signReading, type TypedDataSigner } from "./signing";
@@ -27,6 +27,9 @@ export function metadataHash(metadata: DeviceMetadata): string {
   return keccak256(toUtf8Bytes(canonical));
 }
 
+/** A device's own key: anything that can sign EIP-712 data and tell its address (an ethers Wallet, an HSM signer). */
+export type DeviceKey = TypedDataSigner & Pick<Signer, "getAddress">;
+
 /** Everything `DeviceRegistry.register` needs, signed by the device key. */
 export interface Registration {
   device: string;
@@ -42,7 +45,7 @@ export interface Registration {
  * (called by `owner`). `nonce` is `registry.nonces(device)` (0 for a new device).
  */
 export async function prepareRegistration(args: {
-  deviceKey: Wallet | (TypedDataSigner & Pick<Signer, "getAddress">);
+  deviceKey: DeviceKey;
   owner: string;
   domain: TypedDataDomain;
   metadata: DeviceMetadata;
@@ -71,7 +74,7 @@ export async function prepareRegistration(args: {
 
 /** Signs AI4I rows as consecutive readings of `device` (seq from `startSeq`, one per `intervalSeconds`). */
 export async function signAi4iRows(args: {
-  deviceKey: TypedDataSigner & Pick<Signer, "getAddress">;
+  deviceKey: DeviceKey;
   domain: TypedDataDomain;
   rows: readonly Ai4iRow[];
   startSeq: bigint;

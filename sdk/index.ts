@@ -8,5 +8,6 @@ export * from "./merkle";
 export * from "./ai4i";
 export * from "./devices";
 export * from "./deployments";
+export * from "./actions";
 export * from "./evidence";
 export * from "./verdict";

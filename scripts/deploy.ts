@@ -1,0 +1,23 @@
+/**
+ * `npm run deploy -- --network <name>`: deploys (or resumes) the suite with Ignition, configures it and records the
+ * addresses in deployments/<chainId>.json.
+ */
+import hre from "hardhat";
+import { deployTriad } from "./lib/deploy";
+import { step } from "./lib/report";
+
+async function main() {
+  step(`Deploying Triad to network "${hre.network.name}"`);
+  const { record } = await deployTriad(hre);
+  for (const [name, address] of Object.entries(record.contracts)) step(`${name.padEnd(16)} ${address}`);
+  if (hre.network.name === "hardhat") {
+    step("Note: the in-process hardhat network ends with this command; use --network localhost with `npx hardhat node`.");
+  } else {
+    step(`Recorded in deployments/${record.chainId}.json`);
+  }
+}
+
+main().catch((err) => {
+  console.error(`deploy failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
