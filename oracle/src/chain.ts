@@ -11,6 +11,9 @@ import type { IClaimsInsurance, IDeviceRegistry, IOracleCommittee } from "../../
 import type { OracleConfig } from "./config";
 import type { OracleMetrics } from "./metrics";
 
+/** ClaimStatus of IClaimsInsurance, by value. */
+export const CLAIM_STATUS = ["None", "Filed", "Approved", "Rejected", "Appealed", "Escalated", "Paid", "Closed"] as const;
+
 export interface OracleAddresses {
   claims: string;
   registry: string;

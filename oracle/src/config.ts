@@ -107,7 +107,7 @@ const url = (schemes: string[]) =>
         return false;
       }
     },
-    { message: `must be a ${schemes.join("/")} URL` },
+    { message: `must be a URL with scheme ${schemes.join(", ")}` },
   );
 
 const ENV_SCHEMA = z.object({

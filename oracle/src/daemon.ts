@@ -23,7 +23,7 @@ import { buildRejectionVerdict, buildVerdict } from "../../sdk/verdict";
 import type { Verdict } from "../../sdk/eip712";
 import type { EvidenceFailureReason } from "../../sdk/evidence";
 import { DEVICE_ACTIVE, checkEvidence, scoreEvidence, type ClaimAssessment, type EvidenceCheck, type OracleModel, type ScoreResult } from "./assess";
-import { checkChainId, connectContracts, createRpc, isPermanentRpcError, shortMessage, type OracleAddresses, type OracleContracts, type Rpc } from "./chain";
+import { CLAIM_STATUS, checkChainId, connectContracts, createRpc, isPermanentRpcError, shortMessage, type OracleAddresses, type OracleContracts, type Rpc } from "./chain";
 import { defaultCheckpointFile, readCheckpoint, writeCheckpoint } from "./checkpoint";
 import { defaultConfig, type OracleConfig } from "./config";
 import { fetchEvidence } from "./evidence";
@@ -31,8 +31,6 @@ import { EvidenceError } from "../../sdk/evidence";
 import { createMetrics, type OracleMetrics } from "./metrics";
 import { startOpsServer, type HealthReport, type OpsServer } from "./server";
 
-/** ClaimStatus of IClaimsInsurance. */
-export const CLAIM_STATUS = ["None", "Filed", "Approved", "Rejected", "Appealed", "Escalated", "Paid", "Closed"] as const;
 const FILED = 1n;
 
 export interface CreateOracleParams {
