@@ -132,6 +132,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
   let ops: OpsServer | undefined;
   let wake: (() => void) | undefined;
   let nonce: number | undefined;
+  let sendQueue: Promise<unknown> = Promise.resolve();
   let slot = 0;
   /**
    * Set at start and after a failed tick: the range about to be scanned may hold claims this member already signed a
@@ -412,18 +413,35 @@ export function createOracle(params: CreateOracleParams): Oracle {
     );
   }
 
+  /**
+   * Nonces are managed here rather than per send: gas is estimated for all batches concurrently, then transactions
+   * are handed to the node one at a time in nonce order (a node may refuse a nonce gap — Hardhat's automine does),
+   * and their receipts are awaited concurrently. After any failed send the next nonce is re-read from the node.
+   */
   async function sendAndWait(request: TransactionRequest) {
-    if (nonce === undefined) nonce = await rpc.call("eth_getTransactionCount", () => signer.getNonce("pending"));
-    const mine = nonce++;
-    try {
-      const response = await rpc.call("eth_sendTransaction", () => signer.sendTransaction({ ...request, nonce: mine }));
-      const receipt = await rpc.call("eth_getTransactionReceipt", () => response.wait());
-      if (!receipt) throw new TriadError("transaction dropped", "TX_DROPPED", { hash: response.hash });
-      return receipt;
-    } catch (error) {
-      nonce = undefined; // resynchronise from the node: a failed send may or may not have used the nonce
-      throw error;
-    }
+    const estimate = await rpc.call("eth_estimateGas", () => provider.estimateGas({ ...request, from: me }));
+    const gasLimit = (estimate * 12n) / 10n; // headroom: entries may be skipped or tallies change before inclusion
+    const response = await inSendOrder(async () => {
+      nonce ??= await rpc.call("eth_getTransactionCount", () => signer.getNonce("pending"));
+      const mine = nonce;
+      try {
+        const sent = await rpc.call("eth_sendTransaction", () => signer.sendTransaction({ ...request, gasLimit, nonce: mine }));
+        nonce = mine + 1;
+        return sent;
+      } catch (error) {
+        nonce = undefined; // a failed send may or may not have used the nonce: ask the node again
+        throw error;
+      }
+    });
+    const receipt = await rpc.call("eth_getTransactionReceipt", () => response.wait());
+    if (!receipt) throw new TriadError("transaction dropped", "TX_DROPPED", { hash: response.hash });
+    return receipt;
+  }
+
+  function inSendOrder<T>(fn: () => Promise<T>): Promise<T> {
+    const run = sendQueue.then(fn, fn);
+    sendQueue = run.catch(() => undefined);
+    return run;
   }
 
   function accountReceipt(batch: WorkItem[], receipt: { logs: readonly { address: string; topics: readonly string[]; data: string }[] }, report: TickReport) {
