@@ -31,10 +31,11 @@ Commands:
   evidence-server             serve a content-addressed evidence store over HTTP
 
 Run "npm run oracle -- <command> --help" for a command's options.
-Configuration: ORACLE_* environment variables or .env (see oracle/README.md and .env.example).`;
+Configuration: ORACLE_* environment variables, or a .env file (./.env, or the one given with --dotenv <path>;
+variables already in the environment win). See oracle/README.md and .env.example.`;
 
 const HELP: Record<string, string> = {
-  run: `Usage: npm run oracle -- run [--env-file <path>]
+  run: `Usage: npm run oracle -- run [--dotenv <path>]
 
 Runs the oracle daemon: reads ClaimFiled events from the checkpoint (behind ORACLE_CONFIRMATIONS blocks), checks
 each claim's evidence, runs the model, signs the EIP-712 Verdict as a committee member and submits it. Serves
@@ -43,7 +44,7 @@ signal exits at once; the checkpoint stays correct either way).
 
 Required: ORACLE_RPC_URL, and ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE_FILE + ORACLE_KEYSTORE_PASSWORD.
 Contract addresses: ORACLE_CLAIMS_ADDRESS, ORACLE_REGISTRY_ADDRESS, ORACLE_COMMITTEE_ADDRESS, or deployments/<chainId>.json.`,
-  assess: `Usage: npm run oracle -- assess --evidence <file> [--claim <id>] [--env-file <path>]
+  assess: `Usage: npm run oracle -- assess --evidence <file> [--claim <id>] [--dotenv <path>]
 
 Assesses an evidence bundle (triad.evidence/v1) with the local model and prints the result as JSON on the last
 line of stdout. Nothing is written to the chain.
@@ -54,7 +55,7 @@ with both, every check runs and the full Verdict and its EIP-712 digest are prin
 Options:
   --evidence <file>   the bundle file (required)
   --claim <id>        the claim it backs`,
-  audit: `Usage: npm run oracle -- audit --claim <id> [--env-file <path>]
+  audit: `Usage: npm run oracle -- audit --claim <id> [--dotenv <path>]
 
 Re-fetches the claim's evidence from its URI, re-runs the checks and the model, rebuilds the Verdict and compares
 it with the verdict that decided the claim (VerdictFinalised / getClaim). Prints {"match": true|false,
@@ -147,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
       args: rest,
       options: {
         help: { type: "boolean", short: "h" },
-        "env-file": { type: "string" },
+        dotenv: { type: "string" },
         evidence: { type: "string" },
         claim: { type: "string" },
         port: { type: "string" },
@@ -164,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP[command] + "\n");
     return 0;
   }
-  const envFile = values["env-file"] as string | undefined;
+  const envFile = values.dotenv as string | undefined;
 
   switch (command) {
     case "evidence-server": {

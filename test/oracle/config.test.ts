@@ -87,7 +87,7 @@ describe("oracle config", function () {
       ["ORACLE_KEYSTORE_FILE", "/nonexistent/keystore.json", /does not exist/],
     ];
     for (const [name, value, message] of cases) {
-      const problems = problemsOf({ [name]: value });
+      const problems = problemsOf({ [name]: value, ...(name === "ORACLE_KEYSTORE_FILE" ? { ORACLE_KEYSTORE_PASSWORD: "pw" } : {}) });
       expect(problems, `${name}=${value}`).to.have.length(1);
       expect(problems[0]).to.match(new RegExp(`^${name}: `));
       expect(problems[0]).to.match(message);
@@ -117,7 +117,7 @@ describe("oracle config", function () {
   it("the CLI prints one line per bad variable, no stack trace, and exits 2", function () {
     const emptyEnvFile = path.join(mkdtempSync(path.join(os.tmpdir(), "triad-config-")), ".env");
     writeFileSync(emptyEnvFile, "");
-    const cli = [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "oracle/src/cli.ts", "run", "--env-file", emptyEnvFile];
+    const cli = [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "oracle/src/cli.ts", "run", "--dotenv", emptyEnvFile];
     const run = spawnSync(process.execPath, cli, {
       cwd: ROOT,
       env: { PATH: process.env.PATH, ORACLE_RPC_URL: "nope", ORACLE_PRIVATE_KEY: "0x12", ORACLE_BATCH_SIZE: "0" },
