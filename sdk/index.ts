@@ -8,3 +8,4 @@ export * from "./merkle";
 export * from "./ai4i";
 export * from "./devices";
 export * from "./deployments";
+export * from "./market";
