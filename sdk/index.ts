@@ -8,4 +8,5 @@ export * from "./merkle";
 export * from "./ai4i";
 export * from "./devices";
 export * from "./deployments";
+export * from "./market";
 export * from "./actions";
