@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import TriadModule, { TriadLocalModule } from "../../ignition/modules/Triad";
+import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 import type { DataMarketplace, DeviceRegistry, TestToken } from "../../typechain-types";
 import { saveDeployment, TriadError, type DeploymentRecord } from "../../sdk";
 
@@ -19,7 +20,7 @@ export interface TriadDeployment {
 }
 
 /** Module parameters of `network`: ignition/parameters/<network>.json, if present. */
-export function loadParameters(network: string): Record<string, Record<string, unknown>> {
+export function loadParameters(network: string): DeploymentParameters {
   const file = path.join(__dirname, "..", "..", "ignition", "parameters", `${network}.json`);
   if (!existsSync(file)) return {};
   try {
