@@ -67,7 +67,8 @@ const config: HardhatUserConfig = {
   },
   networks: {
     hardhat: {},
-    localhost: { url: "http://127.0.0.1:8545" },
+    // LOCALHOST_RPC_URL lets tests and side-by-side nodes use another port.
+    localhost: { url: process.env.LOCALHOST_RPC_URL || "http://127.0.0.1:8545" },
     sepolia: publicNetwork("sepolia"),
   },
   typechain: { outDir: "typechain-types", target: "ethers-v6" },

@@ -111,14 +111,10 @@ export function parseAi4iCsv(text: string, source = "CSV"): Ai4iRow[] {
   return rows;
 }
 
-/** Scales a decimal number to an integer of 10^-decimals units without binary floating-point error. */
+/** Scales a decimal number to an integer of 10^-decimals units, rounding once (to nearest) via its decimal form. */
 function scaleDecimal(value: number, decimals: number): bigint {
-  const [int, frac = ""] = value.toFixed(decimals + 3).split(".");
-  const scaled = BigInt(int + frac.slice(0, decimals));
-  // Round half away from zero on the digits beyond `decimals`.
-  const rest = Number(`0.${frac.slice(decimals)}`);
-  if (rest >= 0.5) return scaled + (value < 0 ? -1n : 1n);
-  return scaled;
+  const [int, frac = ""] = value.toFixed(decimals).split(".");
+  return BigInt(int + frac);
 }
 
 /**

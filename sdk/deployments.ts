@@ -22,8 +22,13 @@ export interface DeploymentRecord {
   updatedAt: string;
 }
 
-/** Default folder of deployment records: `<project>/deployments`. */
-export const DEFAULT_DEPLOYMENTS_DIR = path.resolve(__dirname, "..", "deployments");
+/**
+ * Default folder of deployment records: `$TRIAD_DEPLOYMENTS_DIR`, else `<project>/deployments`. (Tests and side by
+ * side local chains point the variable at their own folder.)
+ */
+export const DEFAULT_DEPLOYMENTS_DIR = process.env.TRIAD_DEPLOYMENTS_DIR
+  ? path.resolve(process.env.TRIAD_DEPLOYMENTS_DIR)
+  : path.resolve(__dirname, "..", "deployments");
 
 export function deploymentPath(chainId: number | bigint, dir = DEFAULT_DEPLOYMENTS_DIR): string {
   return path.join(dir, `${chainId}.json`);

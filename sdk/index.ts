@@ -8,6 +8,7 @@ export * from "./merkle";
 export * from "./ai4i";
 export * from "./devices";
 export * from "./deployments";
+export * from "./market";
 export * from "./actions";
 export * from "./evidence";
 export * from "./verdict";

@@ -130,6 +130,9 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         Device storage d = _registered(device);
         bool isAdmin = hasRole(DEVICE_ADMIN_ROLE, msg.sender);
         if (msg.sender != d.owner && !isAdmin) revert DeviceUnauthorized(device, msg.sender);
+        if (d.status != DeviceStatus.Suspended) {
+            revert DeviceInvalidStatusTransition(device, d.status, DeviceStatus.Active);
+        }
         if (d.adminHold && !isAdmin) revert DeviceAdminHold(device);
         d.adminHold = false;
         _setStatus(device, d, DeviceStatus.Active);

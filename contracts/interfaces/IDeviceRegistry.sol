@@ -123,12 +123,6 @@ interface IDeviceRegistry {
     /// @param recovered The address the signature recovered to.
     error DeviceInvalidSignature(address device, address recovered);
 
-    /// @notice The binding's nonce is not the device's next nonce.
-    /// @param device The device.
-    /// @param nonce The nonce given.
-    /// @param expected The nonce expected.
-    error DeviceInvalidNonce(address device, uint256 nonce, uint256 expected);
-
     /// @notice The binding's deadline has passed.
     /// @param deadline The signed deadline.
     /// @param nowTimestamp The current block timestamp.

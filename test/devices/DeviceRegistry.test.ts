@@ -490,6 +490,15 @@ describe("DeviceRegistry", function () {
       await expect(registry.connect(owner).resume(device.address)).to.emit(registry, "DeviceStatusChanged");
     });
 
+    it("resuming a revoked device reports the transition, even when an admin hold is left over", async function () {
+      const { registry, admin, owner, device } = await loadFixture(registeredDeviceFixture);
+      await registry.connect(admin).suspend(device.address);
+      await registry.connect(owner).revoke(device.address);
+      await expect(registry.connect(owner).resume(device.address))
+        .to.be.revertedWithCustomError(registry, "DeviceInvalidStatusTransition")
+        .withArgs(device.address, Status.Revoked, Status.Active);
+    });
+
     it("an admin may resume an owner's suspension", async function () {
       const { registry, admin, owner, device } = await loadFixture(registeredDeviceFixture);
       await registry.connect(owner).suspend(device.address);
