@@ -50,6 +50,8 @@ export interface OracleConfig {
   batchSize: number;
   /** Evidence fetches in flight at once. */
   concurrency: number;
+  /** Worker threads that verify bundles (0 = on the main thread; undefined = one per core, at most 4). */
+  verifyWorkers?: number;
   /** Largest block range of one eth_getLogs query (one tick scans at most this many blocks). */
   logBlockRange: number;
   /** Port of /healthz and /metrics; 0 picks a free port; undefined: no HTTP server. */
@@ -137,6 +139,7 @@ const ENV_SCHEMA = z.object({
   ORACLE_IPFS_GATEWAY: optional(url(["http", "https"])),
   ORACLE_BATCH_SIZE: optional(int(1, 500)),
   ORACLE_CONCURRENCY: optional(int(1, 1000)),
+  ORACLE_VERIFY_WORKERS: optional(int(0, 16)),
   ORACLE_LOG_BLOCK_RANGE: optional(int(1, 1_000_000)),
   ORACLE_METRICS_PORT: optional(
     z.union([z.literal("off"), int(0, 65535)], { errorMap: () => ({ message: 'must be a port 0-65535 (0 = any free port) or "off"' }) }),
@@ -228,6 +231,7 @@ export function parseConfig(
     },
     batchSize: e.ORACLE_BATCH_SIZE ?? 20,
     concurrency: e.ORACLE_CONCURRENCY ?? 16,
+    verifyWorkers: e.ORACLE_VERIFY_WORKERS,
     logBlockRange: e.ORACLE_LOG_BLOCK_RANGE ?? 2000,
     metricsPort,
     metricsHost: e.ORACLE_METRICS_HOST ?? "127.0.0.1",

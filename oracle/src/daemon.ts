@@ -23,15 +23,18 @@ import { buildRejectionVerdict, buildVerdict } from "../../sdk/verdict";
 import type { Verdict } from "../../sdk/eip712";
 import type { EvidenceFailureReason } from "../../sdk/evidence";
 import { DEVICE_ACTIVE, checkEvidence, scoreEvidence, type ClaimAssessment, type EvidenceCheck, type OracleModel, type ScoreResult } from "./assess";
-import { CLAIM_STATUS, checkChainId, connectContracts, createRpc, isPermanentRpcError, shortMessage, type OracleAddresses, type OracleContracts, type Rpc } from "./chain";
+import { checkChainId, connectContracts, createRpc, isPermanentRpcError, shortMessage, type OracleAddresses, type OracleContracts, type Rpc } from "./chain";
 import { defaultCheckpointFile, readCheckpoint, writeCheckpoint } from "./checkpoint";
 import { defaultConfig, type OracleConfig } from "./config";
 import { fetchEvidence } from "./evidence";
 import { EvidenceError } from "../../sdk/evidence";
 import { createMetrics, type OracleMetrics } from "./metrics";
+import { createVerifier, defaultVerifyWorkers, type EvidenceVerifier } from "./verifier";
 import { startOpsServer, type HealthReport, type OpsServer } from "./server";
 
-const FILED = 1n;
+/** See gasLimitFor. */
+export const GAS_BASE = 150_000n;
+export const GAS_PER_VERDICT = 250_000n;
 
 export interface CreateOracleParams {
   provider: Provider;
@@ -57,6 +60,8 @@ export interface TickReport {
   transactions: number;
   /** The tick found nothing confirmed to scan. */
   idle: boolean;
+  /** Wall-clock milliseconds per phase (claimState, lookups, evidence, inference, verdicts, hasSigned, signing, submission). */
+  phasesMs: Record<string, number>;
 }
 
 /** A claim of the scanned range on its way through the tick. */
@@ -133,14 +138,10 @@ export function createOracle(params: CreateOracleParams): Oracle {
   let wake: (() => void) | undefined;
   let nonce: number | undefined;
   let sendQueue: Promise<unknown> = Promise.resolve();
+  let blockGasCap: bigint | undefined;
+  const policyCache = new Map<string, { device: string; start: bigint; end: bigint; productId: bigint }>();
+  let verifier: EvidenceVerifier = createVerifier({ workers: 0 });
   let slot = 0;
-  /**
-   * Set at start and after a failed tick: the range about to be scanned may hold claims this member already signed a
-   * verdict for (possibly a different digest, e.g. evidence that was unreachable then and is reachable now). One
-   * VerdictSigned log query finds them, so a member never signs two verdicts for one claim.
-   */
-  let rescan = true;
-  const signedBefore = new Set<string>();
 
   async function initialise(): Promise<void> {
     me = await memberPromise;
@@ -159,6 +160,16 @@ export function createOracle(params: CreateOracleParams): Oracle {
       });
     }
     slot = Number(memberSlot);
+    const latest = await rpc.call("eth_getBlockByNumber", () => provider.getBlock("latest"));
+    if (latest?.gasLimit) blockGasCap = (latest.gasLimit * 9n) / 10n;
+    if (blockGasCap !== undefined && GAS_BASE + GAS_PER_VERDICT * BigInt(config.batchSize) > blockGasCap) {
+      log.warn({ batchSize: config.batchSize, blockGasLimit: latest!.gasLimit.toString() }, "ORACLE_BATCH_SIZE is large for this chain's block gas limit: batches are capped at 90 % of it");
+    }
+    const workers = config.verifyWorkers ?? defaultVerifyWorkers();
+    if (workers > 0) {
+      verifier = createVerifier({ workers });
+      await verifier.ready();
+    }
     checkpointFile = config.checkpointFile ?? defaultCheckpointFile(chainId, me);
     const cp = readCheckpoint(checkpointFile, { chainId, claims: params.addresses.claims, member: me });
     next = cp?.nextBlock ?? config.startBlock ?? 0;
@@ -192,7 +203,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
     metrics.headBlock.set(head);
     const safe = head - config.confirmations;
     const from = next;
-    const report: TickReport = { fromBlock: from, toBlock: from - 1, claims: 0, submitted: 0, approved: 0, rejected: 0, skipped: 0, transactions: 0, idle: true };
+    const report: TickReport = { fromBlock: from, toBlock: from - 1, claims: 0, submitted: 0, approved: 0, rejected: 0, skipped: 0, transactions: 0, idle: true, phasesMs: {} };
     if (safe < from) {
       metrics.lagBlocks.set(0);
       return report;
@@ -232,37 +243,53 @@ export function createOracle(params: CreateOracleParams): Oracle {
     log.info({ claimId: item.claimId.toString(), reason, ...extra }, "claim skipped");
   }
 
+  /** Decided claims and this member's signed digests per claim, from the claims contract's logs in [from, to]. */
+  async function verdictHistory(from: number, to: number) {
+    const decided = new Set<string>();
+    const signedByMe = new Map<string, Set<string>>();
+    const iface = contracts.claims.interface;
+    const topics = [[iface.getEvent("VerdictFinalised").topicHash, iface.getEvent("VerdictSigned").topicHash]];
+    for (let start = from; start <= to; start += config.logBlockRange) {
+      const end = Math.min(to, start + config.logBlockRange - 1);
+      const logs = await rpc.call("eth_getLogs", () => provider.getLogs({ address: params.addresses.claims, topics, fromBlock: start, toBlock: end }));
+      for (const entry of logs) {
+        const parsed = iface.parseLog(entry);
+        if (!parsed) continue;
+        const id = parsed.args.claimId.toString();
+        if (parsed.name === "VerdictFinalised") decided.add(id);
+        else if ((Number(parsed.args.signers) >> slot) & 1) {
+          if (!signedByMe.has(id)) signedByMe.set(id, new Set());
+          signedByMe.get(id)!.add(String(parsed.args.digest).toLowerCase());
+        }
+      }
+    }
+    return { decided, signedByMe };
+  }
+
   async function processClaims(all: WorkItem[], report: TickReport): Promise<void> {
-    // 2. current state of each claim; the latest block's time bounds the deadline.
-    const [latest, states] = await Promise.all([
+    let mark = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      report.phasesMs[name] = +(now - mark).toFixed(2);
+      mark = now;
+    };
+    // 2. What happened to these claims since they were filed, from one log query over [first claim block, head]
+    //    instead of a getClaim + hasSigned per claim: VerdictFinalised marks a claim decided, VerdictSigned with
+    //    this member's slot bit marks one it already signed (a restart, or a second instance). A claim can only
+    //    leave Filed without VerdictFinalised by escalation, which needs its deadline passed: checked against the
+    //    latest block's time, with the deadline from the ClaimFiled event (the same value getClaim returns).
+    const head = lastHead!;
+    const [latest, history] = await Promise.all([
       rpc.call("eth_getBlockByNumber", () => provider.getBlock("latest")),
-      mapLimit(all, config.concurrency, (item) => rpc.call("getClaim", () => contracts.claims.getClaim(item.claimId))),
+      verdictHistory(all[0].blockNumber, head),
     ]);
     const now = BigInt(latest?.timestamp ?? 0);
-    if (rescan) {
-      const head = lastHead ?? (await rpc.call("eth_blockNumber", () => provider.getBlockNumber()));
-      for (let start = next; start <= head; start += config.logBlockRange) {
-        const end = Math.min(head, start + config.logBlockRange - 1);
-        const logs = await rpc.call("eth_getLogs", () => contracts.claims.queryFilter(contracts.claims.filters.VerdictSigned(), start, end));
-        for (const l of logs) if ((Number(l.args.signers) >> slot) & 1) signedBefore.add(l.args.claimId.toString());
-      }
-      rescan = false;
-    }
-    let items = all.filter((item, i) => {
-      const state = states[i];
-      if (state.status !== FILED) {
-        skip(item, "decided", report, { status: CLAIM_STATUS[Number(state.status)] });
+    let items = all.filter((item) => {
+      const id = item.claimId.toString();
+      if (history.decided.has(id)) {
+        skip(item, "decided", report);
         return false;
       }
-      if (signedBefore.has(item.claimId.toString())) {
-        skip(item, "already_signed", report);
-        return false;
-      }
-      // The chain's record wins over the event (it is what the contract checks the verdict against).
-      item.assessmentDeadline = state.assessmentDeadline;
-      item.evidenceHash = state.evidenceHash.toLowerCase();
-      item.amount = state.amount;
-      item.incidentAt = state.incidentAt;
       if (item.assessmentDeadline <= now) {
         skip(item, "deadline_passed", report, { deadline: item.assessmentDeadline.toString() });
         return false;
@@ -271,8 +298,19 @@ export function createOracle(params: CreateOracleParams): Oracle {
     });
     if (items.length === 0) return;
 
+    phase("claimState");
     // 3. policies, devices and products once per tick.
-    const policies = await lookupOnce(items.map((i) => i.policyId.toString()), (id) => rpc.call("getPolicy", () => contracts.claims.getPolicy(BigInt(id))));
+    // A policy's device, period and product never change: cached across ticks. Device status and the product's
+    // model permission can change: read once per tick.
+    const policies = await lookupOnce(items.map((i) => i.policyId.toString()), async (id) => {
+      const cached = policyCache.get(id);
+      if (cached) return cached;
+      const p = await rpc.call("getPolicy", () => contracts.claims.getPolicy(BigInt(id)));
+      const policy = { device: getAddress(p.device), start: p.start, end: p.end, productId: p.productId };
+      if (policyCache.size >= 100_000) policyCache.clear();
+      policyCache.set(id, policy);
+      return policy;
+    });
     const devices = await lookupOnce(
       items.map((i) => getAddress(policies.get(i.policyId.toString())!.device)),
       (device) => rpc.call("ownerAndStatus", () => contracts.registry.ownerAndStatus(device)),
@@ -292,37 +330,45 @@ export function createOracle(params: CreateOracleParams): Oracle {
       return true;
     });
 
-    // 3b/4. evidence.
-    await mapLimit(items, config.concurrency, async (item) => {
-      const policy = policies.get(item.policyId.toString())!;
+    phase("lookups");
+    // 3b/4. evidence: first every download (I/O only, so no CPU work delays a response past its timeout), then
+    // the checks on the verifier's worker threads.
+    const downloads = await mapLimit(items, config.concurrency, async (item): Promise<Uint8Array | undefined> => {
       const [, status] = devices.get(item.device!)!;
-      const ctx = {
-        chainId,
-        registry: params.addresses.registry,
-        claim: { evidenceHash: item.evidenceHash, incidentAt: item.incidentAt },
-        policy: { device: item.device!, start: policy.start, end: policy.end },
-        deviceStatus: Number(status),
-      };
-      let bytes: Uint8Array;
       if (Number(status) !== DEVICE_ACTIVE) {
         // No need to fetch: the claim fails whatever the evidence says.
         const message = `the insured device ${item.device} is not Active in the registry (status ${status})`;
         item.check = { ok: false, evidenceHash: item.evidenceHash, reason: "DEVICE_NOT_ACTIVE", message };
-        return;
+        return undefined;
       }
       try {
-        bytes = await fetchEvidence(item.evidenceURI, config.evidence, {
+        return await fetchEvidence(item.evidenceURI, config.evidence, {
           fetch: params.fetch,
-          onRetry: (attempt, error) => log.warn({ claimId: item.claimId.toString(), attempt, reason: error.reason, err: error.message }, "evidence fetch failed, retrying"),
+          onRetry: (attempt, error) =>
+            log.warn({ claimId: item.claimId.toString(), attempt, reason: error.reason, err: error.message }, "evidence fetch failed, retrying"),
         });
       } catch (error) {
         if (!(error instanceof EvidenceError)) throw error;
         item.check = { ok: false, evidenceHash: item.evidenceHash, reason: error.reason, message: error.message };
-        return;
+        return undefined;
       }
-      item.check = checkEvidence(bytes, ctx);
     });
-
+    phase("fetch");
+    await Promise.all(
+      items.map(async (item, i) => {
+        const bytes = downloads[i];
+        if (!bytes) return;
+        const policy = policies.get(item.policyId.toString())!;
+        item.check = await verifier.check(bytes, {
+          chainId,
+          registry: params.addresses.registry,
+          claim: { evidenceHash: item.evidenceHash, incidentAt: item.incidentAt },
+          policy: { device: item.device!, start: policy.start, end: policy.end },
+          deviceStatus: DEVICE_ACTIVE,
+        });
+      }),
+    );
+    phase("verify");
     // 4b. one batched inference over every claim with valid evidence.
     const valid = items.filter((i) => i.check!.ok);
     if (valid.length > 0) {
@@ -336,6 +382,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
       valid.forEach((item, k) => (item.score = scores[k]));
     }
 
+    phase("inference");
     // Verdicts.
     const domain = claimsDomain(chainId, params.addresses.claims);
     items = items.filter((item) => {
@@ -367,18 +414,32 @@ export function createOracle(params: CreateOracleParams): Oracle {
       return true;
     });
 
-    // 5. skip what this member already signed (a restart after a crash), sign the rest.
-    const signed = await mapLimit(items, config.concurrency, (item) => rpc.call("hasSigned", () => contracts.claims.hasSigned(item.digest!, me)));
-    items = items.filter((item, i) => {
-      if (signed[i]) skip(item, "already_signed", report, { digest: item.digest });
-      return !signed[i];
+    phase("verdicts");
+    // 5. skip what this member already signed. The logs say which claims it signed; hasSigned then tells whether
+    //    that signature still counts (a membership change voids tallies: then the same digest is signed again).
+    //    A member never signs a second, different verdict for a claim.
+    const resign = await mapLimit(items, config.concurrency, async (item) => {
+      const digests = history.signedByMe.get(item.claimId.toString());
+      if (!digests) return true;
+      if (!digests.has(item.digest!)) {
+        log.warn({ claimId: item.claimId.toString(), digest: item.digest }, "this member signed another verdict for this claim before: not signing a second one");
+        return false;
+      }
+      return !(await rpc.call("hasSigned", () => contracts.claims.hasSigned(item.digest!, me)));
     });
+    items = items.filter((item, i) => {
+      if (!resign[i]) skip(item, "already_signed", report, { digest: item.digest });
+      return resign[i];
+    });
+    phase("hasSigned");
     for (const item of items) item.signature = await signVerdict(signer, domain, item.verdict!);
+    phase("signing");
     if (stopping) {
       log.info({ claims: items.length }, "stopping: abandoning the tick before submission (it is re-scanned on restart)");
       throw new AbandonedTick();
     }
     await submit(items, report);
+    phase("submission");
   }
 
   async function submit(items: WorkItem[], report: TickReport): Promise<void> {
@@ -396,7 +457,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
                   batch.map((i) => i.verdict!),
                   batch.map((i) => [i.signature!]),
                 );
-          const receipt = await sendAndWait(request);
+          const receipt = await sendAndWait({ ...request, verdicts: batch.length });
           report.transactions++;
           metrics.submissionSeconds.observe((performance.now() - started) / 1000);
           accountReceipt(batch, receipt, report);
@@ -414,18 +475,19 @@ export function createOracle(params: CreateOracleParams): Oracle {
   }
 
   /**
-   * Nonces are managed here rather than per send: gas is estimated for all batches concurrently, then transactions
-   * are handed to the node one at a time in nonce order (a node may refuse a nonce gap — Hardhat's automine does),
-   * and their receipts are awaited concurrently. After any failed send the next nonce is re-read from the node.
+   * Nonces are managed here rather than per send: transactions are handed to the node one at a time in nonce order
+   * (a node may refuse a nonce gap — Hardhat's automine does) and their receipts are awaited concurrently. After any
+   * failed send the next nonce is re-read from the node. The gas limit comes from {@link gasLimitFor}, not from
+   * eth_estimateGas.
    */
-  async function sendAndWait(request: TransactionRequest) {
-    const estimate = await rpc.call("eth_estimateGas", () => provider.estimateGas({ ...request, from: me }));
-    const gasLimit = (estimate * 12n) / 10n; // headroom: entries may be skipped or tallies change before inclusion
+  async function sendAndWait(request: TransactionRequest & { verdicts: number }) {
+    const gasLimit = gasLimitFor(request.verdicts);
     const response = await inSendOrder(async () => {
       nonce ??= await rpc.call("eth_getTransactionCount", () => signer.getNonce("pending"));
       const mine = nonce;
       try {
-        const sent = await rpc.call("eth_sendTransaction", () => signer.sendTransaction({ ...request, gasLimit, nonce: mine }));
+        const { verdicts: _count, ...tx } = request;
+        const sent = await rpc.call("eth_sendTransaction", () => signer.sendTransaction({ ...tx, gasLimit, nonce: mine }));
         nonce = mine + 1;
         return sent;
       } catch (error) {
@@ -436,6 +498,18 @@ export function createOracle(params: CreateOracleParams): Oracle {
     const receipt = await rpc.call("eth_getTransactionReceipt", () => response.wait());
     if (!receipt) throw new TriadError("transaction dropped", "TX_DROPPED", { hash: response.hash });
     return receipt;
+  }
+
+  /**
+   * Gas limit of a submission of `n` verdicts. eth_estimateGas is skipped on purpose: for a batch it runs a binary
+   * search of full executions (about 1.5 s for 50 verdicts on Hardhat, the largest cost of a tick), and a
+   * submission can only revert on a refused single verdict, which the receipt reports anyway. The per-verdict
+   * figure is over twice the most expensive verdict measured (an approval paid out at once, see oracle/README.md);
+   * only gas used is paid. Capped at 90 % of the block gas limit.
+   */
+  function gasLimitFor(n: number): bigint {
+    const limit = GAS_BASE + GAS_PER_VERDICT * BigInt(n);
+    return blockGasCap !== undefined && limit > blockGasCap ? blockGasCap : limit;
   }
 
   function inSendOrder<T>(fn: () => Promise<T>): Promise<T> {
@@ -450,7 +524,11 @@ export function createOracle(params: CreateOracleParams): Oracle {
     for (const entry of receipt.logs) {
       if (getAddress(entry.address) !== params.addresses.claims) continue;
       const parsed = contracts.claims.interface.parseLog(entry);
-      if (parsed?.name === "VerdictSkipped") skippedIds.add(parsed.args.claimId.toString());
+      if (parsed?.name === "VerdictSkipped") {
+        skippedIds.add(parsed.args.claimId.toString());
+        // Empty revert data in a batch entry is what running out of gas looks like.
+        if (parsed.args.reason === "0x") log.error({ claimId: parsed.args.claimId.toString() }, "batch entry reverted without data: out of gas? (see GAS_PER_VERDICT)");
+      }
       if (parsed?.name === "VerdictFinalised") finalised.add(parsed.args.claimId.toString());
     }
     for (const item of batch) {
@@ -478,7 +556,6 @@ export function createOracle(params: CreateOracleParams): Oracle {
         if (!report.idle) log.debug({ ...report }, "tick done");
         return report;
       } catch (error) {
-        rescan = true;
         if (!(error instanceof AbandonedTick)) {
           metrics.tickErrors.inc();
           lastError = shortMessage(error);
@@ -561,6 +638,9 @@ export function createOracle(params: CreateOracleParams): Oracle {
         ops = await startOpsServer({ port: config.metricsPort, host: config.metricsHost, registry: metrics.registry, health });
         log.info({ url: ops.url }, "ops server listening (/healthz, /metrics)");
       }
+      if (verifier.workers > 0) {
+        log.info({ workers: verifier.workers }, "evidence verification on worker threads");
+      }
       loopDone = loop();
     },
     async stop() {
@@ -569,6 +649,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
       await loopDone;
       await queue;
       abort.abort();
+      await verifier.close();
       running = false;
       await ops?.close();
       ops = undefined;

@@ -77,6 +77,7 @@ describe("oracle config", function () {
       ["ORACLE_IPFS_GATEWAY", "gateway", /URL/],
       ["ORACLE_BATCH_SIZE", "0", /between 1/],
       ["ORACLE_CONCURRENCY", "0", /between 1/],
+      ["ORACLE_VERIFY_WORKERS", "99", /between 0 and 16/],
       ["ORACLE_LOG_BLOCK_RANGE", "0", /between 1/],
       ["ORACLE_METRICS_PORT", "99999", /65535/],
       ["ORACLE_HEALTH_MAX_LAG_BLOCKS", "-3", /whole number/],

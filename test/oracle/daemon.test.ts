@@ -152,7 +152,8 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     expected.push({ claimId: await f.fileClaim({ hash: genuine.hash, uri: server.put(genuine.bytes).uri, incidentAt: genuine.incidentAt }), approved: true });
 
     const { logger, lines } = captureLogger();
-    const oracle = oracleFor(f, member, { logger });
+    // Bundles are checked on two worker threads here (the other tests check them inline).
+    const oracle = oracleFor(f, member, { logger, config: { verifyWorkers: 2 } });
     try {
       await oracle.tick();
     } finally {
@@ -178,6 +179,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     const laterClaim = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt, policy: later.policyId });
     await oracle.tick();
     expect((await finalisedVerdicts(f)).get(laterClaim)?.approved).to.equal(true);
+    await oracle.stop(); // ends the worker threads
   });
 
   it("a suspended device's claim is rejected (DEVICE_NOT_ACTIVE) without fetching its evidence", async function () {
@@ -218,7 +220,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
       expect(metrics).to.match(/triad_oracle_claims_seen_total 1/);
       expect(metrics).to.match(/triad_oracle_verdicts_submitted_total\{outcome="approved"\} 1/);
       expect(metrics).to.match(/triad_oracle_inference_seconds_count 1/);
-      expect(metrics).to.match(/triad_oracle_rpc_requests_total\{method="getClaim"\} \d+/);
+      expect(metrics).to.match(/triad_oracle_rpc_requests_total\{method="eth_getLogs"\} \d+/);
     } finally {
       await oracle.stop();
     }

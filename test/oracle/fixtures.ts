@@ -104,6 +104,7 @@ export function testConfig(overrides: Partial<OracleConfig> = {}): Partial<Oracl
     batchSize: 8,
     rpcRetries: 1,
     rpcRetryBaseMs: 10,
+    verifyWorkers: 0,
     ...overrides,
     evidence: { schemes: ["http"], hosts: ["127.0.0.1"], maxBytes: 64 * 1024, timeoutMs: 400, retries: 1, retryDelayMs: 20, ...(overrides.evidence ?? {}) },
   };

@@ -1,0 +1,12 @@
+/** Worker thread of {@link createVerifier}: checks one bundle per message. */
+import { parentPort } from "node:worker_threads";
+import { checkEvidence, type EvidenceContext } from "./assess";
+
+parentPort!.postMessage({ ready: true });
+parentPort!.on("message", ({ bytes, ctx }: { bytes: Uint8Array; ctx: EvidenceContext }) => {
+  try {
+    parentPort!.postMessage({ result: checkEvidence(bytes, ctx) });
+  } catch (error) {
+    parentPort!.postMessage({ error: error instanceof Error ? error.message : String(error) });
+  }
+});
