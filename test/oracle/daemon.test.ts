@@ -271,19 +271,28 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     }
   });
 
-  it("never signs twice: a re-scan after a lost checkpoint skips what this member already signed", async function () {
+  it("never signs twice: a re-scan after a lost checkpoint skips what this member already signed, even if its verdict would now differ", async function () {
     const f = await loadFixture(deployOracleFixture);
     await (await f.committee.connect(f.admin).setThreshold(2)).wait();
     const b = await f.bundle([...normalRows(4), ...failureRows("HDF", 1)]);
     const claimId = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt });
+    // Claim 2's evidence is not on the server yet (HTTP 404): this member signs a rejection.
+    const other = await f.insureNewDevice("late-evidence");
+    const late = await f.bundle([...normalRows(4), ...failureRows("PWF", 1)], { device: other.device });
+    const lateClaim = await f.fileClaim({ hash: late.hash, uri: server.uriOf(late.hash), incidentAt: late.incidentAt, policy: other.policyId });
     const config = testConfig();
-    await oracleFor(f, f.members[0], { config }).tick();
-    // A new instance with the same checkpoint file but rewound to the start (as if the checkpoint write was lost).
+    expect(await oracleFor(f, f.members[0], { config }).tick()).to.include({ submitted: 2, approved: 1, rejected: 1 });
+
+    // A new instance rewound to the start (as if the checkpoint write was lost); the late evidence is now there.
+    server.put(late.bytes);
     const again = oracleFor(f, f.members[0], { config: { ...config, checkpointFile: `${config.checkpointFile}.fresh` } });
     const report = await again.tick();
-    expect(report).to.include({ claims: 1, submitted: 0, skipped: 1 });
-    expect(await counterValue(again.metrics.claimsSkipped, { reason: "already_signed" })).to.equal(1);
-    expect((await f.claims.getClaim(claimId)).status).to.equal(STATUS.Filed); // one of two signatures so far
+    expect(report).to.include({ claims: 2, submitted: 0, skipped: 2 });
+    expect(await counterValue(again.metrics.claimsSkipped, { reason: "already_signed" })).to.equal(2);
+    for (const id of [claimId, lateClaim]) {
+      expect((await f.claims.getClaim(id)).status).to.equal(STATUS.Filed); // one of two signatures so far
+      expect(await f.claims.queryFilter(f.claims.filters.VerdictSigned(id))).to.have.length(1);
+    }
   });
 
   it("skips a claim another member already decided, without submitting", async function () {
