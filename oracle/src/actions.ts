@@ -7,7 +7,7 @@ import { claimsDomain, type Verdict } from "../../sdk/eip712";
 import { TriadError } from "../../sdk/errors";
 import { verdictDigest } from "../../sdk/signing";
 import { buildRejectionVerdict, buildVerdict } from "../../sdk/verdict";
-import { EvidenceError } from "../../sdk/evidence";
+import { EvidenceError, parseEvidence } from "../../sdk/evidence";
 import { checkEvidence, scoreEvidence, skippedChecks, type ClaimAssessment, type EvidenceContext, type OracleModel } from "./assess";
 import { CLAIM_STATUS, connectContracts, type OracleAddresses } from "./chain";
 import type { EvidenceFetchRules } from "./config";
@@ -32,8 +32,8 @@ export interface AssessResult {
   digest: string | null;
   modelHash: string;
   backend: string | null;
-  /** "all" when the chain was consulted, otherwise the checks that were skipped. */
-  chainChecks: "all" | "skipped";
+  /** "all" with a chain and a claim, "partial" with a chain only (domain, device status), "skipped" without a chain. */
+  chainChecks: "all" | "partial" | "skipped";
   skippedChecks: string[];
 }
 
@@ -78,7 +78,22 @@ export async function assessEvidence(
 ): Promise<AssessResult> {
   const { model } = deps;
   const chained = deps.chain && params.claimId !== undefined ? await claimContext(deps.chain, params.claimId) : undefined;
-  const ctx = chained?.ctx ?? {};
+  let ctx: EvidenceContext = chained?.ctx ?? {};
+  if (deps.chain && !chained) {
+    // No claim: still check the deployment's domain and the bundle's device status.
+    const { chainId } = await deps.chain.provider.getNetwork();
+    ctx = { chainId, registry: deps.chain.addresses.registry };
+    let device: string | undefined;
+    try {
+      device = parseEvidence(params.bytes).device;
+    } catch {
+      // checkEvidence reports the reason below
+    }
+    if (device) {
+      const [, status] = await connectContracts(deps.chain.addresses, deps.chain.provider).registry.ownerAndStatus(device);
+      ctx.deviceStatus = Number(status);
+    }
+  }
   const check = checkEvidence(params.bytes, ctx);
   let assessment: ClaimAssessment | null = null;
   let reason: string | null = null;
@@ -123,7 +138,7 @@ export async function assessEvidence(
     digest,
     modelHash: model.modelHash,
     backend: model.backend ?? null,
-    chainChecks: chained ? "all" : "skipped",
+    chainChecks: chained ? "all" : deps.chain ? "partial" : "skipped",
     skippedChecks: skippedChecks(ctx),
   };
 }

@@ -48,9 +48,10 @@ Contract addresses: ORACLE_CLAIMS_ADDRESS, ORACLE_REGISTRY_ADDRESS, ORACLE_COMMI
 
 Assesses an evidence bundle (triad.evidence/v1) with the local model and prints the result as JSON on the last
 line of stdout. Nothing is written to the chain.
-Without ORACLE_RPC_URL (or without --claim), reading signatures are checked in the domain the bundle names and the
-chain checks (evidence hash, device, device status, policy period, incidentAt) are listed under "skippedChecks";
-with both, every check runs and the full Verdict and its EIP-712 digest are printed.
+Without ORACLE_RPC_URL, reading signatures are checked in the domain the bundle names and the chain checks
+(evidence hash, policy device, device status, policy period, incidentAt) are listed under "skippedChecks". With
+ORACLE_RPC_URL the deployment's domain and the device's status are checked too; with --claim as well, every check
+runs and the full Verdict and its EIP-712 digest are printed.
 
 Options:
   --evidence <file>   the bundle file (required)
@@ -200,13 +201,14 @@ export async function main(argv: string[]): Promise<number> {
       }
       const model = await loadOracleModel(config, logger);
       let chain;
-      if (config.rpcUrl && claimId !== undefined) {
+      if (config.rpcUrl) {
         const { provider, chainId } = await connectProvider(config);
         chain = { provider, addresses: resolveAddresses(config, chainId).addresses };
-      } else {
+      }
+      if (!config.rpcUrl || claimId === undefined) {
         logger.warn(
           { rpc: Boolean(config.rpcUrl), claim: claimId !== undefined },
-          "no chain checks: signatures are verified in the domain the bundle names (set ORACLE_RPC_URL and --claim for all checks)",
+          "not every chain check runs: see skippedChecks (set ORACLE_RPC_URL and --claim for all of them)",
         );
       }
       const result = await assessEvidence({ model, chain }, { bytes, claimId });

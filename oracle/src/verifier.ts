@@ -48,11 +48,13 @@ export function createVerifier(options: { workers: number }): EvidenceVerifier {
     worker.on("message", (message: { ready?: true; result?: EvidenceCheck; error?: string }) => {
       if (message.ready) {
         booted();
+        worker.unref();
         idle.push(worker);
         pump();
         return;
       }
       const task = busy.get(worker);
+      worker.unref(); // an idle worker must not keep the process alive
       busy.delete(worker);
       if (task) {
         if (message.error !== undefined) task.reject(new Error(`evidence check failed in a worker: ${message.error}`));
@@ -68,8 +70,7 @@ export function createVerifier(options: { workers: number }): EvidenceVerifier {
       booted(); // a worker that fails to start must not block ready()
       if (!closed) spawn(); // replace the crashed worker (it joins `idle` once loaded)
     });
-    worker.unref();
-    return worker;
+    return worker; // referenced while booting, so awaiting ready() keeps the process alive
   };
 
   for (let i = 0; i < options.workers; i++) spawn();
@@ -79,6 +80,7 @@ export function createVerifier(options: { workers: number }): EvidenceVerifier {
       const worker = idle.pop()!;
       const task = queue.shift()!;
       busy.set(worker, task);
+      worker.ref(); // a pending check keeps the process alive
       worker.postMessage({ bytes: task.bytes, ctx: task.ctx });
     }
   }

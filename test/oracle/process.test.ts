@@ -102,6 +102,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
       ORACLE_METRICS_PORT: "off",
       ORACLE_TFJS_BACKEND: "cpu",
       ORACLE_LOG_LEVEL: "info",
+      ORACLE_VERIFY_WORKERS: "1", // the worker path, with one worker: each child boots faster
     };
   }
 
@@ -124,7 +125,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     const first = startCli(["run"], env);
     await waitFor(async () => (await decided()) >= 3 || first.process.exitCode !== null, "the first verdicts");
     first.process.kill("SIGKILL");
-    expect(await first.exited).to.equal(null); // killed, no graceful path
+    expect(await first.exited, first.stderr.join("")).to.equal(null); // killed, no graceful path
     const afterKill = await decided();
     expect(afterKill, "killed mid-stream").to.be.lessThan(claimIds.length);
     const killedAt = JSON.parse(readFileSync(checkpointFile, "utf8")) as { nextBlock: number }; // never torn
@@ -221,7 +222,19 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     });
     expect(JSON.parse(again.stdout.trim().split("\n").pop()!)).to.include({ valid: false, reason: "BAD_SIGNATURE" });
 
-    // With the chain, every check runs and the Verdict's digest is the contract's.
+    // With the chain but no claim: the deployment's domain and the device status are checked as well.
+    const partial = await assessEvidence({ model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } }, { bytes: b.bytes });
+    expect(partial).to.include({ valid: true, chainChecks: "partial" });
+    expect(partial.skippedChecks).to.not.include("device status is Active in the registry");
+    expect(partial.skippedChecks).to.include("readings inside the policy period");
+    await (await f.registry.connect(f.holder).suspend(f.deviceA.address)).wait();
+    expect(await assessEvidence({ model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } }, { bytes: b.bytes })).to.include({
+      valid: false,
+      reason: "DEVICE_NOT_ACTIVE",
+    });
+    await (await f.registry.connect(f.holder).resume(f.deviceA.address)).wait();
+
+    // With the chain and the claim, every check runs and the Verdict's digest is the contract's.
     const claimId = await f.fileClaim({ hash: b.hash, uri: evidence.put(b.bytes).uri, incidentAt: b.incidentAt });
     const chained = await assessEvidence({ model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } }, { bytes: b.bytes, claimId });
     expect(chained).to.include({ valid: true, chainChecks: "all" });
