@@ -10,15 +10,13 @@
  * Everything runs in one Node process on the same cores as the chain, so the figures are a floor for a daemon on its
  * own machine against a remote node (which adds network round trips instead).
  */
-import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { Wallet, id } from "ethers";
+import type { Wallet } from "ethers";
 import hre, { ethers } from "hardhat";
 import { Writable } from "node:stream";
 import pino from "pino";
-import { registerDevice } from "../sdk";
 import { createOracle } from "../oracle/src/daemon";
 import { startEvidenceServer } from "../oracle/src/evidence-server";
-import { deployOracleFixture, CLAIM_AMOUNT, testConfig } from "../test/oracle/fixtures";
+import { deployOracleFixture, testConfig } from "../test/oracle/fixtures";
 import { failureRows, normalRows } from "../test/oracle/helpers";
 
 const CLAIMS = Number(process.env.BENCH_CLAIMS ?? 300);
@@ -48,17 +46,7 @@ async function main() {
     return send(method, params);
   };
 
-  async function insure(n: number, tag: string) {
-    const out: { device: Wallet; policyId: bigint }[] = [];
-    for (let i = 0; i < n; i++) {
-      const device = new Wallet(id(`triad/bench/${tag}/${i}`));
-      await registerDevice(f.registry.connect(f.holder), { deviceKey: device });
-      await (await f.claims.connect(f.holder).buyPolicy(f.productId, device.address, CLAIM_AMOUNT * 2n, 30 * 86400)).wait();
-      out.push({ device, policyId: await f.claims.policyCount() });
-    }
-    await time.increase(2 * 3600);
-    return out;
-  }
+  const insure = (n: number, tag: string) => f.insureNewDevices(Array.from({ length: n }, (_, i) => `bench-${tag}-${i}`));
   const failures = [...failureRows("HDF", 40), ...failureRows("PWF", 40), ...failureRows("OSF", 40)];
   async function prepare(insured: { device: Wallet; policyId: bigint }, i: number) {
     const rows = i % 2 === 0 ? normalRows(READINGS, i % 500) : [...normalRows(READINGS - 1, i % 500), failures[i % failures.length]];

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { Wallet, id } from "ethers";
+import { Wallet, id, type Signer } from "ethers";
 import { ethers } from "hardhat";
 import type { Logger } from "pino";
 import pino from "pino";
@@ -23,43 +23,65 @@ export function sharedModel(): Promise<OracleModel> {
   return modelPromise;
 }
 
-/** Coverage amount the test policies are bought with, and the amount test claims ask for. */
-export const CLAIM_AMOUNT = 5_000_000n;
+/** What test claims ask for (tUSD has 6 decimals); policies cover twice that. */
+export const CLAIM_AMOUNT = 10n * 10n ** 6n;
+
+/** The product's waiting period (incidents before policy start + this are not covered) plus margin. */
+const COVERAGE_DELAY = 86_400 + 2 * 3600;
 
 /**
- * The insurance suite with the shipped model approved (committee and product), device A registered to and insured
- * by `holder` (policy 1 runs from the fixture's time), device B registered but not insured, and two hours passed so
- * readings of the last hour lie inside the policy period. `fileClaim` stores a bundle on the evidence server (or
- * uses the URI given) and files a claim on the policy.
+ * The insurance suite (`deployInsuranceFixture`) with the shipped model approved (committee and both products),
+ * committee threshold 1 and the member wallets funded and connected, device A (the insurance fixture's device) and
+ * device B registered to `holder`, and policy `policyId` on device A of the parametric product (no deductible, paid
+ * in the verdict's transaction) past its waiting period, so readings of the last hour lie inside the policy period.
+ * `bundle` signs AI4I rows as evidence; `fileClaim` files a claim; `insureNewDevice` adds a device with its policy.
  */
 export async function deployOracleFixture() {
   const model = await sharedModel();
   const base = await deployInsuranceFixture();
-  const { claims, registry, committee, admin, insurer, holder, members, productId } = base;
+  const { claims, registry, committee, admin, insurer, holder, token, parametricProductId } = base;
   if (!(await committee.isModelApproved(model.modelHash))) {
     await (await committee.connect(admin).approveModel(model.modelHash, "test", "file://oracle/model")).wait();
   }
-  if (!(await claims.isProductModel(productId, model.modelHash))) {
-    await (await claims.connect(insurer).setProductModel(productId, model.modelHash, true)).wait();
+  for (const product of [base.productId, parametricProductId]) {
+    if (!(await claims.isProductModel(product, model.modelHash))) {
+      await (await claims.connect(insurer).setProductModel(product, model.modelHash, true)).wait();
+    }
   }
   await (await committee.connect(admin).setThreshold(1)).wait();
+  const members = base.members.map((m) => m.connect(ethers.provider));
+  for (const m of members) await (await admin.sendTransaction({ to: m.address, value: 10n ** 20n })).wait();
+  // Claim deposits for many claims (benchmark).
+  await (await token.connect(admin).mint(holder.address, 10n ** 15n)).wait();
 
-  const deviceA = new Wallet(id("triad/test/oracle/device/A"));
+  const deviceA = base.deviceKey;
   const deviceB = new Wallet(id("triad/test/oracle/device/B"));
-  await registerDevice(registry.connect(holder), { deviceKey: deviceA });
   await registerDevice(registry.connect(holder), { deviceKey: deviceB });
-  await (await claims.connect(holder).buyPolicy(productId, deviceA.address, CLAIM_AMOUNT * 4n, 30 * 86400)).wait();
-  const policyId = await claims.policyCount();
+  const policyId = await buyPolicy(deviceA.address);
   const policy = await claims.getPolicy(policyId);
-  await time.increase(2 * 3600);
+  await time.increase(COVERAGE_DELAY);
   const { chainId } = await ethers.provider.getNetwork();
   const registryAddress = await registry.getAddress();
   const addresses = { claims: await claims.getAddress(), registry: registryAddress, committee: await committee.getAddress() };
 
+  async function buyPolicy(device: string): Promise<bigint> {
+    await (await claims.connect(holder).buyPolicy(parametricProductId, device, CLAIM_AMOUNT * 2n, 30 * 86400)).wait();
+    return claims.policyCount();
+  }
+
   /** A bundle of `rows` signed by `device` (default A), the last reading at `incidentAt` (default 10 minutes ago). */
-  async function bundle(rows: readonly Ai4iRow[], options: { device?: Wallet; incidentAt?: bigint; startSeq?: bigint } = {}) {
+  async function bundle(rows: readonly Ai4iRow[], options: { device?: Wallet; incidentAt?: bigint; startSeq?: bigint; interval?: bigint } = {}) {
     const incidentAt = options.incidentAt ?? BigInt(await time.latest()) - 600n;
-    return { incidentAt, ...(await makeBundle({ deviceKey: options.device ?? deviceA, chainId, registry: registryAddress, rows, incidentAt, startSeq: options.startSeq })) };
+    const signed = await makeBundle({
+      deviceKey: options.device ?? deviceA,
+      chainId,
+      registry: registryAddress,
+      rows,
+      incidentAt,
+      startSeq: options.startSeq,
+      interval: options.interval,
+    });
+    return { incidentAt, ...signed };
   }
 
   /** Files a claim on policy `policyId` and returns its id. */
@@ -72,19 +94,22 @@ export async function deployOracleFixture() {
   }
 
   /**
-   * Insures a new device (a device has one policy at a time) and lets two hours pass, so the last hour of readings
-   * lies inside the new policy's period. Returns the device key and the policy id.
+   * Insures new devices (a device has one policy at a time) and lets the waiting period pass, so the last hour of
+   * readings lies inside the new policies' period. Returns the device keys and policy ids.
    */
-  async function insureNewDevice(seed: string) {
-    const device = new Wallet(id(`triad/test/oracle/device/${seed}`));
-    await registerDevice(registry.connect(holder), { deviceKey: device });
-    await (await claims.connect(holder).buyPolicy(productId, device.address, CLAIM_AMOUNT * 4n, 30 * 86400)).wait();
-    const newPolicyId = await claims.policyCount();
-    await time.increase(2 * 3600);
-    return { device, policyId: newPolicyId };
+  async function insureNewDevices(seeds: readonly string[]) {
+    const out: { device: Wallet; policyId: bigint }[] = [];
+    for (const seed of seeds) {
+      const device = new Wallet(id(`triad/test/oracle/device/${seed}`));
+      await registerDevice(registry.connect(holder), { deviceKey: device });
+      out.push({ device, policyId: await buyPolicy(device.address) });
+    }
+    await time.increase(COVERAGE_DELAY);
+    return out;
   }
+  const insureNewDevice = async (seed: string) => (await insureNewDevices([seed]))[0];
 
-  return { ...base, model, members, deviceA, deviceB, policyId, policy, chainId, addresses, bundle, fileClaim, insureNewDevice };
+  return { ...base, model, members, deviceA, deviceB, policyId, policy, chainId, addresses, bundle, fileClaim, buyPolicy, insureNewDevice, insureNewDevices };
 }
 
 export type OracleFixture = Awaited<ReturnType<typeof deployOracleFixture>>;
@@ -111,7 +136,7 @@ export function testConfig(overrides: Partial<OracleConfig> = {}): Partial<Oracl
 }
 
 /** An in-process oracle for committee member `member` on the in-process Hardhat chain. */
-export function oracleFor(f: OracleFixture, member: HardhatEthersSigner, options: { config?: Partial<OracleConfig>; logger?: Logger } = {}) {
+export function oracleFor(f: OracleFixture, member: Signer, options: { config?: Partial<OracleConfig>; logger?: Logger } = {}) {
   return createOracle({
     provider: ethers.provider,
     signer: member,

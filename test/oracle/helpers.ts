@@ -43,7 +43,7 @@ export function normalRows(count: number, offset = 0): Ai4iRow[] {
 export const READING_INTERVAL = 60n;
 
 /**
- * A signed evidence bundle: `rows` as consecutive readings of `deviceKey`, one a minute, the LAST one at
+ * A signed evidence bundle: `rows` as consecutive readings of `deviceKey`, one a minute (or `interval`), the LAST one at
  * `incidentAt` (so a failure row placed last is the incident).
  */
 export async function makeBundle(args: {
@@ -53,16 +53,19 @@ export async function makeBundle(args: {
   rows: readonly Ai4iRow[];
   incidentAt: bigint;
   startSeq?: bigint;
+  /** Seconds between readings (default {@link READING_INTERVAL}). */
+  interval?: bigint;
 }): Promise<{ bundle: EvidenceBundle; bytes: Uint8Array; hash: string }> {
   const domain = deviceRegistryDomain(args.chainId, args.registry);
-  const startTimestamp = args.incidentAt - READING_INTERVAL * BigInt(args.rows.length - 1);
+  const interval = args.interval ?? READING_INTERVAL;
+  const startTimestamp = args.incidentAt - interval * BigInt(args.rows.length - 1);
   const readings = await signAi4iRows({
     deviceKey: args.deviceKey,
     domain,
     rows: args.rows,
     startSeq: args.startSeq ?? 1n,
     startTimestamp,
-    intervalSeconds: READING_INTERVAL,
+    intervalSeconds: interval,
   });
   const bundle = buildEvidenceBundle({ chainId: args.chainId, registry: args.registry, incidentAt: args.incidentAt, readings });
   const bytes = serializeEvidence(bundle);

@@ -3,7 +3,6 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { HDNodeWallet } from "ethers";
 import hre, { ethers } from "hardhat";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { claimsDomain, signVerdict } from "../../sdk";
@@ -15,16 +14,6 @@ import { failureRows, normalRows } from "./helpers";
 const ROOT = path.resolve(__dirname, "../..");
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
 const FILED = 1n;
-
-/** The private key of a Hardhat network account (the default test mnemonic), for a child process to sign with. */
-function privateKeyOf(address: string): string {
-  const { mnemonic, path: base } = hre.network.config.accounts as { mnemonic: string; path: string };
-  for (let i = 0; i < 40; i++) {
-    const wallet = HDNodeWallet.fromPhrase(mnemonic, undefined, `${base}/${i}`);
-    if (wallet.address === address) return wallet.privateKey;
-  }
-  throw new Error(`${address} is not a Hardhat test account`);
-}
 
 interface Child {
   process: ChildProcess;
@@ -88,7 +77,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
   function daemonEnv(f: OracleFixture, checkpointFile: string): Record<string, string> {
     return {
       ORACLE_RPC_URL: rpcUrl,
-      ORACLE_PRIVATE_KEY: privateKeyOf(f.members[0].address),
+      ORACLE_PRIVATE_KEY: f.memberKeys[0],
       ORACLE_CLAIMS_ADDRESS: f.addresses.claims,
       ORACLE_REGISTRY_ADDRESS: f.addresses.registry,
       ORACLE_COMMITTEE_ADDRESS: f.addresses.committee,
@@ -109,8 +98,9 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
   it("a daemon killed with SIGKILL mid-stream and restarted decides every claim exactly once", async function () {
     const f = await loadFixture(deployOracleFixture);
     const claimIds: bigint[] = [];
+    const devices = await f.insureNewDevices(Array.from({ length: 16 }, (_, i) => `restart-${i}`));
     for (let i = 0; i < 16; i++) {
-      const insured = await f.insureNewDevice(`restart-${i}`);
+      const insured = devices[i];
       const rows = i % 3 === 0 ? normalRows(4, i) : [...normalRows(3, i), ...failureRows(i % 2 ? "HDF" : "PWF", 1 + (i % 4)).slice(-1)];
       const b = await f.bundle(rows, { device: insured.device });
       claimIds.push(await f.fileClaim({ hash: b.hash, uri: evidence.put(b.bytes).uri, incidentAt: b.incidentAt, policy: insured.policyId }));
