@@ -25,6 +25,8 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 50);
 const LATENCY_CLAIMS = Number(process.env.BENCH_LATENCY_CLAIMS ?? 40);
 const LATENCY_GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 100);
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 100);
+/** Verification worker threads (default: the daemon's default, one per core up to 4). */
+const WORKERS = process.env.BENCH_WORKERS === undefined ? undefined : Number(process.env.BENCH_WORKERS);
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -66,7 +68,7 @@ async function main() {
     signer: member,
     addresses: f.addresses,
     model: f.model,
-    config: testConfig({ batchSize: BATCH, concurrency: 32, logBlockRange: 10_000, pollIntervalMs: POLL_MS }),
+    config: testConfig({ batchSize: BATCH, concurrency: 32, logBlockRange: 10_000, pollIntervalMs: POLL_MS, verifyWorkers: WORKERS }),
     logger: pino({ level: "silent" }),
   });
   await oracle.init();
@@ -75,10 +77,12 @@ async function main() {
   const started = performance.now();
   let decided = 0;
   let transactions = 0;
+  const phasesMs: Record<string, number> = {};
   while (decided < CLAIMS) {
     const report = await oracle.tick();
     decided += report.submitted + report.skipped;
     transactions += report.transactions;
+    for (const [k, v] of Object.entries(report.phasesMs)) phasesMs[k] = +((phasesMs[k] ?? 0) + v).toFixed(1);
     if (report.idle) break;
   }
   const seconds = (performance.now() - started) / 1000;
@@ -96,7 +100,10 @@ async function main() {
     jsonRpcRequestsPerClaim: +((jsonRpc - jsonRpcBefore) / decided).toFixed(2),
     inferenceMsPerClaim: +((inferenceSum * 1000) / decided).toFixed(3),
     backend: f.model.backend,
+    verifyWorkers: WORKERS ?? "default",
+    phasesMs,
   };
+  await oracle.stop();
 
   // ---------------------------------------------------------------- 2. latency with the daemon running
   const latencyPolicies = await insure(LATENCY_CLAIMS, "latency");
@@ -117,7 +124,7 @@ async function main() {
     signer: member,
     addresses: f.addresses,
     model: f.model,
-    config: testConfig({ batchSize: BATCH, pollIntervalMs: POLL_MS, startBlock: await ethers.provider.getBlockNumber() + 1 }),
+    config: testConfig({ batchSize: BATCH, pollIntervalMs: POLL_MS, verifyWorkers: WORKERS, startBlock: await ethers.provider.getBlockNumber() + 1 }),
     logger: pino({ level: "info" }, sink),
   });
   await live.start();

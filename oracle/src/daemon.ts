@@ -463,8 +463,8 @@ export function createOracle(params: CreateOracleParams): Oracle {
           accountReceipt(batch, receipt, report);
         } catch (error) {
           if (!isPermanentRpcError(error)) throw error;
-          // A reverted submission (estimateGas): the claim was decided meanwhile or the verdict is refused.
-          // Refusals are final for this digest, so the tick moves on (logged and counted).
+          // A reverted submission (receipt status 0, or refused at send): the claim was decided meanwhile or the
+          // verdict is refused. Refusals are final for this digest, so the tick moves on (logged and counted).
           for (const item of batch) {
             metrics.verdictsRefused.inc();
             log.warn({ claimId: item.claimId.toString(), err: shortMessage(error) }, "verdict refused by the contract");
