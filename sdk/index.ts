@@ -9,4 +9,5 @@ export * from "./ai4i";
 export * from "./devices";
 export * from "./deployments";
 export * from "./market";
+export * from "./dataset";
 export * from "./actions";
