@@ -26,11 +26,19 @@ export function action<A>(body: (args: A, hre: HardhatRuntimeEnvironment) => Pro
       await body(args, hre);
     } catch (err) {
       const message = err instanceof HardhatPluginError ? err.message : describeError(err, hre);
-      console.error(`error: ${message}`);
+      console.error(`error: ${oneLine(message)}`);
       if (process.env.DEBUG) console.error(err);
       process.exitCode = 1;
     }
   };
+}
+
+/**
+ * Escapes line breaks, so that a message stays one line even when it quotes an argument (or a library message)
+ * that contains some.
+ */
+function oneLine(message: string): string {
+  return message.replace(/\r/g, "\\r").replace(/\n/g, "\\n");
 }
 
 /** One line for an error: a Triad error's message, a contract's custom error with its arguments, or the message. */
