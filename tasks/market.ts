@@ -82,6 +82,11 @@ task("market:list", "Lists a dataset, stream or model: encrypts the file with a 
       for (const a of anchors) if (!/^0x[0-9a-fA-F]{64}$/.test(a)) fail(`--anchors must be 32-byte hex roots, got "${a}"`);
       const plaintext = readFileArg(args.file, "file");
       const { market, decimals } = await marketAs(hre, args.from);
+      // Every argument is checked before the files are written: a rejected run must not replace the content key
+      // of an earlier listing of the same file.
+      const price = parseAmount(args.price, "price", decimals);
+      const period = kind === "stream" ? parseUint(args.periodDays, "period-days", { min: 1n, max: 3650n }) * 86_400n : 0n;
+      const deliveryWindow = parseUint(args.deliveryHours, "delivery-hours", { min: 1n, max: 720n }) * 3600n;
 
       const contentKey = generateContentKey();
       const encryptedPath = `${args.file}.trd`;
@@ -92,9 +97,9 @@ task("market:list", "Lists a dataset, stream or model: encrypts the file with a 
 
       const { listingId, receipt } = await createListing(market, {
         kind,
-        price: parseAmount(args.price, "price", decimals),
-        period: kind === "stream" ? parseUint(args.periodDays, "period-days", { min: 1n, max: 3650n }) * 86_400n : 0n,
-        deliveryWindow: parseUint(args.deliveryHours, "delivery-hours", { min: 1n, max: 720n }) * 3600n,
+        price,
+        period,
+        deliveryWindow,
         contentHash: contentHash(plaintext),
         termsHash: id(args.terms),
         metadataURI: args.metadataUri ?? `file://${encryptedPath}`,
