@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { task } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { hexlify, id } from "ethers";
@@ -69,9 +69,10 @@ task("market:list", "Lists a dataset, stream or model: encrypts the file with a 
   .addOptionalParam("terms", "Licence terms text (its keccak256 is recorded)", "CC BY 4.0")
   .addOptionalParam("metadataUri", "Where buyers find the description and the encrypted file")
   .addOptionalParam("from", "Seller account: index or address of a local account (default: the first)")
+  .addFlag("force", "Overwrite an existing <file>.key / <file>.trd (the key of an earlier listing is then lost)")
   .addFlag("json", "Print one JSON object instead of human output")
   .setAction(
-    action(async (args: Common & { kind: string; price: string; file: string; devices: string; anchors?: string; periodDays?: string; deliveryHours: string; terms: string; metadataUri?: string }, hre) => {
+    action(async (args: Common & { force: boolean; kind: string; price: string; file: string; devices: string; anchors?: string; periodDays?: string; deliveryHours: string; terms: string; metadataUri?: string }, hre) => {
       if (!LISTING_KINDS.includes(args.kind as ListingKindName)) fail(`--kind must be one of ${LISTING_KINDS.join(", ")}, got "${args.kind}"`);
       const kind = args.kind as ListingKindName;
       if (kind === "stream" && args.periodDays === undefined) fail("--period-days is required for a stream");
@@ -91,21 +92,36 @@ task("market:list", "Lists a dataset, stream or model: encrypts the file with a 
       const contentKey = generateContentKey();
       const encryptedPath = `${args.file}.trd`;
       const keyPath = `${args.file}.key`;
-      writeFileSync(encryptedPath, encryptFile(plaintext, contentKey));
-      writeFileSync(keyPath, `${hexlify(contentKey)}\n`, { mode: 0o600 });
-      chmodSync(keyPath, 0o600);
-
-      const { listingId, receipt } = await createListing(market, {
-        kind,
-        price,
-        period,
-        deliveryWindow,
-        contentHash: contentHash(plaintext),
-        termsHash: id(args.terms),
-        metadataURI: args.metadataUri ?? `file://${encryptedPath}`,
-        devices,
-        anchors,
-      });
+      if (!args.force && (existsSync(keyPath) || existsSync(encryptedPath))) {
+        fail(`${keyPath} or ${encryptedPath} already exists (the key of an earlier listing?): move them away or pass --force`);
+      }
+      // The key and encrypted file are written under temporary names first and only take their real names once the
+      // listing is mined, so a refused transaction never replaces an earlier listing's key.
+      const tmp = `.tmp-${process.pid}`;
+      writeFileSync(encryptedPath + tmp, encryptFile(plaintext, contentKey));
+      writeFileSync(keyPath + tmp, `${hexlify(contentKey)}\n`, { mode: 0o600 });
+      chmodSync(keyPath + tmp, 0o600);
+      let listed: Awaited<ReturnType<typeof createListing>>;
+      try {
+        listed = await createListing(market, {
+          kind,
+          price,
+          period,
+          deliveryWindow,
+          contentHash: contentHash(plaintext),
+          termsHash: id(args.terms),
+          metadataURI: args.metadataUri ?? `file://${encryptedPath}`,
+          devices,
+          anchors,
+        });
+      } catch (err) {
+        rmSync(encryptedPath + tmp, { force: true });
+        rmSync(keyPath + tmp, { force: true });
+        throw err;
+      }
+      renameSync(encryptedPath + tmp, encryptedPath);
+      renameSync(keyPath + tmp, keyPath);
+      const { listingId, receipt } = listed;
       output(
         args.json,
         { listingId, contentHash: contentHash(plaintext), encryptedFile: encryptedPath, contentKeyFile: keyPath, txHash: receipt.hash, gasUsed: receipt.gasUsed },

@@ -177,6 +177,21 @@ describe("market tasks", function () {
         `reverted: MarketDeviceNotOwned(${strangersDevice}, ${signers.seller.address}, ${signers.stranger.address})`,
       );
       expect(await market.listingCount()).to.equal(0n);
+      // Nothing is left behind: the key and encrypted file only take their names once the listing is mined.
+      expect(siblings(file)).to.deep.equal(["data.csv"]);
+    });
+
+    it("refuses to replace an earlier listing's key unless --force is given", async function () {
+      const { market, file, keyFile, device } = await loadTaskFixture(listedFixture);
+      const key = readFileSync(keyFile);
+      const args = { kind: "dataset", price: "5", file, devices: device, from: SELLER };
+      expectOneError(await runTask("market:list", args), "already exists");
+      expect(readFileSync(keyFile).equals(key)).to.equal(true);
+      expect(await market.listingCount()).to.equal(1n);
+
+      expectSuccess(await runTask("market:list", { ...args, force: true }));
+      expect(await market.listingCount()).to.equal(2n);
+      expect(readFileSync(keyFile).equals(key)).to.equal(false);
     });
   });
 

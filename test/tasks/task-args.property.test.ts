@@ -241,7 +241,7 @@ describe("task arguments (property-based)", function () {
       await fc.assert(
         fc.asyncProperty(priceText, async (text) => {
           const before = await market.listingCount();
-          const run = await runTask("market:list", { kind: "dataset", price: text, file, devices: sellersDevice, from: "1", json: true });
+          const run = await runTask("market:list", { kind: "dataset", price: text, file, devices: sellersDevice, from: "1", force: true, json: true });
           const outcome = expectCleanOutcome(run);
           const m = /^([0-9]+)(?:\.([0-9]+))?$/.exec(text.trim());
           const units = m && (m[2] ?? "").length <= TOKEN_DECIMALS ? BigInt(m[1] + (m[2] ?? "").padEnd(TOKEN_DECIMALS, "0")) : undefined;
