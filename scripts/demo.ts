@@ -6,7 +6,21 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import hre from "hardhat";
 import {
+  AI4I_SCHEMA,
   anchorReadings,
+  buildReadingDataset,
+  contentHash,
+  createListing,
+  deliverContentKey,
+  deliveredKeyOf,
+  encryptFile,
+  encryptionPublicKey,
+  generateContentKey,
+  openPurchasedFile,
+  parseReadingDataset,
+  prepareReadingBatch,
+  purchaseListing,
+  verifyAnchoredReadings,
   buildReadingTree,
   deviceRegistryDomain,
   parseAi4iCsv,
@@ -30,10 +44,10 @@ async function main() {
   const t0 = Date.now();
   const gas = new GasLog();
   const { ethers } = hre;
-  const [, operator] = await ethers.getSigners();
+  const [, operator, buyer] = await ethers.getSigners();
 
   step("Deploying the Triad suite (Ignition) on the in-process Hardhat chain");
-  const { registry, chainId } = await deployTriad(hre);
+  const { registry, market, token, chainId } = await deployTriad(hre);
   const registryAddress = await registry.getAddress();
   const domain = deviceRegistryDomain(chainId, registryAddress);
   step(`DeviceRegistry at ${registryAddress} (chain ${chainId})`);
@@ -87,6 +101,103 @@ async function main() {
   gas.add("revoke device", await (await asOwner.revoke(devices[2].address)).wait());
   step("Device 3 suspended, resumed, then revoked (its key is treated as compromised)");
 
+  // ---------------------------------------------------------------- marketplace
+  const decimals = Number(await token.decimals());
+  const units = (n: number) => BigInt(Math.round(n * 10 ** decimals));
+  const fmt = (v: bigint) => (Number(v) / 10 ** decimals).toLocaleString("en-US", { maximumFractionDigits: decimals });
+  const seller = market.connect(operator);
+  const asBuyer = market.connect(buyer);
+
+  // The seller ships device 1's signed readings with their Merkle proofs, encrypted under a fresh content key.
+  const seller1 = devices[0];
+  const batches = [];
+  for (let b = 0; b < seller1.readings.length; b += BATCH_SIZE) {
+    const prepared = prepareReadingBatch(domain, seller1.readings.slice(b, b + BATCH_SIZE));
+    if (prepared.root !== seller1.roots[b / BATCH_SIZE]) throw new Error("batch root differs from the anchored one");
+    batches.push(prepared);
+  }
+  const datasetBytes = Buffer.from(
+    JSON.stringify(buildReadingDataset({ chainId, registry: registryAddress, sensorSchema: AI4I_SCHEMA, batches })),
+  );
+  const datasetKey = generateContentKey();
+  const encryptedDataset = encryptFile(datasetBytes, datasetKey);
+  const dataset = await createListing(seller, {
+    kind: "dataset",
+    price: units(25),
+    deliveryWindow: 86_400n,
+    contentHash: contentHash(datasetBytes),
+    termsHash: ethers.id("CC BY 4.0, attribution: Triad demo machine fleet"),
+    metadataURI: "triad://market/datasets/cnc-mill-telemetry",
+    devices: [seller1.address],
+    anchors: seller1.roots,
+  });
+  gas.add("market: list dataset", dataset.receipt);
+
+  const manifest = Buffer.from(JSON.stringify({ schema: "triad.stream/v1", device: devices[1].address, sensorSchema: AI4I_SCHEMA, endpoint: "wss://stream.example/cnc-mill-2" }));
+  const streamKey = generateContentKey();
+  const encryptedManifest = encryptFile(manifest, streamKey);
+  const stream = await createListing(seller, {
+    kind: "stream",
+    price: units(5),
+    period: 30n * 86_400n,
+    deliveryWindow: 3_600n,
+    contentHash: contentHash(manifest),
+    termsHash: ethers.id("research use only"),
+    metadataURI: "triad://market/streams/cnc-mill-2",
+    devices: [devices[1].address],
+  });
+  gas.add("market: list stream", stream.receipt);
+  step(`Listed dataset #${dataset.listingId} (${seller1.readings.length} signed readings, 25 tUSD) and stream #${stream.listingId} (5 tUSD / 30 days)`);
+
+  // The buyer (an AI developer) pays into escrow and records an encryption key; the seller delivers the content keys.
+  const buyerSecret = ethers.Wallet.createRandom().privateKey;
+  const buyerPublicKey = encryptionPublicKey(buyerSecret);
+  const bought = await purchaseListing(asBuyer, token.connect(buyer), { listingId: dataset.listingId, buyerPublicKey });
+  const sub = await purchaseListing(asBuyer, token.connect(buyer), { listingId: stream.listingId, buyerPublicKey });
+  gas.add("market: buy", bought.receipt);
+  gas.add("market: buy", sub.receipt);
+  const deliveredDataset = await deliverContentKey(seller, { purchaseId: bought.purchaseId, contentKey: datasetKey });
+  const deliveredStream = await deliverContentKey(seller, { purchaseId: sub.purchaseId, contentKey: streamKey });
+  gas.add("market: deliver key", deliveredDataset.receipt);
+  gas.add("market: deliver key", deliveredStream.receipt);
+  step(`Buyer paid ${fmt(bought.amount + sub.amount)} tUSD into escrow; seller delivered both keys (fee ${fmt(deliveredDataset.fee + deliveredStream.fee)} tUSD)`);
+
+  // The buyer decrypts, checks the content hash, then checks every reading against its anchored root.
+  const openedDataset = openPurchasedFile({
+    buyerPrivateKey: buyerSecret,
+    encryptedKey: (await deliveredKeyOf(asBuyer, bought.purchaseId))!,
+    encryptedFile: encryptedDataset,
+    contentHash: (await market.getListing(dataset.listingId)).contentHash,
+  });
+  let verifiedReadings = 0;
+  for (const batch of parseReadingDataset(openedDataset).batches) {
+    const check = await verifyAnchoredReadings(registry, {
+      domain,
+      root: batch.root,
+      readings: batch.readings,
+      listing: { marketplace: market, listingId: dataset.listingId },
+      onChainProofs: false,
+    });
+    if (!check.valid) throw new Error(`dataset verification failed: ${check.failures[0].reason}`);
+    verifiedReadings += batch.readings.length;
+  }
+  openPurchasedFile({
+    buyerPrivateKey: buyerSecret,
+    encryptedKey: (await deliveredKeyOf(asBuyer, sub.purchaseId))!,
+    encryptedFile: encryptedManifest,
+    contentHash: (await market.getListing(stream.listingId)).contentHash,
+  });
+  const access = await market.accessOf(stream.listingId, buyer.address);
+  const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+  const streamOpen = await market.hasAccess(stream.listingId, buyer.address, now);
+  const streamAfter = await market.hasAccess(stream.listingId, buyer.address, access.expiry);
+  if (!streamOpen || streamAfter) throw new Error("stream access window is wrong");
+  step(`Buyer decrypted the dataset, matched its content hash and verified all ${verifiedReadings} readings against the anchored roots`);
+  step(`Stream manifest decrypted and verified; access until ${new Date(Number(access.expiry) * 1000).toISOString()}, none after`);
+  const withdrawn = await market.withdrawable(operator.address);
+  gas.add("market: withdraw", await (await seller.withdraw(operator.address)).wait());
+  step(`Seller withdrew ${fmt(withdrawn)} tUSD of proceeds`);
+
   console.log("\nSummary");
   console.log(
     table([
@@ -95,6 +206,7 @@ async function main() {
       ["readings signed", `${DEVICES * READINGS_PER_DEVICE} (EIP-712 Reading, real AI4I rows)`],
       ["batches anchored", `${devices.reduce((n, d) => n + d.roots.length, 0)} Merkle roots`],
       ["reading proof", "verified on-chain and signature recovered off-chain"],
+      ["marketplace", `dataset + 30-day stream sold; keys delivered; ${verifiedReadings} readings verified by the buyer`],
     ]),
   );
   console.log("\nGas (whole transaction, from receipts)");

@@ -26,11 +26,13 @@ export interface DeploymentRecord {
  * Default folder of deployment records: `$TRIAD_DEPLOYMENTS_DIR`, else `<project>/deployments`. (Tests and side by
  * side local chains point the variable at their own folder.)
  */
-export const DEFAULT_DEPLOYMENTS_DIR = process.env.TRIAD_DEPLOYMENTS_DIR
-  ? path.resolve(process.env.TRIAD_DEPLOYMENTS_DIR)
-  : path.resolve(__dirname, "..", "deployments");
+export function defaultDeploymentsDir(): string {
+  return process.env.TRIAD_DEPLOYMENTS_DIR
+    ? path.resolve(process.env.TRIAD_DEPLOYMENTS_DIR)
+    : path.resolve(__dirname, "..", "deployments");
+}
 
-export function deploymentPath(chainId: number | bigint, dir = DEFAULT_DEPLOYMENTS_DIR): string {
+export function deploymentPath(chainId: number | bigint, dir = defaultDeploymentsDir()): string {
   return path.join(dir, `${chainId}.json`);
 }
 
@@ -72,7 +74,7 @@ export function loadDeployment(
 }
 
 /** Writes the record atomically (temp file + rename), so a crash never leaves half a file. */
-export function saveDeployment(record: DeploymentRecord, dir = DEFAULT_DEPLOYMENTS_DIR): string {
+export function saveDeployment(record: DeploymentRecord, dir = defaultDeploymentsDir()): string {
   mkdirSync(dir, { recursive: true });
   const file = deploymentPath(record.chainId, dir);
   const tmp = `${file}.${process.pid}.tmp`;

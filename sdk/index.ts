@@ -9,6 +9,7 @@ export * from "./ai4i";
 export * from "./devices";
 export * from "./deployments";
 export * from "./market";
+export * from "./dataset";
 export * from "./actions";
 export * from "./evidence";
 export * from "./verdict";

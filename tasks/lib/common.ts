@@ -26,11 +26,19 @@ export function action<A>(body: (args: A, hre: HardhatRuntimeEnvironment) => Pro
       await body(args, hre);
     } catch (err) {
       const message = err instanceof HardhatPluginError ? err.message : describeError(err, hre);
-      console.error(`error: ${message}`);
+      console.error(`error: ${oneLine(message)}`);
       if (process.env.DEBUG) console.error(err);
       process.exitCode = 1;
     }
   };
+}
+
+/**
+ * Escapes line breaks, so that a message stays one line even when it quotes an argument (or a library message)
+ * that contains some.
+ */
+function oneLine(message: string): string {
+  return message.replace(/\r/g, "\\r").replace(/\n/g, "\\n");
 }
 
 /** One line for an error: a Triad error's message, a contract's custom error with its arguments, or the message. */
@@ -67,10 +75,17 @@ export function parseAddress(hre: HardhatRuntimeEnvironment, value: string | und
   return hre.ethers.getAddress(value);
 }
 
+/** Order of the secp256k1 group: a private key is a number in [1, N). */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
 export function parsePrivateKey(value: string | undefined, name: string): string {
   const v = value?.trim() ?? "";
   if (!/^(0x)?[0-9a-fA-F]{64}$/.test(v)) fail(`--${name} must be a 32-byte hex private key (64 hex digits), got "${mask(v)}"`);
-  return v.startsWith("0x") ? v : `0x${v}`;
+  const key = v.startsWith("0x") ? v : `0x${v}`;
+  // Checked here: the signing library's own refusal does not say which argument it is about.
+  const n = BigInt(key);
+  if (n === 0n || n >= SECP256K1_N) fail(`--${name} must be a secp256k1 private key: a number from 1 to the curve order - 1`);
+  return key;
 }
 
 function mask(v: string): string {
