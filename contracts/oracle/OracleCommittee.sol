@@ -210,11 +210,8 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
         Config memory cfg = _config;
         uint256 n = signatures.length;
         for (uint256 i; i < n; ++i) {
-            bytes calldata sig = signatures[i];
-            if (sig.length != 65) revert CommitteeInvalidSigner(i, address(0));
-            (address recovered, ECDSA.RecoverError err,) =
-                ECDSA.tryRecover(digest, uint8(sig[64]), bytes32(sig[0:32]), bytes32(sig[32:64]));
-            if (err != ECDSA.RecoverError.NoError) revert CommitteeInvalidSigner(i, address(0));
+            address recovered = _recover(digest, signatures[i]);
+            if (recovered == address(0)) revert CommitteeInvalidSigner(i, address(0));
             uint8 slotPlusOne = _slotOf[recovered];
             if (slotPlusOne == 0) revert CommitteeInvalidSigner(i, recovered);
             // Cannot underflow: slotPlusOne != 0; the shift is below 32.
@@ -226,6 +223,23 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
             bitmap |= bit;
         }
         return (bitmap, cfg.threshold, cfg.version);
+    }
+
+    /// @dev The signer of a 65-byte signature, or zero when it is malformed or malleable (OpenZeppelin ECDSA rules).
+    function _recover(bytes32 digest, bytes calldata sig) private pure returns (address) {
+        if (sig.length != 65) return address(0);
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        // The (r, s, v) split of OpenZeppelin's `ECDSA.tryRecover(bytes32, bytes memory)`, read straight from
+        // calldata (length 65 checked above) instead of copying the signature to memory first.
+        assembly ("memory-safe") {
+            r := calldataload(sig.offset)
+            s := calldataload(add(sig.offset, 0x20))
+            v := byte(0, calldataload(add(sig.offset, 0x40)))
+        }
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
+        return err == ECDSA.RecoverError.NoError ? recovered : address(0);
     }
 
     /// @dev The one place the configuration changes: applies removals, then additions, then the threshold,
