@@ -374,16 +374,16 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
     // ------------------------------------------------------------------ internal: products
 
     function _createProduct(Product calldata p) private returns (uint256 productId) {
-        if (p.maxCoverage == 0 || p.maxCoverage > type(uint96).max) revert ClaimsInvalidProduct("maxCoverage");
-        if (p.deductible >= p.maxCoverage) revert ClaimsInvalidProduct("deductible");
-        if (p.claimDeposit > type(uint96).max) revert ClaimsInvalidProduct("claimDeposit");
-        if (p.premiumRateBps == 0) revert ClaimsInvalidProduct("premiumRateBps");
-        if (p.minDuration == 0 || p.minDuration > p.maxDuration) revert ClaimsInvalidProduct("minDuration");
-        if (p.maxDuration > MAX_POLICY_DURATION) revert ClaimsInvalidProduct("maxDuration");
-        if (p.waitingPeriod >= p.maxDuration) revert ClaimsInvalidProduct("waitingPeriod");
-        if (p.claimWindow == 0) revert ClaimsInvalidProduct("claimWindow");
-        if (p.assessmentWindow == 0) revert ClaimsInvalidProduct("assessmentWindow");
-        if (p.sensorSchema == bytes32(0)) revert ClaimsInvalidProduct("sensorSchema");
+        if (p.maxCoverage == 0 || p.maxCoverage > type(uint96).max) revert ClaimsInvalidProduct(ProductField.MaxCoverage);
+        if (p.deductible >= p.maxCoverage) revert ClaimsInvalidProduct(ProductField.Deductible);
+        if (p.claimDeposit > type(uint96).max) revert ClaimsInvalidProduct(ProductField.ClaimDeposit);
+        if (p.premiumRateBps == 0) revert ClaimsInvalidProduct(ProductField.PremiumRateBps);
+        if (p.minDuration == 0 || p.minDuration > p.maxDuration) revert ClaimsInvalidProduct(ProductField.MinDuration);
+        if (p.maxDuration > MAX_POLICY_DURATION) revert ClaimsInvalidProduct(ProductField.MaxDuration);
+        if (p.waitingPeriod >= p.maxDuration) revert ClaimsInvalidProduct(ProductField.WaitingPeriod);
+        if (p.claimWindow == 0) revert ClaimsInvalidProduct(ProductField.ClaimWindow);
+        if (p.assessmentWindow == 0) revert ClaimsInvalidProduct(ProductField.AssessmentWindow);
+        if (p.sensorSchema == bytes32(0)) revert ClaimsInvalidProduct(ProductField.SensorSchema);
         productId = ++_productCount;
         if (productId > type(uint32).max) revert ClaimsValueTooLarge(productId);
         _products[productId] = p;

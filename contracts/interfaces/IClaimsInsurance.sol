@@ -230,6 +230,20 @@ interface IClaimsInsurance {
     // operators, holders and the arbiter call.
     // ==================================================================================================================
 
+    /// @notice The product fields {createProduct} validates, for {ClaimsInvalidProduct}.
+    enum ProductField {
+        MaxCoverage,
+        Deductible,
+        ClaimDeposit,
+        PremiumRateBps,
+        MinDuration,
+        MaxDuration,
+        WaitingPeriod,
+        ClaimWindow,
+        AssessmentWindow,
+        SensorSchema
+    }
+
     /// @notice A product was created. Products are immutable apart from `active` (new terms = new product), so a
     /// policy's terms never change after it is sold.
     /// @param productId The product.
@@ -304,8 +318,8 @@ interface IClaimsInsurance {
     /// @notice The zero address is not allowed here.
     error ClaimsZeroAddress();
     /// @notice A product field is out of range.
-    /// @param field The field's name.
-    error ClaimsInvalidProduct(string field);
+    /// @param field The field.
+    error ClaimsInvalidProduct(ProductField field);
     /// @notice No such product.
     /// @param productId The product.
     error ClaimsUnknownProduct(uint256 productId);
