@@ -60,13 +60,19 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
 
     uint16 private constant _MAX_SCORE_BPS = 10_000;
 
+    // The public getters token(), pool(), committee() and registry() are API (tasks and the oracle call them), so
+    // these immutables keep lower-case names, as OpenZeppelin's do.
     /// @notice The deployment's ERC-20 (the pool's asset).
+    // solhint-disable-next-line immutable-vars-naming
     IERC20 public immutable token;
     /// @notice Underwriting capital.
+    // solhint-disable-next-line immutable-vars-naming
     IInsurancePool public immutable pool;
     /// @notice Oracle committee and model registry.
+    // solhint-disable-next-line immutable-vars-naming
     IOracleCommittee public immutable committee;
     /// @notice Device identities.
+    // solhint-disable-next-line immutable-vars-naming
     IDeviceRegistry public immutable registry;
 
     /// @dev A policy in three slots; slot 0 is the only one a payout touches.
@@ -219,6 +225,8 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         uint256 n = verdicts.length;
         if (n != signatures.length) revert ClaimsLengthMismatch(n, signatures.length);
         for (uint256 i; i < n; ++i) {
+            // A successful entry needs nothing more: its events were emitted inside.
+            // solhint-disable-next-line no-empty-blocks
             try this.submitVerdictInBatch(verdicts[i], signatures[i]) {}
             catch (bytes memory reason) {
                 emit VerdictSkipped(verdicts[i].claimId, i, reason);

@@ -157,16 +157,16 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl {
 
     /// @inheritdoc IInsurancePool
     function freeAssets() public view returns (uint256) {
-        Ledger memory l = _ledger;
-        uint256 needed = Math.mulDiv(l.locked, _BPS, l.maxUtilisationBps, Math.Rounding.Ceil);
-        return l.assets > needed ? l.assets - needed : 0;
+        Ledger memory ledger = _ledger;
+        uint256 needed = Math.mulDiv(ledger.locked, _BPS, ledger.maxUtilisationBps, Math.Rounding.Ceil);
+        return ledger.assets > needed ? ledger.assets - needed : 0;
     }
 
     /// @inheritdoc IInsurancePool
     function lockableAssets() external view returns (uint256) {
-        Ledger memory l = _ledger;
-        uint256 cap = Math.mulDiv(l.assets, l.maxUtilisationBps, _BPS);
-        return cap > l.locked ? cap - l.locked : 0;
+        Ledger memory ledger = _ledger;
+        uint256 cap = Math.mulDiv(ledger.assets, ledger.maxUtilisationBps, _BPS);
+        return cap > ledger.locked ? cap - ledger.locked : 0;
     }
 
     /// @inheritdoc IInsurancePool
@@ -187,45 +187,45 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl {
     // ------------------------------------------------------------------ internal
 
     function _lock(uint256 amount) private {
-        Ledger memory l = _ledger;
-        l.locked = (uint256(l.locked) + amount).toUint112();
-        _commit(l);
-        emit CapitalLocked(amount, l.locked);
+        Ledger memory ledger = _ledger;
+        ledger.locked = (uint256(ledger.locked) + amount).toUint112();
+        _commit(ledger);
+        emit CapitalLocked(amount, ledger.locked);
     }
 
     function _release(uint256 amount) private {
-        Ledger memory l = _ledger;
-        if (amount > l.locked) revert PoolExceedsLocked(amount, l.locked);
+        Ledger memory ledger = _ledger;
+        if (amount > ledger.locked) revert PoolExceedsLocked(amount, ledger.locked);
         // Cannot underflow: checked just above.
         unchecked {
-            l.locked -= uint112(amount);
+            ledger.locked -= uint112(amount);
         }
-        _commit(l);
-        emit CapitalReleased(amount, l.locked);
+        _commit(ledger);
+        emit CapitalReleased(amount, ledger.locked);
     }
 
     function _payClaim(uint256 claimId, address to, uint256 amount) private {
-        Ledger memory l = _ledger;
-        if (amount > l.locked) revert PoolExceedsLocked(amount, l.locked);
+        Ledger memory ledger = _ledger;
+        if (amount > ledger.locked) revert PoolExceedsLocked(amount, ledger.locked);
         // Cannot underflow: amount <= locked, and locked <= assets by I1 (maxUtilisationBps <= 10000).
         unchecked {
-            l.locked -= uint112(amount);
-            l.assets -= uint112(amount);
+            ledger.locked -= uint112(amount);
+            ledger.assets -= uint112(amount);
         }
-        _commit(l);
+        _commit(ledger);
         emit ClaimPaid(claimId, to, amount);
         IERC20(asset()).safeTransfer(to, amount);
     }
 
     function _collectPremium(uint256 policyId, uint256 amount) private returns (uint256 net, uint256 fee) {
-        Ledger memory l = _ledger;
-        fee = PremiumMath.fee(amount, l.protocolFeeBps);
+        Ledger memory ledger = _ledger;
+        fee = PremiumMath.fee(amount, ledger.protocolFeeBps);
         // Cannot underflow: fee <= amount (protocolFeeBps <= 10000).
         unchecked {
             net = amount - fee;
         }
-        l.assets = (uint256(l.assets) + net).toUint112();
-        _commit(l);
+        ledger.assets = (uint256(ledger.assets) + net).toUint112();
+        _commit(ledger);
         emit PremiumCollected(policyId, net, fee);
         IERC20 token = IERC20(asset());
         token.safeTransferFrom(msg.sender, address(this), amount);
@@ -233,9 +233,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl {
     }
 
     function _collectForfeit(uint256 claimId, uint256 amount) private {
-        Ledger memory l = _ledger;
-        l.assets = (uint256(l.assets) + amount).toUint112();
-        _commit(l);
+        Ledger memory ledger = _ledger;
+        ledger.assets = (uint256(ledger.assets) + amount).toUint112();
+        _commit(ledger);
         emit DepositForfeited(claimId, amount);
         IERC20(asset()).safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -243,9 +243,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl {
     /// @dev ERC-4626 deposit: OpenZeppelin pulls the assets and mints, then the ledger books them.
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
         super._deposit(caller, receiver, assets, shares);
-        Ledger memory l = _ledger;
-        l.assets = (uint256(l.assets) + assets).toUint112();
-        _commit(l);
+        Ledger memory ledger = _ledger;
+        ledger.assets = (uint256(ledger.assets) + assets).toUint112();
+        _commit(ledger);
     }
 
     /// @dev ERC-4626 withdrawal: the ledger (and so I1) is checked first, then OpenZeppelin burns and transfers.
@@ -254,9 +254,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl {
         internal
         override
     {
-        Ledger memory l = _ledger;
-        l.assets = (uint256(l.assets) - assets).toUint112();
-        _commit(l);
+        Ledger memory ledger = _ledger;
+        ledger.assets = (uint256(ledger.assets) - assets).toUint112();
+        _commit(ledger);
         super._withdraw(caller, receiver, owner, assets, shares);
     }
 
@@ -266,26 +266,26 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl {
     }
 
     /// @dev THE choke point of invariant I1: every ledger write goes through here.
-    function _commit(Ledger memory l) private {
-        if (uint256(l.locked) * _BPS > uint256(l.assets) * l.maxUtilisationBps) {
-            revert PoolUtilisationExceeded(l.locked, l.assets, l.maxUtilisationBps);
+    function _commit(Ledger memory ledger) private {
+        if (uint256(ledger.locked) * _BPS > uint256(ledger.assets) * ledger.maxUtilisationBps) {
+            revert PoolUtilisationExceeded(ledger.locked, ledger.assets, ledger.maxUtilisationBps);
         }
-        _ledger = l;
+        _ledger = ledger;
     }
 
     function _setMaxUtilisation(uint16 bps) private {
         if (bps == 0 || bps > _BPS) revert PoolInvalidUtilisation(bps);
-        Ledger memory l = _ledger;
-        l.maxUtilisationBps = bps;
-        _commit(l);
+        Ledger memory ledger = _ledger;
+        ledger.maxUtilisationBps = bps;
+        _commit(ledger);
         emit MaxUtilisationSet(bps);
     }
 
     function _setProtocolFee(uint16 bps) private {
         if (bps > MAX_PROTOCOL_FEE_BPS) revert PoolFeeTooHigh(bps, MAX_PROTOCOL_FEE_BPS);
-        Ledger memory l = _ledger;
-        l.protocolFeeBps = bps;
-        _commit(l);
+        Ledger memory ledger = _ledger;
+        ledger.protocolFeeBps = bps;
+        _commit(ledger);
         emit ProtocolFeeSet(bps);
     }
 

@@ -23,6 +23,7 @@ contract MaliciousPolicyReceiver is IERC721Receiver {
     }
 
     /// @notice The contract under attack.
+    // solhint-disable-next-line immutable-vars-naming
     IClaimsInsurance public immutable claims;
     /// @notice The configured attack.
     Attack public attack;
@@ -74,6 +75,8 @@ contract MaliciousPolicyReceiver is IERC721Receiver {
         if (attack != Attack.None) {
             bytes memory data = _attackCall(tokenId);
             if (swallow) {
+                // The low-level call is the point: keep the revert data of the re-entrant call.
+                // solhint-disable-next-line avoid-low-level-calls
                 (bool ok, bytes memory ret) = address(claims).call(data);
                 if (!ok) lastRevertData = ret;
             } else {
