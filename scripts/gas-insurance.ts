@@ -1,16 +1,18 @@
 /**
- * Measures whole-transaction gas (receipt gasUsed: intrinsic 21,000 + calldata + execution) of the insurance
- * contracts' main paths on the in-process Hardhat network, with the shared test fixture.
+ * Measures whole-transaction gas (receipt `gasUsed`: 21,000 intrinsic + calldata + execution) of the insurance
+ * contracts' main paths on the in-process Hardhat network, using the shared test fixture.
  *
  *   npx hardhat run scripts/gas-insurance.ts
  *
- * Verdicts are honest approvals (`payout = amount`) with scoreBps 9100; the holder already holds tUSD, so the
- * payout transfer writes a non-zero balance (the common case).
+ * Verdicts are honest approvals (`payout = amount`, scoreBps 9100, 1,000 tUSD claims). Every recipient of a
+ * payout already holds tUSD, so its balance slot goes from non-zero to non-zero. "1 signature" rows set the
+ * committee threshold to 1, "3 signatures" rows to 3; everything else uses the fixture's 2-of-3.
+ * Prints a Markdown table (copied into docs/insurance.md).
  */
 import { ethers } from "hardhat";
-import { Wallet, type ContractTransactionResponse } from "ethers";
+import type { ContractTransactionResponse } from "ethers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { deployInsuranceFixture, type InsuranceFixture } from "../test/insurance/fixtures";
+import { PARAMETRIC_PRODUCT, UNIT, deployInsuranceFixture, type InsuranceFixture } from "../test/insurance/fixtures";
 import { buyPolicy, fileClaim, registerDevices, signBy, verdictFor } from "../test/insurance/helpers";
 
 async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> {
@@ -19,89 +21,101 @@ async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> 
   return receipt.gasUsed;
 }
 
-async function openClaims(fx: InsuranceFixture, productId: bigint, count: number, tag: string): Promise<bigint[]> {
+type Kind = "standard" | "parametric" | "parametric, no deposit";
+
+async function fresh(threshold: number) {
+  const fx = await deployInsuranceFixture();
+  await fx.pool.connect(fx.lp2).deposit(100_000n * UNIT, fx.lp2.address);
+  // Product 3: parametric cover without a claim deposit (no refund transfer on payout).
+  await fx.claims.connect(fx.insurer).createProduct({ ...PARAMETRIC_PRODUCT, claimDeposit: 0n });
+  await fx.claims.connect(fx.insurer).setProductModel(3n, fx.modelHash, true);
+  if (threshold !== 2) await fx.committee.setThreshold(threshold);
+  return fx;
+}
+
+function productOf(fx: InsuranceFixture, kind: Kind): bigint {
+  return kind === "standard" ? fx.productId : kind === "parametric" ? fx.parametricProductId : 3n;
+}
+
+async function openClaims(fx: InsuranceFixture, kind: Kind, count: number, tag: string): Promise<bigint[]> {
   const devices = await registerDevices(fx, fx.holder, count, tag);
+  // Buy every policy first, then file: all claims are then filed within the same hours and none expires.
   const policies: bigint[] = [];
-  for (const device of devices) policies.push(await buyPolicy(fx, { productId, device }));
+  for (const device of devices) policies.push(await buyPolicy(fx, { productId: productOf(fx, kind), device }));
   const ids: bigint[] = [];
   for (const policyId of policies) ids.push((await fileClaim(fx, policyId, { tag: `${tag}-${policyId}` })).claimId);
   return ids;
 }
 
 async function main() {
-  const rows: [string, bigint | string][] = [];
-  const fresh = async () => {
-    const fx = await deployInsuranceFixture();
-    await fx.token.mint(fx.holder.address, 1_000_000n * 10n ** 6n);
-    await fx.pool.connect(fx.lp2).deposit(100_000n * 10n ** 6n, fx.lp2.address);
-    return fx;
-  };
+  const rows: [string, string, bigint][] = [];
+  const add = (op: string, detail: string, gas: bigint) => rows.push([op, detail, gas]);
 
-  // buy policy, file claim (standard product)
   {
-    const fx = await fresh();
+    const fx = await fresh(2);
     const [device] = await registerDevices(fx, fx.holder, 1, "buy");
-    rows.push(["buyPolicy (first policy of the device, premium + lock + mint)", await gasOf(
-      fx.claims.connect(fx.holder).buyPolicy(fx.productId, device, 5_000n * 10n ** 6n, 90n * 86_400n),
-    )]);
+    add("buyPolicy", "standard product, 5,000 tUSD for 90 days", await gasOf(
+      fx.claims.connect(fx.holder).buyPolicy(fx.productId, device, 5_000n * UNIT, 90n * 86_400n),
+    ));
     const policyId = await fx.claims.policyCount();
-    const policy = await fx.claims.getPolicy(policyId);
-    const incidentAt = policy.start + 86_400n + 3_600n;
+    const incidentAt = (await fx.claims.getPolicy(policyId)).start + 86_400n + 3_600n;
     await time.increaseTo(incidentAt + 3_600n);
-    rows.push(["fileClaim (deposit 50 tUSD, 24-char URI)", await gasOf(
-      fx.claims.connect(fx.holder).fileClaim(policyId, 1_000n * 10n ** 6n, incidentAt, ethers.id("e"), "ipfs://evidence/abcdefgh"),
-    )]);
+    add("fileClaim", "50 tUSD deposit, 24-byte evidence URI", await gasOf(
+      fx.claims.connect(fx.holder).fileClaim(policyId, 1_000n * UNIT, incidentAt, ethers.id("e"), "ipfs://evidence/abcdefgh"),
+    ));
   }
 
-  for (const [label, parametric] of [["standard product: verdict recorded, appeal window opens", false], ["parametric product: verdict + payout + deposit refund", true]] as const) {
-    // 1 signature, threshold 1
-    {
-      const fx = await fresh();
-      await fx.committee.setThreshold(1);
-      const [claimId] = await openClaims(fx, parametric ? fx.parametricProductId : fx.productId, 1, "one");
+  for (const kind of ["standard", "parametric", "parametric, no deposit"] as Kind[]) {
+    for (const k of [1, 3]) {
+      const fx = await fresh(k);
+      const [claimId] = await openClaims(fx, kind, 1, `k${k}`);
       const v = await verdictFor(fx, claimId, true);
-      rows.push([`submitVerdict, 1 signature, finalising (${label})`, await gasOf(
-        fx.claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, 1), v)),
-      )]);
+      add(`submitVerdict, ${k} signature${k > 1 ? "s" : ""}, finalising`, kind, await gasOf(
+        fx.claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, k), v)),
+      ));
     }
-    // 3 signatures, threshold 3
-    {
-      const fx = await fresh();
-      await fx.committee.setThreshold(3);
-      const [claimId] = await openClaims(fx, parametric ? fx.parametricProductId : fx.productId, 1, "three");
-      const v = await verdictFor(fx, claimId, true);
-      rows.push([`submitVerdict, 3 signatures, finalising (${label})`, await gasOf(
-        fx.claims.submitVerdict(v, await signBy(fx, fx.members, v)),
-      )]);
-    }
-    // batches, threshold 1
     for (const n of [10, 20]) {
-      const fx = await fresh();
-      await fx.committee.setThreshold(1);
-      const ids = await openClaims(fx, parametric ? fx.parametricProductId : fx.productId, n, `batch${n}`);
+      const fx = await fresh(1);
+      const ids = await openClaims(fx, kind, n, `batch${n}`);
       const verdicts = await Promise.all(ids.map((id) => verdictFor(fx, id, true)));
       const sigs = await Promise.all(verdicts.map((v) => signBy(fx, fx.members.slice(0, 1), v)));
-      const gas = await gasOf(fx.claims.submitVerdicts(verdicts, sigs));
-      rows.push([`submitVerdicts, batch of ${n} x 1 signature, per claim (${label})`, gas / BigInt(n)]);
+      const receipt = (await (await fx.claims.submitVerdicts(verdicts, sigs)).wait())!;
+      const claimsAddress = await fx.claims.getAddress();
+      const events = receipt.logs.filter((l) => l.address === claimsAddress).map((l) => fx.claims.interface.parseLog(l));
+      const decided = events.filter((e) => e?.name === "VerdictFinalised").length;
+      if (decided !== n) {
+        const reasons = events.filter((e) => e?.name === "VerdictSkipped").map((e) => e!.args.reason as string);
+        throw new Error(`batch of ${n} (${kind}): only ${decided} verdicts decided; skipped: ${reasons.join(", ")}`);
+      }
+      add(`submitVerdicts, batch of ${n} x 1 signature, per claim`, kind, receipt.gasUsed / BigInt(n));
     }
   }
 
-  // partial: 1 of 2 then second
   {
-    const fx = await fresh();
-    const [claimId] = await openClaims(fx, fx.productId, 1, "partial");
+    const fx = await fresh(2);
+    const [claimId, second] = await openClaims(fx, "standard", 2, "flow");
     const v = await verdictFor(fx, claimId, true);
     const [s0, s1] = await signBy(fx, fx.members.slice(0, 2), v);
-    rows.push(["submitVerdict, 1 of 2 signatures (tally stored)", await gasOf(fx.claims.submitVerdict(v, [s0]))]);
-    rows.push(["submitVerdict, 2nd of 2 signatures (finalising, standard)", await gasOf(fx.claims.submitVerdict(v, [s1]))]);
-    const c = await fx.claims.getClaim(claimId);
-    await time.increaseTo(c.appealDeadline);
-    rows.push(["settle (after appeal window: payout + deposit refund)", await gasOf(fx.claims.settle(claimId))]);
+    add("submitVerdict, 1st of 2 signatures", "tally stored", await gasOf(fx.claims.submitVerdict(v, [s0])));
+    add("submitVerdict, 2nd of 2 signatures", "finalising, standard", await gasOf(fx.claims.submitVerdict(v, [s1])));
+    await time.increaseTo((await fx.claims.getClaim(claimId)).appealDeadline);
+    add("settle", "after the appeal window: payout + deposit refund", await gasOf(fx.claims.settle(claimId)));
+    const r = await verdictFor(fx, second, false);
+    await fx.claims.submitVerdict(r, await signBy(fx, fx.members.slice(0, 2), r));
+    add("appeal", "holder appeals a rejection", await gasOf(fx.claims.connect(fx.holder).appeal(second)));
+    add("resolve", "arbiter approves: payout + deposit refund", await gasOf(fx.claims.connect(fx.arbiter).resolve(second, true, 1_000n * UNIT)));
   }
 
-  const width = Math.max(...rows.map(([l]) => l.length));
-  for (const [l, g] of rows) console.log(`${l.padEnd(width)}  ${g.toString().padStart(8)}`);
-  void Wallet;
+  {
+    const fx = await fresh(2);
+    await fx.token.mint(fx.lp2.address, 1_000n * UNIT);
+    add("pool deposit", "ERC-4626 deposit by a second LP", await gasOf(fx.pool.connect(fx.lp2).deposit(1_000n * UNIT, fx.lp2.address)));
+    add("pool withdraw", "ERC-4626 withdraw of free capital", await gasOf(fx.pool.connect(fx.lp1).withdraw(1_000n * UNIT, fx.lp1.address, fx.lp1.address)));
+  }
+
+  console.log("| operation | case | gasUsed |");
+  console.log("|---|---|---:|");
+  for (const [op, detail, gas] of rows) console.log(`| ${op} | ${detail} | ${gas.toLocaleString("en-US")} |`);
 }
 
 main().catch((e) => {
