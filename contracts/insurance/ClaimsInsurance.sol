@@ -169,8 +169,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
 
     /// @inheritdoc IClaimsInsurance
     function setProductActive(uint256 productId, bool active) external onlyRole(INSURER_ROLE) {
-        _existingProduct(productId).active = active;
-        emit ProductActiveSet(productId, active);
+        _setProductActive(productId, active);
     }
 
     /// @inheritdoc IClaimsInsurance
@@ -222,16 +221,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
     /// @dev Each entry runs in an external self-call ({submitVerdictInBatch}) under try/catch, so a failing entry
     /// rolls back alone and its revert data becomes {VerdictSkipped}'s `reason`.
     function submitVerdicts(Verdict[] calldata verdicts, bytes[][] calldata signatures) external nonReentrant {
-        uint256 n = verdicts.length;
-        if (n != signatures.length) revert ClaimsLengthMismatch(n, signatures.length);
-        for (uint256 i; i < n; ++i) {
-            // A successful entry needs nothing more: its events were emitted inside.
-            // solhint-disable-next-line no-empty-blocks
-            try this.submitVerdictInBatch(verdicts[i], signatures[i]) {}
-            catch (bytes memory reason) {
-                emit VerdictSkipped(verdicts[i].claimId, i, reason);
-            }
-        }
+        _submitVerdicts(verdicts, signatures);
     }
 
     /// @notice One entry of {submitVerdicts}. Only this contract may call it (from inside {submitVerdicts}, which
@@ -265,15 +255,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
 
     /// @inheritdoc IClaimsInsurance
     function settle(uint256 claimId) external nonReentrant {
-        ClaimRecord storage c = _claims[claimId];
-        ClaimStatus status = c.status;
-        if (status != ClaimStatus.Approved && status != ClaimStatus.Rejected) {
-            revert ClaimsUnexpectedStatus(claimId, status);
-        }
-        if (block.timestamp < c.appealDeadline) {
-            revert ClaimsAppealWindowOpen(claimId, c.appealDeadline, block.timestamp);
-        }
-        _settle(claimId, c);
+        _settleDecided(claimId);
     }
 
     // ------------------------------------------------------------------ guardian
@@ -414,6 +396,11 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         }
         _productModels[productId][modelHash] = ref;
         emit ProductModelSet(productId, modelHash, allowed);
+    }
+
+    function _setProductActive(uint256 productId, bool active) private {
+        _existingProduct(productId).active = active;
+        emit ProductActiveSet(productId, active);
     }
 
     function _existingProduct(uint256 productId) private view returns (Product storage p) {
@@ -653,6 +640,20 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         return signers | t.signers;
     }
 
+    /// @dev Runs each entry in an external self-call so that a failing entry rolls back alone.
+    function _submitVerdicts(Verdict[] calldata verdicts, bytes[][] calldata signatures) private {
+        uint256 n = verdicts.length;
+        if (n != signatures.length) revert ClaimsLengthMismatch(n, signatures.length);
+        for (uint256 i; i < n; ++i) {
+            // A successful entry needs nothing more: its events were emitted inside.
+            // solhint-disable-next-line no-empty-blocks
+            try this.submitVerdictInBatch(verdicts[i], signatures[i]) {}
+            catch (bytes memory reason) {
+                emit VerdictSkipped(verdicts[i].claimId, i, reason);
+            }
+        }
+    }
+
     /// @dev Records the committee's decision; a zero appeal window settles at once (parametric cover).
     function _decide(uint256 claimId, ClaimRecord storage c, Verdict calldata v, uint16 modelRef, bytes32 digest)
         private
@@ -718,6 +719,19 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         c.approved = approved;
         c.payout = uint96(payout); // payout <= amount < 2^96 (checked)
         emit ClaimResolved(claimId, approved, payout, msg.sender);
+        _settle(claimId, c);
+    }
+
+    /// @dev {settle}: a decided claim after its appeal window.
+    function _settleDecided(uint256 claimId) private {
+        ClaimRecord storage c = _claims[claimId];
+        ClaimStatus status = c.status;
+        if (status != ClaimStatus.Approved && status != ClaimStatus.Rejected) {
+            revert ClaimsUnexpectedStatus(claimId, status);
+        }
+        if (block.timestamp < c.appealDeadline) {
+            revert ClaimsAppealWindowOpen(claimId, c.appealDeadline, block.timestamp);
+        }
         _settle(claimId, c);
     }
 

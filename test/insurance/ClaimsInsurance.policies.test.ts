@@ -265,6 +265,19 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
         .withArgs(coverage, LP_DEPOSIT + net, MAX_UTILISATION_BPS);
     });
 
+    it("refuses a premium that does not fit its 96-bit storage", async () => {
+      const { claims, insurer, holder, device } = await loadFixture(deployInsuranceFixture);
+      const max = 2n ** 96n - 1n;
+      await claims
+        .connect(insurer)
+        .createProduct({ ...STANDARD_PRODUCT, maxCoverage: max, premiumRateBps: 65_535n, maxDuration: 3_650n * DAY });
+      const premium = await claims.quotePremium(3n, max, 3_650n * DAY);
+      expect(premium).to.be.gt(max);
+      await expect(claims.connect(holder).buyPolicy(3n, device, max, 3_650n * DAY))
+        .to.be.revertedWithCustomError(claims, "ClaimsValueTooLarge")
+        .withArgs(premium);
+    });
+
     it("needs the premium allowance and balance", async () => {
       const { claims, token, holder, device, productId } = await loadFixture(deployInsuranceFixture);
       await token.connect(holder).approve(await claims.getAddress(), 0n);
