@@ -32,7 +32,12 @@ import {VerdictHashing} from "../libraries/VerdictHashing.sol";
 /// - (C3) A claim is settled at most once: every path to payment goes through {_settle}, which is reachable only
 ///   from Approved/Rejected (after the appeal window), from a zero-window verdict, or from the arbiter, and moves
 ///   the claim to Paid or Closed, which nothing leaves.
-/// - (C4) Claim deposits are held by this contract: its token balance equals the deposits of unsettled claims.
+/// - (C4) Claim deposits are held by this contract: its token balance equals the deposits of unsettled claims
+///   (plus anything sent to it directly, which nothing can move).
+///
+/// Reentrancy: every state-changing external function is `nonReentrant` (OpenZeppelin's ReentrancyGuardTransient:
+/// the same guard as ReentrancyGuard on EIP-1153 transient storage, about 2,000 gas less per call; nothing else
+/// here uses transient storage), and calls that can change state elsewhere come after this contract's own changes.
 ///
 /// Signature tallies: `_tallies[digest]` keeps the bitmap of member slots counted for a verdict digest and the
 /// committee configuration version it was counted under; a tally from an older version counts as empty. A call
