@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
@@ -45,6 +45,25 @@ export function loadParameters(network: string): DeploymentParameters {
 }
 
 /**
+ * A local node forgets everything when it restarts, but Ignition's journal for its chain id stays on disk and would
+ * make the next deployment "resume" onto contracts that no longer exist. When any recorded address has no code,
+ * the journal is stale: remove it so the suite is deployed afresh. Returns true when it did.
+ */
+export async function discardStaleLocalJournal(hre: HardhatRuntimeEnvironment, chainId: number): Promise<boolean> {
+  const dir = path.join(hre.config.paths.ignition, "deployments", `chain-${chainId}`);
+  const file = path.join(dir, "deployed_addresses.json");
+  if (!existsSync(file)) return false;
+  const addresses = Object.values(JSON.parse(readFileSync(file, "utf8")) as Record<string, string>);
+  for (const address of addresses) {
+    if ((await hre.ethers.provider.getCode(address)) === "0x") {
+      rmSync(dir, { recursive: true, force: true });
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
  * Deploys (or, on a persistent network, resumes) and configures the suite with its Ignition module, and writes the
  * deployment record `deployments/<chainId>.json` where the SDK, tasks and oracle find it. The in-process `hardhat`
  * network is thrown away when the process ends, so its record is not written.
@@ -54,6 +73,9 @@ export async function deployTriad(hre: HardhatRuntimeEnvironment): Promise<Triad
   const chainId = Number((await hre.ethers.provider.getNetwork()).chainId);
   const local = LOCAL_CHAIN_IDS.has(chainId);
   const moduleId = local ? "TriadLocal" : "Triad";
+  if (local && hre.network.name !== "hardhat" && (await discardStaleLocalJournal(hre, chainId))) {
+    console.log(`Note: the local chain was restarted; discarded the stale Ignition journal of chain ${chainId}.`);
+  }
   const startBlock = await hre.ethers.provider.getBlockNumber();
   const fromFile = loadParameters(hre.network.name);
   const own = { ...(fromFile[moduleId] ?? {}) };
