@@ -2,3 +2,4 @@
 // clear error line, prints human output and accepts --json.
 import "./devices";
 import "./market";
+import "./insurance";

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IDeviceRegistry} from "./IDeviceRegistry.sol";
+
 /// @title IClaimsInsurance
 /// @notice Insurance of registered IoT devices: products, policies (ERC-721), claims with device-signed evidence,
 /// verdicts from the AI oracle committee (EIP-712 `Verdict`, DESIGN.md), appeals to a human arbiter, payouts from
@@ -222,4 +224,360 @@ interface IClaimsInsurance {
     /// @notice Number of claims filed so far (claim ids are 1..claimCount).
     /// @return The count.
     function claimCount() external view returns (uint256);
+
+    // ==================================================================================================================
+    // Additions (after the interface above was fixed; nothing above changed). Errors, events and the functions that
+    // operators, holders and the arbiter call.
+    // ==================================================================================================================
+
+    /// @notice The product fields {createProduct} validates, for {ClaimsInvalidProduct}.
+    enum ProductField {
+        MaxCoverage,
+        Deductible,
+        ClaimDeposit,
+        PremiumRateBps,
+        MinDuration,
+        MaxDuration,
+        WaitingPeriod,
+        ClaimWindow,
+        AssessmentWindow,
+        SensorSchema
+    }
+
+    /// @notice A product was created. Products are immutable apart from `active` (new terms = new product), so a
+    /// policy's terms never change after it is sold.
+    /// @param productId The product.
+    /// @param product Its terms.
+    event ProductCreated(uint256 indexed productId, Product product);
+
+    /// @notice A product was opened or closed for new policies.
+    /// @param productId The product.
+    /// @param active Whether new policies can be bought.
+    event ProductActiveSet(uint256 indexed productId, bool active);
+
+    /// @notice A model was allowed or disallowed for a product's verdicts.
+    /// @param productId The product.
+    /// @param modelHash The model hash.
+    /// @param allowed Whether verdicts made with it are accepted for the product.
+    event ProductModelSet(uint256 indexed productId, bytes32 indexed modelHash, bool allowed);
+
+    /// @notice A policy was bought; its ERC-721 token was minted to `holder`.
+    /// @param policyId The policy (token id).
+    /// @param productId The product.
+    /// @param device The insured device.
+    /// @param holder The buyer.
+    /// @param coverage The coverage locked in the pool.
+    /// @param premium The premium paid.
+    /// @param start Coverage start.
+    /// @param end Coverage end.
+    event PolicyPurchased(
+        uint256 indexed policyId,
+        uint256 indexed productId,
+        address indexed device,
+        address holder,
+        uint256 coverage,
+        uint256 premium,
+        uint64 start,
+        uint64 end
+    );
+
+    /// @notice What was left of a policy's coverage went back to the pool's free capital.
+    /// @param policyId The policy.
+    /// @param amount The amount released.
+    event CoverageReleased(uint256 indexed policyId, uint256 amount);
+
+    /// @notice A decided claim was sent to the arbiter: by the holder (rejection or partial payout) or by the
+    /// insurer (approval challenged).
+    /// @param claimId The claim.
+    /// @param by The holder or insurer.
+    /// @param from The status appealed against (Approved or Rejected).
+    event ClaimAppealed(uint256 indexed claimId, address indexed by, ClaimStatus from);
+
+    /// @notice A claim without a verdict by its assessment deadline was sent to the arbiter.
+    /// @param claimId The claim.
+    /// @param by Who escalated it.
+    event ClaimEscalated(uint256 indexed claimId, address indexed by);
+
+    /// @notice The arbiter decided an appealed or escalated claim (final).
+    /// @param claimId The claim.
+    /// @param approved The decision.
+    /// @param payout Approved payout before the deductible.
+    /// @param arbiter The arbiter.
+    event ClaimResolved(uint256 indexed claimId, bool approved, uint256 payout, address indexed arbiter);
+
+    /// @notice A claim was settled: paid (status Paid) or closed (status Closed).
+    /// @param claimId The claim.
+    /// @param recipient The policy token's holder at settlement (payout and deposit refund go there).
+    /// @param status Paid or Closed.
+    /// @param paid Amount paid from the pool (payout minus deductible).
+    /// @param depositRefunded Claim deposit returned (zero when the claim ended rejected: the deposit went to the pool).
+    event ClaimSettled(
+        uint256 indexed claimId, address indexed recipient, ClaimStatus status, uint256 paid, uint256 depositRefunded
+    );
+
+    /// @notice The zero address is not allowed here.
+    error ClaimsZeroAddress();
+    /// @notice A product field is out of range.
+    /// @param field The field.
+    error ClaimsInvalidProduct(ProductField field);
+    /// @notice No such product.
+    /// @param productId The product.
+    error ClaimsUnknownProduct(uint256 productId);
+    /// @notice The product does not sell new policies.
+    /// @param productId The product.
+    error ClaimsProductInactive(uint256 productId);
+    /// @notice The zero hash is not a model.
+    error ClaimsZeroModel();
+    /// @notice Only the device's registered owner can insure it.
+    /// @param device The device.
+    /// @param caller The caller.
+    /// @param owner The registered owner.
+    error ClaimsNotDeviceOwner(address device, address caller, address owner);
+    /// @notice The device is not Active in the registry.
+    /// @param device The device.
+    /// @param status Its status.
+    error ClaimsDeviceNotActive(address device, IDeviceRegistry.DeviceStatus status);
+    /// @notice The device's sensor schema is not the product's.
+    /// @param device The device.
+    /// @param sensorSchema The device's schema.
+    /// @param expected The product's schema.
+    error ClaimsSensorSchemaMismatch(address device, bytes32 sensorSchema, bytes32 expected);
+    /// @notice The device is still covered by another policy (one policy per device at a time).
+    /// @param device The device.
+    /// @param coveredUntil End of the current coverage.
+    error ClaimsDeviceAlreadyCovered(address device, uint64 coveredUntil);
+    /// @notice Coverage must be in 1..maxCoverage.
+    /// @param coverage The coverage asked for.
+    /// @param maxCoverage The product's maximum.
+    error ClaimsInvalidCoverage(uint256 coverage, uint256 maxCoverage);
+    /// @notice Duration must be in minDuration..maxDuration.
+    /// @param duration The duration asked for.
+    /// @param minDuration The product's minimum.
+    /// @param maxDuration The product's maximum.
+    error ClaimsInvalidDuration(uint256 duration, uint32 minDuration, uint32 maxDuration);
+    /// @notice No such policy.
+    /// @param policyId The policy.
+    error ClaimsUnknownPolicy(uint256 policyId);
+    /// @notice Only the policy token's holder may do this.
+    /// @param policyId The policy.
+    /// @param caller The caller.
+    /// @param holder The holder.
+    error ClaimsNotPolicyHolder(uint256 policyId, address caller, address holder);
+    /// @notice The policy already has a claim in progress.
+    /// @param policyId The policy.
+    /// @param claimId The open claim.
+    error ClaimsClaimOpen(uint256 policyId, uint256 claimId);
+    /// @notice The policy's coverage was released: it covers nothing any more.
+    /// @param policyId The policy.
+    error ClaimsCoverageReleased(uint256 policyId);
+    /// @notice The claimed amount must be in 1..remaining coverage.
+    /// @param policyId The policy.
+    /// @param amount The amount claimed.
+    /// @param remaining Coverage not yet paid out.
+    error ClaimsInvalidAmount(uint256 policyId, uint256 amount, uint256 remaining);
+    /// @notice The incident lies outside the covered period [start + waitingPeriod, end].
+    /// @param policyId The policy.
+    /// @param incidentAt The incident time.
+    /// @param coveredFrom Start of cover (after the waiting period).
+    /// @param coveredUntil End of cover.
+    error ClaimsIncidentNotCovered(uint256 policyId, uint64 incidentAt, uint64 coveredFrom, uint64 coveredUntil);
+    /// @notice The incident time is in the future.
+    /// @param incidentAt The incident time.
+    /// @param nowTimestamp The current block time.
+    error ClaimsIncidentInFuture(uint64 incidentAt, uint256 nowTimestamp);
+    /// @notice The claim window after the incident has closed.
+    /// @param policyId The policy.
+    /// @param incidentAt The incident time.
+    /// @param closedAt When the window closed.
+    error ClaimsClaimWindowClosed(uint256 policyId, uint64 incidentAt, uint256 closedAt);
+    /// @notice The evidence hash must not be zero.
+    error ClaimsZeroEvidence();
+    /// @notice The claim is not in a status that allows this (None means unknown).
+    /// @param claimId The claim.
+    /// @param status Its status.
+    error ClaimsUnexpectedStatus(uint256 claimId, ClaimStatus status);
+    /// @notice The verdict's evidence hash is not the claim's.
+    /// @param claimId The claim.
+    /// @param evidenceHash The verdict's.
+    /// @param expected The claim's.
+    error ClaimsEvidenceMismatch(uint256 claimId, bytes32 evidenceHash, bytes32 expected);
+    /// @notice The verdict's deadline is not the claim's assessment deadline.
+    /// @param claimId The claim.
+    /// @param deadline The verdict's.
+    /// @param expected The claim's.
+    error ClaimsDeadlineMismatch(uint256 claimId, uint64 deadline, uint64 expected);
+    /// @notice The assessment deadline has passed.
+    /// @param claimId The claim.
+    /// @param deadline The deadline.
+    /// @param nowTimestamp The current block time.
+    error ClaimsVerdictExpired(uint256 claimId, uint64 deadline, uint256 nowTimestamp);
+    /// @notice The payout is above what the decision allows (the claim amount; zero for a rejection).
+    /// @param claimId The claim.
+    /// @param payout The payout given.
+    /// @param max The maximum.
+    error ClaimsPayoutTooHigh(uint256 claimId, uint256 payout, uint256 max);
+    /// @notice A model score must be at most 10000 basis points.
+    /// @param claimId The claim.
+    /// @param scoreBps The score given.
+    error ClaimsInvalidScore(uint256 claimId, uint16 scoreBps);
+    /// @notice The model is not allowed for the product.
+    /// @param productId The product.
+    /// @param modelHash The model hash.
+    error ClaimsModelNotAllowed(uint256 productId, bytes32 modelHash);
+    /// @notice A verdict needs at least one signature.
+    /// @param claimId The claim.
+    error ClaimsNoSignatures(uint256 claimId);
+    /// @notice Members whose signatures on this digest are already counted signed again.
+    /// @param claimId The claim.
+    /// @param digest The verdict digest.
+    /// @param slots Bitmap of the member slots counted twice.
+    error ClaimsDuplicateSigner(uint256 claimId, bytes32 digest, uint32 slots);
+    /// @notice The batch arrays differ in length.
+    /// @param verdicts Number of verdicts.
+    /// @param signatures Number of signature arrays.
+    error ClaimsLengthMismatch(uint256 verdicts, uint256 signatures);
+    /// @notice Only the contract itself may call this.
+    /// @param caller The caller.
+    error ClaimsOnlySelf(address caller);
+    /// @notice The appeal window has closed.
+    /// @param claimId The claim.
+    /// @param appealDeadline End of the window.
+    /// @param nowTimestamp The current block time.
+    error ClaimsAppealWindowClosed(uint256 claimId, uint64 appealDeadline, uint256 nowTimestamp);
+    /// @notice The appeal window is still open.
+    /// @param claimId The claim.
+    /// @param appealDeadline End of the window.
+    /// @param nowTimestamp The current block time.
+    error ClaimsAppealWindowOpen(uint256 claimId, uint64 appealDeadline, uint256 nowTimestamp);
+    /// @notice The holder can appeal only a rejection or a partial payout.
+    /// @param claimId The claim.
+    /// @param payout The approved payout.
+    /// @param amount The claimed amount.
+    error ClaimsNothingToAppeal(uint256 claimId, uint256 payout, uint256 amount);
+    /// @notice The assessment deadline has not passed yet.
+    /// @param claimId The claim.
+    /// @param deadline The assessment deadline.
+    /// @param nowTimestamp The current block time.
+    error ClaimsAssessmentPending(uint256 claimId, uint64 deadline, uint256 nowTimestamp);
+    /// @notice The policy's claim period has not ended: claims can be filed until `end + claimWindow`.
+    /// @param policyId The policy.
+    /// @param claimPeriodEnd `end + claimWindow`; the coverage can be released after it.
+    error ClaimsPolicyNotExpired(uint256 policyId, uint256 claimPeriodEnd);
+    /// @notice A value does not fit the packed storage of this contract.
+    /// @param value The value.
+    error ClaimsValueTooLarge(uint256 value);
+
+    /// @notice Creates a product. Products are immutable except for `active`.
+    /// @dev Requirements: INSURER_ROLE; 0 < maxCoverage < 2^96; deductible < maxCoverage; claimDeposit < 2^96;
+    /// premiumRateBps > 0; 0 < minDuration <= maxDuration <= 10 years; waitingPeriod < maxDuration;
+    /// claimWindow > 0; assessmentWindow > 0; sensorSchema != 0. Emits {ProductCreated}.
+    /// @param product The terms.
+    /// @return productId The new product's id (1, 2, ...).
+    function createProduct(Product calldata product) external returns (uint256 productId);
+
+    /// @notice Opens or closes a product for new policies (existing policies are unaffected).
+    /// @dev Requirements: INSURER_ROLE; the product exists. Emits {ProductActiveSet}.
+    /// @param productId The product.
+    /// @param active Whether new policies can be bought.
+    function setProductActive(uint256 productId, bool active) external;
+
+    /// @notice Allows or disallows a model for a product's verdicts (it must also be approved in the committee).
+    /// @dev Requirements: INSURER_ROLE; the product exists; non-zero hash. Emits {ProductModelSet}.
+    /// @param productId The product.
+    /// @param modelHash The model hash.
+    /// @param allowed Whether verdicts made with it are accepted.
+    function setProductModel(uint256 productId, bytes32 modelHash, bool allowed) external;
+
+    /// @notice Buys a policy on `device` and mints its ERC-721 token to the caller. The premium
+    /// ({quotePremium}) is pulled from the caller and paid into the pool; the coverage is locked in the pool.
+    /// @dev Requirements: not paused; active product; the caller owns `device`, which is Active with the product's
+    /// sensor schema and not covered by another policy; 1 <= coverage <= maxCoverage; minDuration <= duration <=
+    /// maxDuration; the pool can lock the coverage; allowance for the premium. Emits {PolicyPurchased}.
+    /// @param productId The product.
+    /// @param device The device to insure.
+    /// @param coverage The coverage (token units).
+    /// @param duration The duration in seconds (coverage runs from now).
+    /// @return policyId The policy and token id (1, 2, ...).
+    function buyPolicy(uint256 productId, address device, uint256 coverage, uint32 duration)
+        external
+        returns (uint256 policyId);
+
+    /// @notice Files a claim on a policy. The product's claim deposit is pulled from the caller.
+    /// @dev Requirements: not paused; the caller holds the policy token; no claim open on the policy; coverage not
+    /// released; 0 < amount <= remaining coverage; start + waitingPeriod <= incidentAt <= min(end, now);
+    /// now <= incidentAt + claimWindow; evidenceHash != 0; allowance for the deposit. The assessment deadline is
+    /// now + assessmentWindow. Emits {ClaimFiled}.
+    /// @param policyId The policy.
+    /// @param amount Amount claimed.
+    /// @param incidentAt Incident time (equal to the evidence bundle's `incidentAt`).
+    /// @param evidenceHash keccak256 of the exact evidence bundle bytes.
+    /// @param evidenceURI Where the oracle fetches the bundle.
+    /// @return claimId The claim (1, 2, ...).
+    function fileClaim(
+        uint256 policyId,
+        uint256 amount,
+        uint64 incidentAt,
+        bytes32 evidenceHash,
+        string calldata evidenceURI
+    ) external returns (uint256 claimId);
+
+    /// @notice The holder appeals a rejection or a partial payout to the arbiter.
+    /// @dev Requirements: the caller holds the policy token; status Rejected, or Approved with payout < amount;
+    /// before the appeal deadline. Emits {ClaimAppealed}.
+    /// @param claimId The claim.
+    function appeal(uint256 claimId) external;
+
+    /// @notice The insurer challenges an approval before the arbiter.
+    /// @dev Requirements: INSURER_ROLE; status Approved; before the appeal deadline. Emits {ClaimAppealed}.
+    /// @param claimId The claim.
+    function challenge(uint256 claimId) external;
+
+    /// @notice Sends a claim that got no verdict by its assessment deadline to the arbiter. Anyone may call.
+    /// @dev Requirements: status Filed; assessment deadline passed. Emits {ClaimEscalated}.
+    /// @param claimId The claim.
+    function escalate(uint256 claimId) external;
+
+    /// @notice The arbiter decides an appealed or escalated claim; final, and settled in the same transaction.
+    /// @dev Requirements: ARBITER_ROLE; status Appealed or Escalated; payout <= amount when approving, zero when
+    /// rejecting. Emits {ClaimResolved} and {ClaimSettled}.
+    /// @param claimId The claim.
+    /// @param approved The decision.
+    /// @param payout The payout before the deductible.
+    function resolve(uint256 claimId, bool approved, uint256 payout) external;
+
+    /// @notice Settles a decided claim after its appeal window: pays `payout - deductible` from the pool to the
+    /// policy token's current holder and refunds the deposit, or (rejection) closes it and sends the deposit to the
+    /// pool. Anyone may call.
+    /// @dev Requirements: status Approved or Rejected; appeal deadline reached. Emits {ClaimSettled}.
+    /// @param claimId The claim.
+    function settle(uint256 claimId) external;
+
+    /// @notice Releases what is left of a policy's coverage back to the pool. Anyone may call.
+    /// @dev Requirements: now > end + claimWindow (no claim can be filed any more); no open claim; not released.
+    /// Emits {CoverageReleased}.
+    /// @param policyId The policy.
+    function releaseCoverage(uint256 policyId) external;
+
+    /// @notice Stops new policies and new claims. Verdicts, appeals, settlements and releases continue.
+    /// @dev Requirements: GUARDIAN_ROLE; not paused. Emits {Paused}.
+    function pause() external;
+
+    /// @notice Lifts a pause.
+    /// @dev Requirements: GUARDIAN_ROLE; paused. Emits {Unpaused}.
+    function unpause() external;
+
+    /// @notice The premium of a policy: `coverage * premiumRateBps * duration / (10000 * 365 days)`, rounded up.
+    /// @param productId The product.
+    /// @param coverage The coverage.
+    /// @param duration The duration in seconds.
+    /// @return The premium.
+    function quotePremium(uint256 productId, uint256 coverage, uint32 duration) external view returns (uint256);
+
+    /// @notice Number of products created (ids 1..productCount).
+    /// @return The count.
+    function productCount() external view returns (uint256);
+
+    /// @notice Number of policies sold (ids 1..policyCount).
+    /// @return The count.
+    function policyCount() external view returns (uint256);
 }

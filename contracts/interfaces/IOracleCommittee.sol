@@ -126,4 +126,20 @@ interface IOracleCommittee {
         external
         view
         returns (uint32 bitmap, uint8 threshold_, uint32 configVersion_);
+
+    // ------------------------------------------------------------------ additions (after the interface was fixed)
+
+    /// @notice Like {verify}, after checking that `modelHash` is approved: a verdict consumer (ClaimsInsurance)
+    /// checks the model and the signatures in one external call.
+    /// @dev Reverts {CommitteeModelNotApproved} before looking at the signatures, then as {verify}.
+    /// @param digest The EIP-712 digest signed.
+    /// @param modelHash The model hash the signed object names.
+    /// @param signatures 65-byte ECDSA signatures.
+    /// @return bitmap Bit `slot` set for each signing member.
+    /// @return threshold_ The current threshold.
+    /// @return configVersion_ The current configuration version.
+    function verifyWithModel(bytes32 digest, bytes32 modelHash, bytes[] calldata signatures)
+        external
+        view
+        returns (uint32 bitmap, uint8 threshold_, uint32 configVersion_);
 }

@@ -1,10 +1,18 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import TriadModule, { TriadLocalModule } from "../../ignition/modules/Triad";
 import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
-import type { DataMarketplace, DeviceRegistry, TestToken } from "../../typechain-types";
+import TriadModule, { TriadLocalModule } from "../../ignition/modules/Triad";
+import type {
+  ClaimsInsurance,
+  DataMarketplace,
+  DeviceRegistry,
+  InsurancePool,
+  OracleCommittee,
+  TestToken,
+} from "../../typechain-types";
 import { saveDeployment, TriadError, type DeploymentRecord } from "../../sdk";
+import { shippedModelHash } from "./model";
 
 /** Chains where the suite deploys its own TestToken and funds local accounts. */
 export const LOCAL_CHAIN_IDS = new Set([31337]);
@@ -14,8 +22,14 @@ export interface TriadDeployment {
   local: boolean;
   registry: DeviceRegistry;
   market: DataMarketplace;
+  committee: OracleCommittee;
+  pool: InsurancePool;
+  claims: ClaimsInsurance;
   /** The deployment's ERC-20 (TestToken on local chains; typed as TestToken for its ERC-20 + mint surface). */
   token: TestToken;
+  /** The approved model hash and the default product it may decide. */
+  modelHash: string;
+  productId: bigint;
   record: DeploymentRecord;
 }
 
@@ -31,22 +45,49 @@ export function loadParameters(network: string): DeploymentParameters {
 }
 
 /**
- * Deploys (or, on a persistent network, resumes) the suite with its Ignition module, and writes the deployment
- * record `deployments/<chainId>.json` where the SDK, tasks and oracle find it. The in-process `hardhat` network
- * is thrown away when the process ends, so its record is not written.
+ * A local node forgets everything when it restarts, but Ignition's journal for its chain id stays on disk and would
+ * make the next deployment "resume" onto contracts that no longer exist. When any recorded address has no code,
+ * the journal is stale: remove it so the suite is deployed afresh. Returns true when it did.
+ */
+export async function discardStaleLocalJournal(hre: HardhatRuntimeEnvironment, chainId: number): Promise<boolean> {
+  const dir = path.join(hre.config.paths.ignition, "deployments", `chain-${chainId}`);
+  const file = path.join(dir, "deployed_addresses.json");
+  if (!existsSync(file)) return false;
+  const addresses = Object.values(JSON.parse(readFileSync(file, "utf8")) as Record<string, string>);
+  for (const address of addresses) {
+    if ((await hre.ethers.provider.getCode(address)) === "0x") {
+      rmSync(dir, { recursive: true, force: true });
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Deploys (or, on a persistent network, resumes) and configures the suite with its Ignition module, and writes the
+ * deployment record `deployments/<chainId>.json` where the SDK, tasks and oracle find it. The in-process `hardhat`
+ * network is thrown away when the process ends, so its record is not written.
  */
 export async function deployTriad(hre: HardhatRuntimeEnvironment): Promise<TriadDeployment> {
   const [deployer] = await hre.ethers.getSigners();
   const chainId = Number((await hre.ethers.provider.getNetwork()).chainId);
   const local = LOCAL_CHAIN_IDS.has(chainId);
-  const startBlock = await hre.ethers.provider.getBlockNumber();
-  const parameters = loadParameters(hre.network.name);
-  if (!local && !parameters.Triad?.token) {
-    throw new TriadError(
-      `ignition/parameters/${hre.network.name}.json must set Triad.token (the ERC-20 address) on a public network`,
-      "BAD_PARAMETERS",
-    );
+  const moduleId = local ? "TriadLocal" : "Triad";
+  if (local && hre.network.name !== "hardhat" && (await discardStaleLocalJournal(hre, chainId))) {
+    console.log(`Note: the local chain was restarted; discarded the stale Ignition journal of chain ${chainId}.`);
   }
+  const startBlock = await hre.ethers.provider.getBlockNumber();
+  const fromFile = loadParameters(hre.network.name);
+  const own = { ...(fromFile[moduleId] ?? {}) };
+  own.modelHash ??= await shippedModelHash();
+  if (!local) {
+    for (const required of ["token", "committeeMembers"]) {
+      if (own[required] === undefined) {
+        throw new TriadError(`ignition/parameters/${hre.network.name}.json must set ${moduleId}.${required} on a public network`, "BAD_PARAMETERS");
+      }
+    }
+  }
+  const parameters: DeploymentParameters = { ...fromFile, [moduleId]: own };
   const options = { parameters, displayUi: false } as const;
   const deployed = local
     ? await hre.ignition.deploy(TriadLocalModule, options)
@@ -56,7 +97,11 @@ export async function deployTriad(hre: HardhatRuntimeEnvironment): Promise<Triad
     (await hre.ethers.getContractAt(name, await future.getAddress(), deployer)) as unknown as T;
   const registry = await at<DeviceRegistry>("DeviceRegistry", deployed.registry);
   const market = await at<DataMarketplace>("DataMarketplace", deployed.market);
+  const committee = await at<OracleCommittee>("OracleCommittee", deployed.committee);
+  const pool = await at<InsurancePool>("InsurancePool", deployed.pool);
+  const claims = await at<ClaimsInsurance>("ClaimsInsurance", deployed.claims);
   const token = await at<TestToken>("TestToken", deployed.token);
+  const productId = await claims.productCount();
 
   const record: DeploymentRecord = {
     chainId,
@@ -64,11 +109,14 @@ export async function deployTriad(hre: HardhatRuntimeEnvironment): Promise<Triad
     contracts: {
       DeviceRegistry: await registry.getAddress(),
       DataMarketplace: await market.getAddress(),
+      OracleCommittee: await committee.getAddress(),
+      InsurancePool: await pool.getAddress(),
+      ClaimsInsurance: await claims.getAddress(),
       ...(local ? { TestToken: await token.getAddress() } : {}),
     },
     token: await token.getAddress(),
     updatedAt: new Date().toISOString(),
   };
   if (hre.network.name !== "hardhat") saveDeployment(record);
-  return { chainId, local, registry, market, token, record };
+  return { chainId, local, registry, market, committee, pool, claims, token, modelHash: String(own.modelHash), productId, record };
 }

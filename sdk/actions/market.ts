@@ -1,6 +1,7 @@
 import { getBytes, type ContractTransactionReceipt, type Signer } from "ethers";
 import type { DataMarketplace, IERC20 } from "../../typechain-types";
 import { TriadError } from "../errors";
+import { findEvent } from "./events";
 import { encryptContentKey } from "../market";
 
 /**
@@ -101,16 +102,4 @@ export async function deliverContentKey(
 export async function deliveredKeyOf(market: DataMarketplace, purchaseId: bigint): Promise<Uint8Array | undefined> {
   const [event] = await market.queryFilter(market.filters.KeyDelivered(purchaseId));
   return event ? getBytes(event.args.encryptedKey) : undefined;
-}
-
-function findEvent(market: DataMarketplace, receipt: ContractTransactionReceipt, name: string) {
-  for (const log of receipt.logs) {
-    try {
-      const parsed = market.interface.parseLog(log);
-      if (parsed?.name === name) return parsed;
-    } catch {
-      // A log of another contract (the token): not ours.
-    }
-  }
-  throw new TriadError(`transaction ${receipt.hash} emitted no ${name} event`, "MISSING_EVENT", { hash: receipt.hash });
 }

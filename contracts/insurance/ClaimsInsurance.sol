@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IClaimsInsurance} from "../interfaces/IClaimsInsurance.sol";
+import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
+import {IInsurancePool} from "../interfaces/IInsurancePool.sol";
+import {IOracleCommittee} from "../interfaces/IOracleCommittee.sol";
+import {PremiumMath} from "../libraries/PremiumMath.sol";
+import {SignerBitmap} from "../libraries/SignerBitmap.sol";
+import {VerdictHashing} from "../libraries/VerdictHashing.sol";
+
+/// @title ClaimsInsurance
+/// @notice Insurance of registered IoT devices (DESIGN.md): products, policies as ERC-721 tokens, claims with
+/// device-signed evidence, EIP-712 verdicts from the k-of-n AI oracle committee, appeals to a human arbiter and
+/// payouts from the {InsurancePool}. The lifecycle and the payout rule are in {IClaimsInsurance}.
+///
+/// Roles: DEFAULT_ADMIN_ROLE grants roles; INSURER_ROLE creates products, allows models, challenges approvals;
+/// ARBITER_ROLE resolves appealed and escalated claims (final); GUARDIAN_ROLE pauses new policies and claims.
+///
+/// Invariants:
+/// - (C1) The pool's locked capital attributable to a policy is `coverage - paidOut` until the policy is released,
+///   then zero: buying locks `coverage`, a payout of `x` pays `x` out of locked capital, release unlocks the rest.
+/// - (C2) `paidOut <= coverage`: a claim's amount is at most the remaining coverage when filed, and a policy has at
+///   most one open claim, so nothing else can pay out of the policy before that claim settles.
+/// - (C3) A claim is settled at most once: every path to payment goes through {_settle}, which is reachable only
+///   from Approved/Rejected (after the appeal window), from a zero-window verdict, or from the arbiter, and moves
+///   the claim to Paid or Closed, which nothing leaves.
+/// - (C4) Claim deposits are held by this contract: its token balance equals the deposits of unsettled claims
+///   (plus anything sent to it directly, which nothing can move).
+///
+/// Reentrancy: every state-changing external function is `nonReentrant` (OpenZeppelin's ReentrancyGuardTransient:
+/// the same guard as ReentrancyGuard on EIP-1153 transient storage, about 2,000 gas less per call; nothing else
+/// here uses transient storage), and calls that can change state elsewhere come after this contract's own changes.
+///
+/// Signature tallies: `_tallies[digest]` keeps the bitmap of member slots counted for a verdict digest and the
+/// committee configuration version it was counted under; a tally from an older version counts as empty. A call
+/// that reaches the threshold by itself never writes the tally, and `hasTally` on the claim lets such a call skip
+/// reading it too.
+///
+/// Storage is packed for the verdict path (see `ClaimRecord`): amounts are stored in 96 bits (products are limited
+/// to `maxCoverage < 2^96`, which is 7.9e22 whole units of a 6-decimal token), timestamps in 40 bits.
+///
+/// WARNING: payouts and deposit refunds are pushed to the policy token's current holder. A plain ERC-20 transfer
+/// cannot be refused by the recipient; if the token blocklists the holder, settlement reverts until the holder
+/// moves the policy token to an address that can receive. Verdict batches skip such an entry.
+contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
+    using SafeERC20 for IERC20;
+
+    /// @notice Creates products, allows models per product, challenges approvals.
+    bytes32 public constant INSURER_ROLE = keccak256("INSURER_ROLE");
+    /// @notice Resolves appealed and escalated claims (human oversight; final).
+    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    /// @notice Pauses and unpauses new policies and claims.
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+
+    /// @notice Longest policy a product may offer.
+    uint32 public constant MAX_POLICY_DURATION = 3650 days;
+
+    uint16 private constant _MAX_SCORE_BPS = 10_000;
+
+    // The public getters token(), pool(), committee() and registry() are API (tasks and the oracle call them), so
+    // these immutables keep lower-case names, as OpenZeppelin's do.
+    /// @notice The deployment's ERC-20 (the pool's asset).
+    // solhint-disable-next-line immutable-vars-naming
+    IERC20 public immutable token;
+    /// @notice Underwriting capital.
+    // solhint-disable-next-line immutable-vars-naming
+    IInsurancePool public immutable pool;
+    /// @notice Oracle committee and model registry.
+    // solhint-disable-next-line immutable-vars-naming
+    IOracleCommittee public immutable committee;
+    /// @notice Device identities.
+    // solhint-disable-next-line immutable-vars-naming
+    IDeviceRegistry public immutable registry;
+
+    /// @dev A policy in three slots; slot 0 is the only one a payout touches.
+    struct PolicyRecord {
+        // slot 0
+        uint96 coverage;
+        uint96 paidOut;
+        uint64 openClaimId;
+        // slot 1
+        address device;
+        uint32 productId;
+        uint64 start;
+        // slot 2
+        uint64 end;
+        uint96 premium;
+        bool released;
+    }
+
+    /// @dev A claim, packed for the verdict path: a verdict reads slots 0-2 and writes slot 0; settlement adds
+    /// slot 3. The product terms a claim needs later (appeal window, deductible) are copied in at filing.
+    struct ClaimRecord {
+        // slot 0: decision state
+        ClaimStatus status;
+        bool approved;
+        uint16 scoreBps;
+        uint16 modelRef; // index + 1 into _modelHashes; 0 = none
+        uint32 appealWindow;
+        uint40 assessmentDeadline;
+        uint40 appealDeadline;
+        uint96 payout;
+        // slot 1
+        uint64 policyId;
+        uint96 amount;
+        uint32 productId;
+        bool hasTally; // a partial signature tally was stored for some digest of this claim
+        // slot 2
+        bytes32 evidenceHash;
+        // slot 3
+        uint96 deposit;
+        uint96 deductible;
+        uint40 incidentAt;
+        // slot 4
+        address claimant;
+        uint40 filedAt;
+        // slot 5
+        string evidenceURI;
+    }
+
+    /// @dev Signatures counted for one verdict digest.
+    struct Tally {
+        uint32 signers;
+        uint32 configVersion;
+    }
+
+    uint256 private _productCount;
+    uint256 private _policyCount;
+    uint256 private _claimCount;
+    mapping(uint256 productId => Product) private _products;
+    mapping(uint256 productId => mapping(bytes32 modelHash => uint16 modelRef)) private _productModels;
+    mapping(bytes32 modelHash => uint16 modelRef) private _modelRefs;
+    bytes32[] private _modelHashes;
+    mapping(uint256 policyId => PolicyRecord) private _policies;
+    mapping(address device => uint64 coveredUntil) private _coveredUntil;
+    mapping(uint256 claimId => ClaimRecord) private _claims;
+    mapping(bytes32 digest => Tally) private _tallies;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (and nothing else: grant the other roles explicitly).
+    /// @param pool_ The pool; this contract needs its CLAIMS_ROLE.
+    /// @param committee_ The oracle committee.
+    /// @param registry_ The device registry.
+    constructor(address admin, IInsurancePool pool_, IOracleCommittee committee_, IDeviceRegistry registry_)
+        ERC721("Triad Device Policy", "triPOLICY")
+        EIP712("Triad ClaimsInsurance", "1")
+    {
+        if (
+            admin == address(0) || address(pool_) == address(0) || address(committee_) == address(0)
+                || address(registry_) == address(0)
+        ) revert ClaimsZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        pool = pool_;
+        committee = committee_;
+        registry = registry_;
+        token = IERC20(pool_.asset());
+        // The pool pulls premiums and forfeited deposits from here, and only the amounts this contract asks for.
+        token.forceApprove(address(pool_), type(uint256).max);
+    }
+
+    // ------------------------------------------------------------------ products (insurer)
+
+    /// @inheritdoc IClaimsInsurance
+    function createProduct(Product calldata product) external onlyRole(INSURER_ROLE) returns (uint256 productId) {
+        return _createProduct(product);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function setProductActive(uint256 productId, bool active) external onlyRole(INSURER_ROLE) {
+        _setProductActive(productId, active);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function setProductModel(uint256 productId, bytes32 modelHash, bool allowed) external onlyRole(INSURER_ROLE) {
+        _setProductModel(productId, modelHash, allowed);
+    }
+
+    // ------------------------------------------------------------------ policies
+
+    /// @inheritdoc IClaimsInsurance
+    /// @dev WARNING: the token is minted with `_safeMint` last, after every effect and the pool calls: a contract
+    /// buyer's `onERC721Received` runs with the purchase complete, and every state-changing function here is
+    /// `nonReentrant`, so a receiver cannot re-enter.
+    function buyPolicy(uint256 productId, address device, uint256 coverage, uint32 duration)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (uint256 policyId)
+    {
+        return _buyPolicy(msg.sender, productId, device, coverage, duration);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function releaseCoverage(uint256 policyId) external nonReentrant {
+        _releaseCoverage(policyId);
+    }
+
+    // ------------------------------------------------------------------ claims
+
+    /// @inheritdoc IClaimsInsurance
+    function fileClaim(
+        uint256 policyId,
+        uint256 amount,
+        uint64 incidentAt,
+        bytes32 evidenceHash,
+        string calldata evidenceURI
+    ) external whenNotPaused nonReentrant returns (uint256 claimId) {
+        return _fileClaim(msg.sender, policyId, amount, incidentAt, evidenceHash, evidenceURI);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    /// @dev WARNING: anyone may submit; the committee signatures are what authorise. Not paused by the guardian, so
+    /// claims filed before a pause can still be decided and paid.
+    function submitVerdict(Verdict calldata verdict, bytes[] calldata signatures) external nonReentrant {
+        _submitVerdict(verdict, signatures);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    /// @dev Each entry runs in an external self-call ({submitVerdictInBatch}) under try/catch, so a failing entry
+    /// rolls back alone and its revert data becomes {VerdictSkipped}'s `reason`.
+    function submitVerdicts(Verdict[] calldata verdicts, bytes[][] calldata signatures) external nonReentrant {
+        _submitVerdicts(verdicts, signatures);
+    }
+
+    /// @notice One entry of {submitVerdicts}. Only this contract may call it (from inside {submitVerdicts}, which
+    /// holds the reentrancy lock).
+    /// @param verdict The verdict.
+    /// @param signatures Its signatures.
+    function submitVerdictInBatch(Verdict calldata verdict, bytes[] calldata signatures) external {
+        if (msg.sender != address(this)) revert ClaimsOnlySelf(msg.sender);
+        _submitVerdict(verdict, signatures);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function appeal(uint256 claimId) external nonReentrant {
+        _appeal(claimId, msg.sender, false);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function challenge(uint256 claimId) external onlyRole(INSURER_ROLE) nonReentrant {
+        _appeal(claimId, msg.sender, true);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function escalate(uint256 claimId) external nonReentrant {
+        _escalate(claimId);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function resolve(uint256 claimId, bool approved, uint256 payout) external onlyRole(ARBITER_ROLE) nonReentrant {
+        _resolve(claimId, approved, payout);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function settle(uint256 claimId) external nonReentrant {
+        _settleDecided(claimId);
+    }
+
+    // ------------------------------------------------------------------ guardian
+
+    /// @inheritdoc IClaimsInsurance
+    function pause() external onlyRole(GUARDIAN_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function unpause() external onlyRole(GUARDIAN_ROLE) {
+        _unpause();
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IClaimsInsurance
+    function verdictDigest(Verdict calldata verdict) external view returns (bytes32) {
+        return _hashTypedDataV4(VerdictHashing.structHash(verdict));
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    /// @dev A call that reached the threshold by itself stores no tally: for a decided claim, read
+    /// {VerdictFinalised} instead.
+    function hasSigned(bytes32 digest, address member) external view returns (bool) {
+        (bool isMember, uint8 slot) = committee.memberSlot(member);
+        if (!isMember) return false;
+        Tally memory t = _tallies[digest];
+        return t.configVersion == committee.configVersion() && SignerBitmap.has(t.signers, slot);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function getClaim(uint256 claimId) external view returns (Claim memory) {
+        ClaimRecord storage c = _claims[claimId];
+        uint16 modelRef = c.modelRef;
+        return Claim({
+            policyId: c.policyId,
+            claimant: c.claimant,
+            amount: c.amount,
+            deposit: c.deposit,
+            payout: c.payout,
+            incidentAt: c.incidentAt,
+            filedAt: c.filedAt,
+            assessmentDeadline: c.assessmentDeadline,
+            appealDeadline: c.appealDeadline,
+            scoreBps: c.scoreBps,
+            status: c.status,
+            approved: c.approved,
+            evidenceHash: c.evidenceHash,
+            modelHash: modelRef == 0 ? bytes32(0) : _modelHashes[modelRef - 1],
+            evidenceURI: c.evidenceURI
+        });
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function getPolicy(uint256 policyId) external view returns (Policy memory) {
+        PolicyRecord storage p = _policies[policyId];
+        return Policy({
+            productId: p.productId,
+            device: p.device,
+            start: p.start,
+            end: p.end,
+            coverage: p.coverage,
+            paidOut: p.paidOut,
+            premium: p.premium,
+            openClaimId: p.openClaimId,
+            released: p.released
+        });
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function getProduct(uint256 productId) external view returns (Product memory) {
+        return _products[productId];
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function isProductModel(uint256 productId, bytes32 modelHash) external view returns (bool) {
+        return _productModels[productId][modelHash] != 0;
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function quotePremium(uint256 productId, uint256 coverage, uint32 duration) external view returns (uint256) {
+        return PremiumMath.premium(coverage, _existingProduct(productId).premiumRateBps, duration);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function claimCount() external view returns (uint256) {
+        return _claimCount;
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function productCount() external view returns (uint256) {
+        return _productCount;
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function policyCount() external view returns (uint256) {
+        return _policyCount;
+    }
+
+    /// @inheritdoc ERC721
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
+        return ERC721.supportsInterface(interfaceId) || AccessControl.supportsInterface(interfaceId);
+    }
+
+    // ------------------------------------------------------------------ internal: products
+
+    function _createProduct(Product calldata p) private returns (uint256 productId) {
+        if (p.maxCoverage == 0 || p.maxCoverage > type(uint96).max) revert ClaimsInvalidProduct(ProductField.MaxCoverage);
+        if (p.deductible >= p.maxCoverage) revert ClaimsInvalidProduct(ProductField.Deductible);
+        if (p.claimDeposit > type(uint96).max) revert ClaimsInvalidProduct(ProductField.ClaimDeposit);
+        if (p.premiumRateBps == 0) revert ClaimsInvalidProduct(ProductField.PremiumRateBps);
+        if (p.minDuration == 0 || p.minDuration > p.maxDuration) revert ClaimsInvalidProduct(ProductField.MinDuration);
+        if (p.maxDuration > MAX_POLICY_DURATION) revert ClaimsInvalidProduct(ProductField.MaxDuration);
+        if (p.waitingPeriod >= p.maxDuration) revert ClaimsInvalidProduct(ProductField.WaitingPeriod);
+        if (p.claimWindow == 0) revert ClaimsInvalidProduct(ProductField.ClaimWindow);
+        if (p.assessmentWindow == 0) revert ClaimsInvalidProduct(ProductField.AssessmentWindow);
+        if (p.sensorSchema == bytes32(0)) revert ClaimsInvalidProduct(ProductField.SensorSchema);
+        productId = ++_productCount;
+        if (productId > type(uint32).max) revert ClaimsValueTooLarge(productId);
+        _products[productId] = p;
+        emit ProductCreated(productId, p);
+    }
+
+    function _setProductModel(uint256 productId, bytes32 modelHash, bool allowed) private {
+        _existingProduct(productId);
+        if (modelHash == bytes32(0)) revert ClaimsZeroModel();
+        uint16 ref;
+        if (allowed) {
+            ref = _modelRefs[modelHash];
+            if (ref == 0) {
+                _modelHashes.push(modelHash);
+                uint256 length = _modelHashes.length;
+                if (length > type(uint16).max) revert ClaimsValueTooLarge(length);
+                ref = uint16(length);
+                _modelRefs[modelHash] = ref;
+            }
+        }
+        _productModels[productId][modelHash] = ref;
+        emit ProductModelSet(productId, modelHash, allowed);
+    }
+
+    function _setProductActive(uint256 productId, bool active) private {
+        _existingProduct(productId).active = active;
+        emit ProductActiveSet(productId, active);
+    }
+
+    function _existingProduct(uint256 productId) private view returns (Product storage p) {
+        p = _products[productId];
+        // maxCoverage is non-zero for every created product.
+        if (p.maxCoverage == 0) revert ClaimsUnknownProduct(productId);
+    }
+
+    // ------------------------------------------------------------------ internal: policies
+
+    function _buyPolicy(address buyer, uint256 productId, address device, uint256 coverage, uint32 duration)
+        private
+        returns (uint256 policyId)
+    {
+        Product storage product = _existingProduct(productId);
+        if (!product.active) revert ClaimsProductInactive(productId);
+        _checkDevice(buyer, device, product.sensorSchema);
+        if (coverage == 0 || coverage > product.maxCoverage) {
+            revert ClaimsInvalidCoverage(coverage, product.maxCoverage);
+        }
+        if (duration < product.minDuration || duration > product.maxDuration) {
+            revert ClaimsInvalidDuration(duration, product.minDuration, product.maxDuration);
+        }
+        uint256 premium = PremiumMath.premium(coverage, product.premiumRateBps, duration);
+
+        policyId = ++_policyCount;
+        uint64 start = uint64(block.timestamp);
+        uint64 end = start + duration;
+        // coverage <= maxCoverage < 2^96 fits; the premium can exceed the coverage (rates above 100% a year), so it
+        // is checked.
+        if (premium > type(uint96).max) revert ClaimsValueTooLarge(premium);
+        _policies[policyId] = PolicyRecord({
+            coverage: uint96(coverage),
+            paidOut: 0,
+            openClaimId: 0,
+            device: device,
+            productId: uint32(productId),
+            start: start,
+            end: end,
+            premium: uint96(premium),
+            released: false
+        });
+        _coveredUntil[device] = end;
+        emit PolicyPurchased(policyId, productId, device, buyer, coverage, premium, start, end);
+
+        token.safeTransferFrom(buyer, address(this), premium);
+        pool.collectPremium(policyId, premium);
+        pool.lock(coverage);
+        _safeMint(buyer, policyId);
+    }
+
+    /// @dev The buyer must own the device, which must be Active, of the product's sensor schema and not covered.
+    function _checkDevice(address buyer, address device, bytes32 sensorSchema) private view {
+        (address owner, IDeviceRegistry.DeviceStatus status) = registry.ownerAndStatus(device);
+        if (owner != buyer) revert ClaimsNotDeviceOwner(device, buyer, owner);
+        if (status != IDeviceRegistry.DeviceStatus.Active) revert ClaimsDeviceNotActive(device, status);
+        bytes32 schema = registry.getDevice(device).sensorSchema;
+        if (schema != sensorSchema) revert ClaimsSensorSchemaMismatch(device, schema, sensorSchema);
+        uint64 coveredUntil = _coveredUntil[device];
+        if (block.timestamp < coveredUntil) revert ClaimsDeviceAlreadyCovered(device, coveredUntil);
+    }
+
+    function _releaseCoverage(uint256 policyId) private {
+        PolicyRecord storage p = _policies[policyId];
+        if (p.start == 0) revert ClaimsUnknownPolicy(policyId);
+        if (p.released) revert ClaimsCoverageReleased(policyId);
+        if (p.openClaimId != 0) revert ClaimsClaimOpen(policyId, p.openClaimId);
+        uint256 claimPeriodEnd = uint256(p.end) + _products[p.productId].claimWindow;
+        if (block.timestamp <= claimPeriodEnd) revert ClaimsPolicyNotExpired(policyId, claimPeriodEnd);
+        p.released = true;
+        // Cannot underflow: paidOut <= coverage (C2).
+        uint256 amount;
+        unchecked {
+            amount = p.coverage - p.paidOut;
+        }
+        emit CoverageReleased(policyId, amount);
+        if (amount != 0) pool.release(amount);
+    }
+
+    // ------------------------------------------------------------------ internal: claims
+
+    function _fileClaim(
+        address claimant,
+        uint256 policyId,
+        uint256 amount,
+        uint64 incidentAt,
+        bytes32 evidenceHash,
+        string calldata evidenceURI
+    ) private returns (uint256 claimId) {
+        PolicyRecord storage p = _policies[policyId];
+        Product storage product = _checkClaimable(claimant, policyId, p, amount, incidentAt);
+        if (evidenceHash == bytes32(0)) revert ClaimsZeroEvidence();
+
+        claimId = ++_claimCount;
+        ClaimRecord storage c = _claims[claimId];
+        uint40 assessmentDeadline = _recordClaim(c, p, product, policyId, amount, incidentAt);
+        c.evidenceHash = evidenceHash;
+        c.claimant = claimant;
+        c.evidenceURI = evidenceURI;
+        p.openClaimId = uint64(claimId);
+        _emitClaimFiled(claimId, policyId, p.device, claimant, amount, incidentAt, assessmentDeadline, evidenceHash, evidenceURI);
+
+        uint256 deposit = c.deposit;
+        if (deposit != 0) token.safeTransferFrom(claimant, address(this), deposit);
+    }
+
+    /// @dev The caller holds the policy, which has no open claim and unreleased coverage covering `amount`, and
+    /// the incident is covered; returns the policy's product.
+    function _checkClaimable(
+        address claimant,
+        uint256 policyId,
+        PolicyRecord storage p,
+        uint256 amount,
+        uint64 incidentAt
+    ) private view returns (Product storage product) {
+        address holder = _ownerOf(policyId);
+        if (holder == address(0)) revert ClaimsUnknownPolicy(policyId);
+        if (holder != claimant) revert ClaimsNotPolicyHolder(policyId, claimant, holder);
+        if (p.openClaimId != 0) revert ClaimsClaimOpen(policyId, p.openClaimId);
+        if (p.released) revert ClaimsCoverageReleased(policyId);
+        // Cannot underflow: paidOut <= coverage (C2).
+        uint256 remaining;
+        unchecked {
+            remaining = p.coverage - p.paidOut;
+        }
+        if (amount == 0 || amount > remaining) revert ClaimsInvalidAmount(policyId, amount, remaining);
+        product = _products[p.productId];
+        _checkIncident(policyId, p, product, incidentAt);
+    }
+
+    /// @dev Writes the claim's terms, copying the product terms it needs later; returns the assessment deadline.
+    function _recordClaim(
+        ClaimRecord storage c,
+        PolicyRecord storage p,
+        Product storage product,
+        uint256 policyId,
+        uint256 amount,
+        uint64 incidentAt
+    ) private returns (uint40 assessmentDeadline) {
+        assessmentDeadline = uint40(block.timestamp + product.assessmentWindow);
+        c.status = ClaimStatus.Filed;
+        c.appealWindow = product.appealWindow;
+        c.assessmentDeadline = assessmentDeadline;
+        c.policyId = uint64(policyId); // policy ids are minted sequentially
+        c.amount = uint96(amount); // amount <= coverage < 2^96
+        c.productId = p.productId;
+        c.deposit = uint96(product.claimDeposit); // claimDeposit < 2^96 (product validation)
+        c.deductible = uint96(product.deductible); // deductible < maxCoverage < 2^96
+        c.incidentAt = uint40(incidentAt); // incidentAt <= block.timestamp
+        c.filedAt = uint40(block.timestamp);
+    }
+
+    function _emitClaimFiled(
+        uint256 claimId,
+        uint256 policyId,
+        address device,
+        address claimant,
+        uint256 amount,
+        uint64 incidentAt,
+        uint64 assessmentDeadline,
+        bytes32 evidenceHash,
+        string calldata evidenceURI
+    ) private {
+        emit ClaimFiled(
+            claimId, policyId, device, claimant, amount, incidentAt, assessmentDeadline, evidenceHash, evidenceURI
+        );
+    }
+
+    /// @dev start + waitingPeriod <= incidentAt <= min(end, now), and now <= incidentAt + claimWindow.
+    function _checkIncident(uint256 policyId, PolicyRecord storage p, Product storage product, uint64 incidentAt)
+        private
+        view
+    {
+        uint64 coveredFrom = p.start + product.waitingPeriod;
+        uint64 end = p.end;
+        if (incidentAt < coveredFrom || incidentAt > end) {
+            revert ClaimsIncidentNotCovered(policyId, incidentAt, coveredFrom, end);
+        }
+        if (incidentAt > block.timestamp) revert ClaimsIncidentInFuture(incidentAt, block.timestamp);
+        uint256 closedAt = uint256(incidentAt) + product.claimWindow;
+        if (block.timestamp > closedAt) revert ClaimsClaimWindowClosed(policyId, incidentAt, closedAt);
+    }
+
+    /// @dev The verdict path (DESIGN.md, Verdict). Cheap checks on the claim first, then one external call to the
+    /// committee (model approved + signatures), then the tally.
+    function _submitVerdict(Verdict calldata v, bytes[] calldata signatures) private {
+        uint256 claimId = v.claimId;
+        ClaimRecord storage c = _claims[claimId];
+        uint16 modelRef = _checkVerdict(claimId, c, v);
+        if (signatures.length == 0) revert ClaimsNoSignatures(claimId);
+
+        bytes32 digest = _hashTypedDataV4(VerdictHashing.structHash(v));
+        (uint32 signers, uint8 threshold, uint32 version) =
+            committee.verifyWithModel(digest, v.modelHash, signatures);
+        bool hasTally = c.hasTally;
+        if (hasTally) signers = _mergeTally(claimId, digest, signers, version);
+        uint8 count = SignerBitmap.count(signers);
+        emit VerdictSigned(claimId, digest, signers, count);
+        if (count < threshold) {
+            _tallies[digest] = Tally({signers: signers, configVersion: version});
+            if (!hasTally) c.hasTally = true;
+            return;
+        }
+        _decide(claimId, c, v, modelRef, digest);
+    }
+
+    /// @dev Every check of a verdict against the claim that needs no signature; returns the model's reference.
+    function _checkVerdict(uint256 claimId, ClaimRecord storage c, Verdict calldata v)
+        private
+        view
+        returns (uint16 modelRef)
+    {
+        if (c.status != ClaimStatus.Filed) revert ClaimsUnexpectedStatus(claimId, c.status);
+        uint64 deadline = c.assessmentDeadline;
+        if (v.deadline != deadline) revert ClaimsDeadlineMismatch(claimId, v.deadline, deadline);
+        if (block.timestamp > deadline) revert ClaimsVerdictExpired(claimId, deadline, block.timestamp);
+        bytes32 evidenceHash = c.evidenceHash;
+        if (v.evidenceHash != evidenceHash) revert ClaimsEvidenceMismatch(claimId, v.evidenceHash, evidenceHash);
+        _checkDecision(claimId, v.approved, v.payout, c.amount);
+        if (v.scoreBps > _MAX_SCORE_BPS) revert ClaimsInvalidScore(claimId, v.scoreBps);
+        uint32 productId = c.productId;
+        modelRef = _productModels[productId][v.modelHash];
+        if (modelRef == 0) revert ClaimsModelNotAllowed(productId, v.modelHash);
+    }
+
+    /// @dev Adds the signers already counted for `digest` under the current configuration `version` (a tally from
+    /// an older version counts as empty) and refuses members counted twice.
+    function _mergeTally(uint256 claimId, bytes32 digest, uint32 signers, uint32 version)
+        private
+        view
+        returns (uint32)
+    {
+        Tally memory t = _tallies[digest];
+        if (t.configVersion != version) return signers;
+        uint32 repeated = t.signers & signers;
+        if (repeated != 0) revert ClaimsDuplicateSigner(claimId, digest, repeated);
+        return signers | t.signers;
+    }
+
+    /// @dev Runs each entry in an external self-call so that a failing entry rolls back alone.
+    function _submitVerdicts(Verdict[] calldata verdicts, bytes[][] calldata signatures) private {
+        uint256 n = verdicts.length;
+        if (n != signatures.length) revert ClaimsLengthMismatch(n, signatures.length);
+        for (uint256 i; i < n; ++i) {
+            // A successful entry needs nothing more: its events were emitted inside.
+            // solhint-disable-next-line no-empty-blocks
+            try this.submitVerdictInBatch(verdicts[i], signatures[i]) {}
+            catch (bytes memory reason) {
+                emit VerdictSkipped(verdicts[i].claimId, i, reason);
+            }
+        }
+    }
+
+    /// @dev Records the committee's decision; a zero appeal window settles at once (parametric cover).
+    function _decide(uint256 claimId, ClaimRecord storage c, Verdict calldata v, uint16 modelRef, bytes32 digest)
+        private
+    {
+        bool approved = v.approved;
+        uint32 appealWindow = c.appealWindow;
+        c.status = approved ? ClaimStatus.Approved : ClaimStatus.Rejected;
+        c.approved = approved;
+        c.scoreBps = v.scoreBps;
+        c.modelRef = modelRef;
+        c.appealDeadline = uint40(block.timestamp + appealWindow);
+        c.payout = uint96(v.payout); // payout <= amount < 2^96 (checked)
+        emit VerdictFinalised(claimId, approved, v.payout, v.scoreBps, v.modelHash, digest);
+        if (appealWindow == 0) _settle(claimId, c);
+    }
+
+    /// @dev `payout <= amount` for an approval, zero for a rejection.
+    function _checkDecision(uint256 claimId, bool approved, uint256 payout, uint256 amount) private pure {
+        uint256 max = approved ? amount : 0;
+        if (payout > max) revert ClaimsPayoutTooHigh(claimId, payout, max);
+    }
+
+    function _appeal(uint256 claimId, address by, bool byInsurer) private {
+        ClaimRecord storage c = _claims[claimId];
+        ClaimStatus status = c.status;
+        if (byInsurer) {
+            if (status != ClaimStatus.Approved) revert ClaimsUnexpectedStatus(claimId, status);
+        } else {
+            if (status != ClaimStatus.Approved && status != ClaimStatus.Rejected) {
+                revert ClaimsUnexpectedStatus(claimId, status);
+            }
+            uint256 policyId = c.policyId;
+            address holder = _ownerOf(policyId);
+            if (by != holder) revert ClaimsNotPolicyHolder(policyId, by, holder);
+            if (status == ClaimStatus.Approved && c.payout >= c.amount) {
+                revert ClaimsNothingToAppeal(claimId, c.payout, c.amount);
+            }
+        }
+        uint40 appealDeadline = c.appealDeadline;
+        if (block.timestamp >= appealDeadline) {
+            revert ClaimsAppealWindowClosed(claimId, appealDeadline, block.timestamp);
+        }
+        c.status = ClaimStatus.Appealed;
+        emit ClaimAppealed(claimId, by, status);
+    }
+
+    function _escalate(uint256 claimId) private {
+        ClaimRecord storage c = _claims[claimId];
+        if (c.status != ClaimStatus.Filed) revert ClaimsUnexpectedStatus(claimId, c.status);
+        uint40 deadline = c.assessmentDeadline;
+        if (block.timestamp <= deadline) revert ClaimsAssessmentPending(claimId, deadline, block.timestamp);
+        c.status = ClaimStatus.Escalated;
+        emit ClaimEscalated(claimId, msg.sender);
+    }
+
+    function _resolve(uint256 claimId, bool approved, uint256 payout) private {
+        ClaimRecord storage c = _claims[claimId];
+        ClaimStatus status = c.status;
+        if (status != ClaimStatus.Appealed && status != ClaimStatus.Escalated) {
+            revert ClaimsUnexpectedStatus(claimId, status);
+        }
+        _checkDecision(claimId, approved, payout, c.amount);
+        c.approved = approved;
+        c.payout = uint96(payout); // payout <= amount < 2^96 (checked)
+        emit ClaimResolved(claimId, approved, payout, msg.sender);
+        _settle(claimId, c);
+    }
+
+    /// @dev {settle}: a decided claim after its appeal window.
+    function _settleDecided(uint256 claimId) private {
+        ClaimRecord storage c = _claims[claimId];
+        ClaimStatus status = c.status;
+        if (status != ClaimStatus.Approved && status != ClaimStatus.Rejected) {
+            revert ClaimsUnexpectedStatus(claimId, status);
+        }
+        if (block.timestamp < c.appealDeadline) {
+            revert ClaimsAppealWindowOpen(claimId, c.appealDeadline, block.timestamp);
+        }
+        _settle(claimId, c);
+    }
+
+    /// @dev THE settlement choke point (C3): moves the claim to Paid or Closed, pays `payout - deductible` to the
+    /// policy token's current holder, refunds the deposit unless the claim ends rejected (then it goes to the
+    /// pool), and frees the policy for its next claim.
+    function _settle(uint256 claimId, ClaimRecord storage c) private {
+        bool approved = c.approved;
+        uint256 policyId = c.policyId;
+        PolicyRecord storage p = _policies[policyId];
+        address holder = _ownerOf(policyId);
+        uint256 paid;
+        if (approved) {
+            uint256 payout = c.payout;
+            uint256 deductible = c.deductible;
+            // Cannot underflow: payout > deductible.
+            unchecked {
+                if (payout > deductible) paid = payout - deductible;
+            }
+        }
+        ClaimStatus outcome = paid != 0 ? ClaimStatus.Paid : ClaimStatus.Closed;
+        c.status = outcome;
+        // Cannot overflow: paid <= payout <= amount <= coverage - paidOut (C2), so the sum is <= coverage < 2^96.
+        uint96 paidOut;
+        unchecked {
+            paidOut = p.paidOut + uint96(paid);
+        }
+        p.paidOut = paidOut;
+        p.openClaimId = 0;
+        // Fully paid out: nothing of the policy is locked any more (C1).
+        if (paid != 0 && paidOut == p.coverage) p.released = true;
+        uint256 deposit = c.deposit;
+        emit ClaimSettled(claimId, holder, outcome, paid, approved ? deposit : 0);
+
+        if (paid != 0) pool.payClaim(claimId, holder, paid);
+        if (deposit != 0) {
+            if (approved) token.safeTransfer(holder, deposit);
+            else pool.collectForfeit(claimId, deposit);
+        }
+    }
+}
