@@ -15,6 +15,7 @@ import hre, { ethers } from "hardhat";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { createOracle } from "../oracle/src/daemon";
+import { loadModel } from "../oracle/src/model";
 import { startEvidenceServer } from "../oracle/src/evidence-server";
 import { deployOracleFixture, testConfig } from "../test/oracle/fixtures";
 import { failureRows, normalRows } from "../test/oracle/helpers";
@@ -27,6 +28,8 @@ const LATENCY_GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 100);
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 100);
 /** Verification worker threads (default: the daemon's default, one per core up to 4). */
 const WORKERS = process.env.BENCH_WORKERS === undefined ? undefined : Number(process.env.BENCH_WORKERS);
+/** tfjs backend of the daemon's model (default wasm: what "auto" picks without tfjs-node; the fixture already made cpu active). */
+const BACKEND = (process.env.BENCH_BACKEND ?? "wasm") as "auto" | "tfjs-node" | "wasm" | "cpu";
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -36,6 +39,7 @@ function percentile(sorted: number[], p: number): number {
 async function main() {
   const t0 = performance.now();
   const f = await deployOracleFixture();
+  const model = await loadModel(undefined, { backend: BACKEND });
   const evidence = await startEvidenceServer({ port: 0, maxBytes: 1024 * 1024 });
   const [member] = f.members;
 
@@ -67,7 +71,7 @@ async function main() {
     provider: ethers.provider,
     signer: member,
     addresses: f.addresses,
-    model: f.model,
+    model,
     config: testConfig({ batchSize: BATCH, concurrency: 32, logBlockRange: 10_000, pollIntervalMs: POLL_MS, verifyWorkers: WORKERS }),
     logger: pino({ level: "silent" }),
   });
@@ -99,7 +103,7 @@ async function main() {
     daemonRpcRequestsPerClaim: +((oracle.rpcRequests() - rpcBefore) / decided).toFixed(2),
     jsonRpcRequestsPerClaim: +((jsonRpc - jsonRpcBefore) / decided).toFixed(2),
     inferenceMsPerClaim: +((inferenceSum * 1000) / decided).toFixed(3),
-    backend: f.model.backend,
+    backend: model.backend,
     verifyWorkers: WORKERS ?? "default",
     phasesMs,
   };
@@ -123,7 +127,7 @@ async function main() {
     provider: ethers.provider,
     signer: member,
     addresses: f.addresses,
-    model: f.model,
+    model,
     config: testConfig({ batchSize: BATCH, pollIntervalMs: POLL_MS, verifyWorkers: WORKERS, startBlock: await ethers.provider.getBlockNumber() + 1 }),
     logger: pino({ level: "info" }, sink),
   });

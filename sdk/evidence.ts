@@ -1,4 +1,4 @@
-import { TypedDataEncoder, getAddress, isAddress, keccak256, recoverAddress, type TypedDataDomain } from "ethers";
+import { TypedDataEncoder, concat, getAddress, isAddress, keccak256, recoverAddress, type TypedDataDomain } from "ethers";
 import { AI4I_SCHEMA } from "./ai4i";
 import { READING_TYPES, deviceRegistryDomain, type SignedReading } from "./eip712";
 import { InvalidInputError, TriadError } from "./errors";
@@ -317,7 +317,7 @@ export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceE
     let signer: string;
     try {
       // Same digest as sdk readingDigest(), with the encoder and domain separator computed once per bundle.
-      const digest = keccak256(concat1901(domainSeparator, readingEncoder.hash({ device, seq, timestamp, values: reading.values })));
+      const digest = keccak256(concat(["0x1901", domainSeparator, readingEncoder.hash({ device, seq, timestamp, values: reading.values })]));
       signer = recoverAddress(digest, r.signature);
     } catch (cause) {
       throw new EvidenceError("BAD_SIGNATURE", `evidence reading ${index} signature is malformed`, { index }, { cause });
@@ -328,8 +328,4 @@ export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceE
     readings.push(reading);
   });
   return { domain, device, incidentAt: BigInt(bundle.incidentAt), readings };
-}
-
-function concat1901(domainSeparator: string, structHash: string): string {
-  return "0x1901" + domainSeparator.slice(2) + structHash.slice(2);
 }

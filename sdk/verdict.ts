@@ -1,5 +1,5 @@
-import { isHexString } from "ethers";
-import type { Verdict } from "./eip712";
+import { TypedDataEncoder, concat, isHexString, keccak256, type TypedDataDomain } from "ethers";
+import { VERDICT_TYPES, type Verdict } from "./eip712";
 import { InvalidInputError } from "./errors";
 
 /** The fields of an on-chain claim a verdict is built from (`getClaim` or the `ClaimFiled` event). */
@@ -52,4 +52,15 @@ export function buildVerdict(claim: VerdictClaim, assessment: VerdictAssessment,
  */
 export function buildRejectionVerdict(claim: VerdictClaim, modelHash: string): Verdict {
   return buildVerdict(claim, { approved: false, scoreBps: 0 }, modelHash);
+}
+
+const verdictEncoder = TypedDataEncoder.from(VERDICT_TYPES);
+
+/**
+ * `verdictDigest` (sdk/signing) for many verdicts of one domain: the domain separator and the type encoder are
+ * computed once, which makes a digest several times cheaper (the oracle digests every claim of a tick).
+ */
+export function verdictDigester(domain: TypedDataDomain): (verdict: Verdict) => string {
+  const separator = TypedDataEncoder.hashDomain(domain);
+  return (verdict) => keccak256(concat(["0x1901", separator, verdictEncoder.hash(verdict)]));
 }

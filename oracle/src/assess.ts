@@ -34,16 +34,12 @@ export interface ClaimAssessment {
   features?: unknown;
 }
 
-/**
- * The slice of the model module (`oracle/src/model`, `LoadedModel`) the oracle uses. `assessClaims`, when the model
- * has it, scores many claims in one batched inference; otherwise claims are scored one by one.
- */
+/** The slice of the model module (`oracle/src/model`, `LoadedModel`) the oracle needs. */
 export interface OracleModel {
   modelHash: string;
   backend?: string;
-  metadata?: { threshold?: number; window?: { beforeSeconds: number; afterSeconds: number }; [k: string]: unknown };
+  metadata?: { threshold?: number; window?: { beforeSeconds: number; afterSeconds: number } };
   assessClaim(readings: ModelReading[], incidentAt: number): ClaimAssessment | Promise<ClaimAssessment>;
-  assessClaims?(claims: { readings: ModelReading[]; incidentAt: number }[]): ClaimAssessment[] | Promise<ClaimAssessment[]>;
 }
 
 /** The chain's view of a claim, as far as the caller knows it; each missing part is a check that is skipped. */
@@ -125,17 +121,20 @@ function finish(a: ClaimAssessment): ScoreResult {
   return { ok: true, assessment: a };
 }
 
+/** Assesses many claims at once (see oracle/src/batch.ts). */
+export type AssessMany = (claims: { readings: ModelReading[]; incidentAt: number }[]) => Promise<ClaimAssessment[]>;
+
 /**
- * Scores verified evidence, many claims per model call when the model supports batches. If a batch fails, each
- * claim is scored alone, so one claim's bad values cannot fail the others.
+ * Scores verified evidence: with `assessMany`, all claims in one batched inference; if that throws (some claim has
+ * values the model refuses) or is not given, each claim is scored alone with the model's `assessClaim`, so one
+ * claim's bad values cannot fail the others.
  */
-export async function scoreEvidence(model: OracleModel, items: readonly VerifiedEvidence[]): Promise<ScoreResult[]> {
+export async function scoreEvidence(model: OracleModel, items: readonly VerifiedEvidence[], assessMany?: AssessMany): Promise<ScoreResult[]> {
   if (items.length === 0) return [];
   const inputs = items.map((v) => ({ readings: toModelReadings(v), incidentAt: Number(v.incidentAt) }));
-  if (model.assessClaims && items.length > 1) {
+  if (assessMany) {
     try {
-      const out = await model.assessClaims(inputs);
-      return out.map(finish);
+      return (await assessMany(inputs)).map(finish);
     } catch {
       // fall through to one by one
     }

@@ -14,12 +14,12 @@
  * A failure anywhere before step 6 abandons the tick: the next one re-scans the same range, and step 2/5 make that
  * idempotent (the contract also refuses a duplicate signature), so a claim is never lost nor double-signed.
  */
-import { getAddress, type Provider, type Signer, type TransactionRequest } from "ethers";
+import { BaseWallet, getAddress, type Provider, type Signer, type TransactionRequest } from "ethers";
 import pino, { type Logger } from "pino";
 import { claimsDomain } from "../../sdk/eip712";
 import { TriadError } from "../../sdk/errors";
-import { signVerdict, verdictDigest } from "../../sdk/signing";
-import { buildRejectionVerdict, buildVerdict } from "../../sdk/verdict";
+import { signVerdict } from "../../sdk/signing";
+import { buildRejectionVerdict, buildVerdict, verdictDigester } from "../../sdk/verdict";
 import type { Verdict } from "../../sdk/eip712";
 import type { EvidenceFailureReason } from "../../sdk/evidence";
 import { DEVICE_ACTIVE, checkEvidence, scoreEvidence, type ClaimAssessment, type EvidenceCheck, type OracleModel, type ScoreResult } from "./assess";
@@ -29,6 +29,7 @@ import { defaultConfig, type OracleConfig } from "./config";
 import { fetchEvidence } from "./evidence";
 import { EvidenceError } from "../../sdk/evidence";
 import { createMetrics, type OracleMetrics } from "./metrics";
+import { batchAssessor } from "./batch";
 import { createVerifier, defaultVerifyWorkers, type EvidenceVerifier } from "./verifier";
 import { startOpsServer, type HealthReport, type OpsServer } from "./server";
 
@@ -119,6 +120,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
   });
   const contracts: OracleContracts = connectContracts(params.addresses, provider);
   const claimsWrite = contracts.claims.connect(signer);
+  const signingKey = signer instanceof BaseWallet ? signer.signingKey : undefined;
   const memberPromise = signer.getAddress().then(getAddress);
   memberPromise.catch(() => undefined);
 
@@ -139,6 +141,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
   let nonce: number | undefined;
   let sendQueue: Promise<unknown> = Promise.resolve();
   let blockGasCap: bigint | undefined;
+  const assessMany = batchAssessor(model);
   const policyCache = new Map<string, { device: string; start: bigint; end: bigint; productId: bigint }>();
   let verifier: EvidenceVerifier = createVerifier({ workers: 0 });
   let slot = 0;
@@ -376,6 +379,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
       const scores = await scoreEvidence(
         model,
         valid.map((i) => (i.check as Extract<EvidenceCheck, { ok: true }>).verified),
+        assessMany,
       );
       metrics.inferenceSeconds.observe((performance.now() - started) / 1000);
       metrics.inferredClaims.inc(valid.length);
@@ -385,6 +389,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
     phase("inference");
     // Verdicts.
     const domain = claimsDomain(chainId, params.addresses.claims);
+    const digestOf = verdictDigester(domain);
     items = items.filter((item) => {
       const claim = { claimId: item.claimId, amount: item.amount, evidenceHash: item.evidenceHash, assessmentDeadline: item.assessmentDeadline };
       const reject = (reason: EvidenceFailureReason, message: string) => {
@@ -410,7 +415,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
           "claim assessed",
         );
       }
-      item.digest = verdictDigest(domain, item.verdict!);
+      item.digest = digestOf(item.verdict!);
       return true;
     });
 
@@ -432,7 +437,11 @@ export function createOracle(params: CreateOracleParams): Oracle {
       return resign[i];
     });
     phase("hasSigned");
-    for (const item of items) item.signature = await signVerdict(signer, domain, item.verdict!);
+    for (const item of items) {
+      // A local key signs the digest directly (what Wallet.signTypedData does after hashing it again); any other
+      // signer (hardware, remote, Hardhat account) goes through EIP-712 signTypedData.
+      item.signature = signingKey ? signingKey.sign(item.digest!).serialized : await signVerdict(signer, domain, item.verdict!);
+    }
     phase("signing");
     if (stopping) {
       log.info({ claims: items.length }, "stopping: abandoning the tick before submission (it is re-scanned on restart)");

@@ -6,6 +6,10 @@ import {
   EvidenceError,
   buildRejectionVerdict,
   buildVerdict,
+  claimsDomain,
+  signVerdict,
+  verdictDigest,
+  verdictDigester,
   evidenceHash,
   parseEvidence,
   scoreToBps,
@@ -146,7 +150,7 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
     expect(reasonOf(() => verifyEvidenceReadings(replayed))).to.equal("SEQ_NOT_INCREASING");
   });
 
-  it("buildVerdict applies the payout rule; a rejection is payout 0, score 0, same model", function () {
+  it("buildVerdict applies the payout rule; a rejection is payout 0, score 0, same model", async function () {
     const claim = { claimId: 7n, amount: 1234n, evidenceHash: id("e"), assessmentDeadline: 99n };
     const model = id("model");
     fc.assert(
@@ -168,6 +172,18 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
     });
     expect(() => buildVerdict(claim, { approved: true, scoreBps: 10_001 }, model)).to.throw(/scoreBps/);
     expect(() => buildVerdict(claim, { approved: true, scoreBps: 1 }, ZeroHash.slice(0, 10))).to.throw(/modelHash/);
+    // The oracle's cached digester and direct signing agree with the SDK's EIP-712 functions.
+    const domain = claimsDomain(CHAIN_ID, REGISTRY);
+    const digestOf = verdictDigester(domain);
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: 2n ** 64n }), fc.boolean(), fc.integer({ min: 0, max: 10_000 }), (claimId, approved, scoreBps) => {
+        const v = buildVerdict({ ...claim, claimId }, { approved, scoreBps }, model);
+        expect(digestOf(v)).to.equal(verdictDigest(domain, v));
+      }),
+      { numRuns: 50 },
+    );
+    const v = buildVerdict(claim, { approved: true, scoreBps: 4321 }, model);
+    expect(DEVICE.signingKey.sign(digestOf(v)).serialized).to.equal(await signVerdict(DEVICE, domain, v));
     expect(scoreToBps(0.12349)).to.equal(1234);
     expect(scoreToBps(0.99999999)).to.equal(9999);
     expect(scoreToBps(1)).to.equal(10_000);

@@ -8,18 +8,17 @@ import { ethers } from "hardhat";
 import type { Logger } from "pino";
 import pino from "pino";
 import { registerDevice, type Ai4iRow } from "../../sdk";
-import type { OracleModel } from "../../oracle/src/assess";
 import type { OracleConfig } from "../../oracle/src/config";
 import { createOracle } from "../../oracle/src/daemon";
-import { loadModel } from "../../oracle/src/model";
+import { loadModel, type LoadedModel } from "../../oracle/src/model";
 import { deployInsuranceFixture } from "../insurance/fixtures";
 import { makeBundle } from "./helpers";
 
-let modelPromise: Promise<OracleModel> | undefined;
+let modelPromise: Promise<LoadedModel> | undefined;
 
 /** The shipped model, loaded once per test process (on the cpu backend: deterministic and always available). */
-export function sharedModel(): Promise<OracleModel> {
-  modelPromise ??= loadModel(undefined, { backend: "cpu" }) as Promise<OracleModel>;
+export function sharedModel(): Promise<LoadedModel> {
+  modelPromise ??= loadModel(undefined, { backend: "cpu" });
   return modelPromise;
 }
 
