@@ -61,7 +61,7 @@ export interface TickReport {
   transactions: number;
   /** The tick found nothing confirmed to scan. */
   idle: boolean;
-  /** Wall-clock milliseconds per phase (claimState, lookups, evidence, inference, verdicts, hasSigned, signing, submission). */
+  /** Main-thread milliseconds per stage (claimState, lookups, verify = waiting for checks, decide, submission). */
   phasesMs: Record<string, number>;
 }
 
@@ -273,7 +273,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
     let mark = performance.now();
     const phase = (name: string) => {
       const now = performance.now();
-      report.phasesMs[name] = +(now - mark).toFixed(2);
+      report.phasesMs[name] = +((report.phasesMs[name] ?? 0) + now - mark).toFixed(2);
       mark = now;
     };
     // 2. What happened to these claims since they were filed, from one log query over [first claim block, head]
@@ -334,46 +334,88 @@ export function createOracle(params: CreateOracleParams): Oracle {
     });
 
     phase("lookups");
-    // 3b/4. evidence: first every download (I/O only, so no CPU work delays a response past its timeout), then
-    // the checks on the verifier's worker threads.
-    const downloads = await mapLimit(items, config.concurrency, async (item): Promise<Uint8Array | undefined> => {
-      const [, status] = devices.get(item.device!)!;
-      if (Number(status) !== DEVICE_ACTIVE) {
-        // No need to fetch: the claim fails whatever the evidence says.
-        const message = `the insured device ${item.device} is not Active in the registry (status ${status})`;
-        item.check = { ok: false, evidenceHash: item.evidenceHash, reason: "DEVICE_NOT_ACTIVE", message };
-        return undefined;
+
+    // 4-6 run per batch of `batchSize` claims, pipelined: every batch's downloads and checks are queued at once
+    // (downloads are I/O with bounded concurrency; checks run on the verifier's worker threads), and batches are
+    // scored, signed and submitted in order as their checks complete — so the main thread submits batch i while
+    // the workers still verify batch i+1. Receipts are awaited together at the end; the checkpoint moves only after.
+    const downloadSlots = createLimiter(config.concurrency);
+    const batches: WorkItem[][] = [];
+    for (let i = 0; i < items.length; i += config.batchSize) batches.push(items.slice(i, i + config.batchSize));
+    const checked = batches.map((batch) => Promise.all(batch.map((item) => checkItem(item, policies, devices, downloadSlots))));
+    checked.forEach((p) => p.catch(() => undefined)); // awaited below, in order
+    const domain = claimsDomain(chainId, params.addresses.claims);
+    const submissions: Promise<void>[] = [];
+    try {
+      for (let b = 0; b < batches.length; b++) {
+        await checked[b];
+        phase("verify");
+        const ready = await decideBatch(batches[b], history, domain, report);
+        phase("decide");
+        if (stopping) {
+          log.info({ claims: items.length }, "stopping: abandoning the rest of the tick (it is re-scanned on restart)");
+          throw new AbandonedTick();
+        }
+        if (ready.length > 0) submissions.push(submit(ready, report));
       }
-      try {
-        return await fetchEvidence(item.evidenceURI, config.evidence, {
+    } finally {
+      // Whatever was sent is accounted for before the tick ends (also when it is abandoned or failed).
+      const settled = await Promise.allSettled(submissions);
+      phase("submission");
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    }
+  }
+
+  /** Downloads (bounded concurrency) and checks (worker threads) one claim's evidence. */
+  async function checkItem(
+    item: WorkItem,
+    policies: Map<string, { device: string; start: bigint; end: bigint }>,
+    devices: Map<string, readonly [string, bigint]>,
+    downloadSlots: Limiter,
+  ): Promise<void> {
+    const [, status] = devices.get(item.device!)!;
+    if (Number(status) !== DEVICE_ACTIVE) {
+      // No need to fetch: the claim fails whatever the evidence says.
+      const message = `the insured device ${item.device} is not Active in the registry (status ${status})`;
+      item.check = { ok: false, evidenceHash: item.evidenceHash, reason: "DEVICE_NOT_ACTIVE", message };
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await downloadSlots(() =>
+        fetchEvidence(item.evidenceURI, config.evidence, {
           fetch: params.fetch,
           onRetry: (attempt, error) =>
             log.warn({ claimId: item.claimId.toString(), attempt, reason: error.reason, err: error.message }, "evidence fetch failed, retrying"),
-        });
-      } catch (error) {
-        if (!(error instanceof EvidenceError)) throw error;
-        item.check = { ok: false, evidenceHash: item.evidenceHash, reason: error.reason, message: error.message };
-        return undefined;
-      }
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof EvidenceError)) throw error;
+      item.check = { ok: false, evidenceHash: item.evidenceHash, reason: error.reason, message: error.message };
+      return;
+    }
+    const policy = policies.get(item.policyId.toString())!;
+    item.check = await verifier.check(bytes, {
+      chainId,
+      registry: params.addresses.registry,
+      claim: { evidenceHash: item.evidenceHash, incidentAt: item.incidentAt },
+      policy: { device: item.device!, start: policy.start, end: policy.end },
+      deviceStatus: DEVICE_ACTIVE,
     });
-    phase("fetch");
-    await Promise.all(
-      items.map(async (item, i) => {
-        const bytes = downloads[i];
-        if (!bytes) return;
-        const policy = policies.get(item.policyId.toString())!;
-        item.check = await verifier.check(bytes, {
-          chainId,
-          registry: params.addresses.registry,
-          claim: { evidenceHash: item.evidenceHash, incidentAt: item.incidentAt },
-          policy: { device: item.device!, start: policy.start, end: policy.end },
-          deviceStatus: DEVICE_ACTIVE,
-        });
-      }),
-    );
-    phase("verify");
-    // 4b. one batched inference over every claim with valid evidence.
-    const valid = items.filter((i) => i.check!.ok);
+  }
+
+  /**
+   * Scores a batch's valid evidence in one inference, builds every verdict (rejections for invalid evidence), drops
+   * what this member already signed and signs the rest. Returns the claims to submit.
+   */
+  async function decideBatch(
+    batch: WorkItem[],
+    history: Awaited<ReturnType<typeof verdictHistory>>,
+    domain: ReturnType<typeof claimsDomain>,
+    report: TickReport,
+  ): Promise<WorkItem[]> {
+    const valid = batch.filter((i) => i.check!.ok);
     if (valid.length > 0) {
       const started = performance.now();
       const scores = await scoreEvidence(
@@ -386,11 +428,8 @@ export function createOracle(params: CreateOracleParams): Oracle {
       valid.forEach((item, k) => (item.score = scores[k]));
     }
 
-    phase("inference");
-    // Verdicts.
-    const domain = claimsDomain(chainId, params.addresses.claims);
     const digestOf = verdictDigester(domain);
-    items = items.filter((item) => {
+    let items = batch.filter((item) => {
       const claim = { claimId: item.claimId, amount: item.amount, evidenceHash: item.evidenceHash, assessmentDeadline: item.assessmentDeadline };
       const reject = (reason: EvidenceFailureReason, message: string) => {
         metrics.evidenceFailures.inc({ reason });
@@ -419,7 +458,6 @@ export function createOracle(params: CreateOracleParams): Oracle {
       return true;
     });
 
-    phase("verdicts");
     // 5. skip what this member already signed. The logs say which claims it signed; hasSigned then tells whether
     //    that signature still counts (a membership change voids tallies: then the same digest is signed again).
     //    A member never signs a second, different verdict for a claim.
@@ -436,51 +474,38 @@ export function createOracle(params: CreateOracleParams): Oracle {
       if (!resign[i]) skip(item, "already_signed", report, { digest: item.digest });
       return resign[i];
     });
-    phase("hasSigned");
     for (const item of items) {
       // A local key signs the digest directly (what Wallet.signTypedData does after hashing it again); any other
       // signer (hardware, remote, Hardhat account) goes through EIP-712 signTypedData.
       item.signature = signingKey ? signingKey.sign(item.digest!).serialized : await signVerdict(signer, domain, item.verdict!);
     }
-    phase("signing");
-    if (stopping) {
-      log.info({ claims: items.length }, "stopping: abandoning the tick before submission (it is re-scanned on restart)");
-      throw new AbandonedTick();
-    }
-    await submit(items, report);
-    phase("submission");
+    return items;
   }
 
-  async function submit(items: WorkItem[], report: TickReport): Promise<void> {
-    const batches: WorkItem[][] = [];
-    for (let i = 0; i < items.length; i += config.batchSize) batches.push(items.slice(i, i + config.batchSize));
-    await Promise.all(
-      batches.map(async (batch) => {
-        const started = performance.now();
-        let request: TransactionRequest;
-        try {
-          request =
-            config.batchSize === 1
-              ? await claimsWrite.submitVerdict.populateTransaction(batch[0].verdict!, [batch[0].signature!])
-              : await claimsWrite.submitVerdicts.populateTransaction(
-                  batch.map((i) => i.verdict!),
-                  batch.map((i) => [i.signature!]),
-                );
-          const receipt = await sendAndWait({ ...request, verdicts: batch.length });
-          report.transactions++;
-          metrics.submissionSeconds.observe((performance.now() - started) / 1000);
-          accountReceipt(batch, receipt, report);
-        } catch (error) {
-          if (!isPermanentRpcError(error)) throw error;
-          // A reverted submission (receipt status 0, or refused at send): the claim was decided meanwhile or the
-          // verdict is refused. Refusals are final for this digest, so the tick moves on (logged and counted).
-          for (const item of batch) {
-            metrics.verdictsRefused.inc();
-            log.warn({ claimId: item.claimId.toString(), err: shortMessage(error) }, "verdict refused by the contract");
-          }
-        }
-      }),
-    );
+  /** Submits one batch (submitVerdict for batch size 1, else submitVerdicts) and accounts for its receipt. */
+  async function submit(batch: WorkItem[], report: TickReport): Promise<void> {
+    const started = performance.now();
+    try {
+      const request =
+        config.batchSize === 1
+          ? await claimsWrite.submitVerdict.populateTransaction(batch[0].verdict!, [batch[0].signature!])
+          : await claimsWrite.submitVerdicts.populateTransaction(
+              batch.map((i) => i.verdict!),
+              batch.map((i) => [i.signature!]),
+            );
+      const receipt = await sendAndWait({ ...request, verdicts: batch.length });
+      report.transactions++;
+      metrics.submissionSeconds.observe((performance.now() - started) / 1000);
+      accountReceipt(batch, receipt, report);
+    } catch (error) {
+      if (!isPermanentRpcError(error)) throw error;
+      // A reverted submission (receipt status 0, or refused at send): the claim was decided meanwhile or the
+      // verdict is refused. Refusals are final for this digest, so the tick moves on (logged and counted).
+      for (const item of batch) {
+        metrics.verdictsRefused.inc();
+        log.warn({ claimId: item.claimId.toString(), err: shortMessage(error) }, "verdict refused by the contract");
+      }
+    }
   }
 
   /**
@@ -685,6 +710,25 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   });
   await Promise.all(workers);
   return out;
+}
+
+type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** At most `limit` calls of the functions passed in run at once; the others wait in order. */
+function createLimiter(limit: number): Limiter {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }
 
 async function lookupOnce<K, V>(keys: readonly K[], fn: (key: K) => Promise<V>): Promise<Map<K, V>> {
