@@ -71,8 +71,10 @@ export function featureRecord(t: Ai4iTelemetry): Record<FeatureName, number> {
   assertPlausibleTelemetry(t);
   const strainMinNm = t.toolWearMin * t.torqueNm;
   return {
-    // Heat dissipation fails when the process runs too close to ambient temperature at low speed.
-    tempDiffK: t.processTempK - t.airTempK,
+    // Heat dissipation fails when the process runs too close to ambient temperature at low speed. Subtracting in
+    // whole mK (the telemetry's resolution) keeps equal differences equal: 308.6 − 300.0 and 309.7 − 301.1 differ
+    // in the last bits as floating-point numbers, and a split between them would learn rounding noise.
+    tempDiffK: (Math.round(t.processTempK * 1000) - Math.round(t.airTempK * 1000)) / 1000,
     rpm: t.rpm,
     torqueNm: t.torqueNm,
     toolWearMin: t.toolWearMin,

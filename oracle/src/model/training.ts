@@ -33,6 +33,8 @@ export interface TrainingConfig {
   splitDepth: number;
   /** Fewest training rows on either side of a split. */
   splitMinLeaf: number;
+  /** A split must lower its node's Gini impurity by at least this fraction (prunes splits on noise). */
+  splitMinGain: number;
   seed: number;
 }
 
@@ -48,6 +50,7 @@ export const DEFAULT_CONFIG: TrainingConfig = {
   validationFraction: 0.2,
   splitDepth: 2,
   splitMinLeaf: 10,
+  splitMinGain: 0.05,
   seed: 20_200_101,
 };
 
@@ -98,7 +101,7 @@ const gini = (positives: number, n: number): number => (n === 0 ? 0 : 2 * (posit
 
 /**
  * Split points of a small decision tree on one feature (Gini, depth-first up to `depth` levels, at least `minLeaf`
- * rows per side), as ramps between the neighbouring values. Failure mechanisms switch on at physical limits; a
+ * rows per side, each split lowering its node's impurity by at least the fraction `minGain`), as ramps between the neighbouring values. `values` are normalised (unit standard deviation). Failure mechanisms switch on at physical limits; a
  * network given these steps as inputs can put a sharp boundary exactly there, which ReLU units trained by gradient
  * descent only approach slowly (the "piecewise linear encoding with target-aware bins" of Gorishniy et al., 2022).
  */
@@ -108,6 +111,7 @@ export function treeSplits(
   feature: number,
   depth: number,
   minLeaf: number,
+  minGain: number,
 ): ThresholdRamp[] {
   const order = values.map((_, i) => i).sort((a, b) => values[a] - values[b]);
   const ramps: ThresholdRamp[] = [];
@@ -118,12 +122,13 @@ export function treeSplits(
     if (level === 0 || positives === 0 || positives === n || n < 2 * minLeaf) return;
     const parent = gini(positives, n);
     let best = -1;
-    let bestGain = 1e-4 * parent;
+    let bestGain = minGain * parent;
     let left = 0;
     for (let k = from; k < to - 1; k++) {
       left += targets[order[k]];
       const nLeft = k - from + 1;
-      if (nLeft < minLeaf || n - nLeft < minLeaf || values[order[k]] === values[order[k + 1]]) continue;
+      // Values closer than 1e-6 standard deviations are the same reading up to floating-point noise.
+      if (nLeft < minLeaf || n - nLeft < minLeaf || values[order[k + 1]] - values[order[k]] < 1e-6) continue;
       const gain = parent - (nLeft / n) * gini(left, nLeft) - ((n - nLeft) / n) * gini(positives - left, n - nLeft);
       if (gain > bestGain) {
         bestGain = gain;
@@ -143,14 +148,14 @@ export function treeSplits(
 export function findThresholdRamps(
   x: readonly (readonly number[])[],
   targets: readonly (readonly (0 | 1)[])[],
-  config: Pick<TrainingConfig, "splitDepth" | "splitMinLeaf">,
+  config: Pick<TrainingConfig, "splitDepth" | "splitMinLeaf" | "splitMinGain">,
 ): ThresholdRamp[] {
   const ramps = new Map<string, ThresholdRamp>();
   for (let f = 0; f < x[0].length; f++) {
     const column = x.map((row) => row[f]);
     for (let m = 0; m < targets[0].length; m++) {
       const labels = targets.map((t) => t[m]);
-      for (const r of treeSplits(column, labels, f, config.splitDepth, config.splitMinLeaf)) ramps.set(`${r.feature}:${r.lo}:${r.hi}`, r);
+      for (const r of treeSplits(column, labels, f, config.splitDepth, config.splitMinLeaf, config.splitMinGain)) ramps.set(`${r.feature}:${r.lo}:${r.hi}`, r);
     }
   }
   return [...ramps.values()].sort((a, b) => a.feature - b.feature || a.lo - b.lo);
