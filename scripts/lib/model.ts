@@ -1,7 +1,13 @@
-import { TriadError } from "../../sdk";
+import path from "node:path";
+import { computeModelHash } from "../../oracle/src/model/artifacts";
 
-/** The hash of the model shipped in oracle/model (DESIGN.md: keccak256 of model.json and its weight files). */
+/** Folder of the model the oracle ships (oracle/model). */
+export const SHIPPED_MODEL_DIR = path.resolve(__dirname, "..", "..", "oracle", "model");
+
+/**
+ * The hash the deployment approves in the OracleCommittee: the shipped model's (DESIGN.md, Model hash), the same
+ * figure `npm run model:hash` prints. `TRIAD_MODEL_HASH` overrides it (e.g. to approve a model trained elsewhere).
+ */
 export async function shippedModelHash(): Promise<string> {
-  if (process.env.TRIAD_MODEL_HASH) return process.env.TRIAD_MODEL_HASH;
-  throw new TriadError("no model to approve yet: set TRIAD_MODEL_HASH", "NO_MODEL");
+  return process.env.TRIAD_MODEL_HASH || computeModelHash(SHIPPED_MODEL_DIR);
 }
