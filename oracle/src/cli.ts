@@ -85,13 +85,10 @@ function stderrLogger(config: Pick<OracleConfig, "logLevel">): Logger {
   return pino({ level: config.logLevel, base: { service: "triad-oracle" } }, pino.destination(2));
 }
 
-/** Loads the model module lazily (it pulls in tfjs). */
+/** Loads the model module lazily (it pulls in TensorFlow.js, which `evidence-server` does not need). */
 async function loadOracleModel(config: OracleConfig, logger: Logger): Promise<OracleModel> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require("./model") as {
-    loadModel(dir?: string, options?: { backend?: OracleConfig["tfjsBackend"] }): Promise<OracleModel>;
-  };
-  const model = await mod.loadModel(config.modelDir, { backend: config.tfjsBackend });
+  const { loadModel } = await import("./model");
+  const model = await loadModel(config.modelDir, { backend: config.tfjsBackend });
   logger.info({ modelHash: model.modelHash, backend: model.backend, dir: config.modelDir ?? "oracle/model" }, "model loaded");
   return model;
 }
