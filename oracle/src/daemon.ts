@@ -5,14 +5,15 @@
  *
  * One tick:
  *   1. head − confirmations bounds the scan; read ClaimFiled logs of [checkpoint, min(safe head, checkpoint + range − 1)].
- *   2. Skip claims already decided (getClaim), past their deadline, or whose product does not allow our model.
- *   3. Look up each policy, device status and product once per tick (cached), fetch evidence (bounded concurrency).
- *   4. Check the evidence; score the valid claims in one batched inference; invalid evidence → a rejection verdict.
- *   5. Skip verdicts this member already signed (hasSigned) — e.g. after a restart — sign the rest, submit them in
- *      batches with locally managed nonces, wait for the receipts.
- *   6. Advance the checkpoint atomically past the range.
- * A failure anywhere before step 6 abandons the tick: the next one re-scans the same range, and step 2/5 make that
- * idempotent (the contract also refuses a duplicate signature), so a claim is never lost nor double-signed.
+ *   2. One log query (VerdictFinalised, VerdictSigned) over [first claim block, head]: skip claims already decided or
+ *      signed by this member; skip claims past their deadline or whose product does not allow our model.
+ *   3. Policies (cached across ticks), device status and product permission once per tick.
+ *   4. Per batch of `batchSize` claims, pipelined: download the evidence (bounded concurrency), check it on worker
+ *      threads, score the valid claims in one batched inference, build verdicts (invalid evidence → rejection),
+ *      sign them and submit the batch (locally managed nonces) while the next batch is still being checked.
+ *   5. Wait for every receipt, then advance the checkpoint atomically past the range.
+ * A failure anywhere before step 5 abandons the tick: the next one re-scans the same range, and step 2 makes that
+ * idempotent (the contract also refuses a duplicate signature), so a claim is never lost nor signed twice.
  */
 import { BaseWallet, getAddress, type Provider, type Signer, type TransactionRequest } from "ethers";
 import pino, { type Logger } from "pino";
@@ -21,13 +22,12 @@ import { TriadError } from "../../sdk/errors";
 import { signVerdict } from "../../sdk/signing";
 import { buildRejectionVerdict, buildVerdict, verdictDigester } from "../../sdk/verdict";
 import type { Verdict } from "../../sdk/eip712";
-import type { EvidenceFailureReason } from "../../sdk/evidence";
-import { DEVICE_ACTIVE, checkEvidence, scoreEvidence, type ClaimAssessment, type EvidenceCheck, type OracleModel, type ScoreResult } from "./assess";
+import { EvidenceError, type EvidenceFailureReason } from "../../sdk/evidence";
+import { DEVICE_ACTIVE, scoreEvidence, type ClaimAssessment, type EvidenceCheck, type OracleModel, type ScoreResult } from "./assess";
 import { checkChainId, connectContracts, createRpc, isPermanentRpcError, shortMessage, type OracleAddresses, type OracleContracts, type Rpc } from "./chain";
 import { defaultCheckpointFile, readCheckpoint, writeCheckpoint } from "./checkpoint";
 import { defaultConfig, type OracleConfig } from "./config";
 import { fetchEvidence } from "./evidence";
-import { EvidenceError } from "../../sdk/evidence";
 import { createMetrics, type OracleMetrics } from "./metrics";
 import { batchAssessor } from "./batch";
 import { createVerifier, defaultVerifyWorkers, type EvidenceVerifier } from "./verifier";
