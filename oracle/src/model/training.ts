@@ -100,10 +100,14 @@ export interface ThresholdRamp {
 const gini = (positives: number, n: number): number => (n === 0 ? 0 : 2 * (positives / n) * (1 - positives / n));
 
 /**
- * Split points of a small decision tree on one feature (Gini, depth-first up to `depth` levels, at least `minLeaf`
- * rows per side, each split lowering its node's impurity by at least the fraction `minGain`), as ramps between the neighbouring values. `values` are normalised (unit standard deviation). Failure mechanisms switch on at physical limits; a
- * network given these steps as inputs can put a sharp boundary exactly there, which ReLU units trained by gradient
- * descent only approach slowly (the "piecewise linear encoding with target-aware bins" of Gorishniy et al., 2022).
+ * Split points of a small decision tree on one feature, as ramps between the neighbouring values: Gini splits,
+ * depth-first up to `depth` levels, at least `minLeaf` rows per side, each lowering its node's impurity by at least
+ * the fraction `minGain`. `values` are normalised (unit standard deviation).
+ *
+ * Failure mechanisms switch on at physical limits; a network given these steps as inputs can put a sharp boundary
+ * exactly there, which ReLU units trained by gradient descent only approach slowly (cf. the piecewise linear encoding
+ * with target-aware bins of Gorishniy, Rubachev & Babenko, "On Embeddings for Numerical Features in Tabular Deep
+ * Learning", NeurIPS 2022).
  */
 export function treeSplits(
   values: readonly number[],
@@ -155,7 +159,9 @@ export function findThresholdRamps(
     const column = x.map((row) => row[f]);
     for (let m = 0; m < targets[0].length; m++) {
       const labels = targets.map((t) => t[m]);
-      for (const r of treeSplits(column, labels, f, config.splitDepth, config.splitMinLeaf, config.splitMinGain)) ramps.set(`${r.feature}:${r.lo}:${r.hi}`, r);
+      for (const r of treeSplits(column, labels, f, config.splitDepth, config.splitMinLeaf, config.splitMinGain)) {
+        ramps.set(`${r.feature}:${r.lo}:${r.hi}`, r);
+      }
     }
   }
   return [...ramps.values()].sort((a, b) => a.feature - b.feature || a.lo - b.lo);
@@ -179,7 +185,9 @@ export function buildNetwork(inputSize: number, ramps: readonly ThresholdRamp[],
       kernel[r.feature * ramps.length + j] = k;
       bias[j] = -k * ((r.lo + r.hi) / 2);
     });
-    rampLayer.setWeights([tf.tensor2d(kernel, [inputSize, ramps.length]), tf.tensor1d(bias)]);
+    const values = [tf.tensor2d(kernel, [inputSize, ramps.length]), tf.tensor1d(bias)];
+    rampLayer.setWeights(values);
+    tf.dispose(values);
     h = tf.layers.concatenate({ name: "features_and_ramps" }).apply([input, steps]) as tf.SymbolicTensor;
   }
   config.hidden.forEach((units, i) => {
