@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { JsonRpcProvider, Wallet, WebSocketProvider, type Provider, type Signer } from "ethers";
+import { JsonRpcProvider, Wallet, WebSocketProvider, type Provider } from "ethers";
 import pino, { type Logger } from "pino";
 import { TriadError } from "../../sdk/errors";
 import { auditClaim, assessEvidence } from "./actions";
@@ -111,15 +111,30 @@ async function connectProvider(config: OracleConfig): Promise<{ provider: Provid
   return { provider, chainId };
 }
 
-async function loadSigner(config: OracleConfig, provider: Provider): Promise<Signer> {
-  const s = config.signer!;
-  if (s.kind === "privateKey") return new Wallet(s.privateKey, provider);
+/**
+ * The member's key from the configuration: the private key, or the keystore decrypted with its password (a wrong
+ * password is a configuration error naming ORACLE_KEYSTORE_PASSWORD). Run before connecting, so a bad key is
+ * reported even when the node is down.
+ */
+export async function loadSigner(config: Pick<OracleConfig, "signer">): Promise<Wallet> {
+  const s = config.signer;
+  if (!s) throw new ConfigError(["ORACLE_PRIVATE_KEY: is required (or ORACLE_KEYSTORE_FILE + ORACLE_KEYSTORE_PASSWORD)"]);
+  if (s.kind === "privateKey") return new Wallet(s.privateKey);
+  let json: string;
   try {
-    const wallet = await Wallet.fromEncryptedJson(readFileSync(s.file, "utf8"), s.password);
-    return wallet.connect(provider);
+    json = readFileSync(s.file, "utf8");
   } catch (cause) {
-    throw new ConfigError([`ORACLE_KEYSTORE_PASSWORD: cannot decrypt ORACLE_KEYSTORE_FILE ${s.file} (${shortMessage(cause)})`]);
+    throw new ConfigError([`ORACLE_KEYSTORE_FILE: cannot read ${s.file} (${(cause as NodeJS.ErrnoException).code ?? shortMessage(cause)})`]);
   }
+  let wallet;
+  try {
+    wallet = await Wallet.fromEncryptedJson(json, s.password);
+  } catch (cause) {
+    const message = shortMessage(cause);
+    const field = /password/i.test(message) ? "ORACLE_KEYSTORE_PASSWORD" : "ORACLE_KEYSTORE_FILE";
+    throw new ConfigError([`${field}: cannot decrypt the keystore ${s.file} (${message})`]);
+  }
+  return wallet instanceof Wallet ? wallet : new Wallet(wallet.privateKey);
 }
 
 /** Prints one JSON document as the last line of stdout. */
@@ -232,8 +247,9 @@ export async function main(argv: string[]): Promise<number> {
     case "run": {
       const config = loadConfig({ rpc: true, signer: true }, { envFile });
       const logger = pino({ level: config.logLevel, base: { service: "triad-oracle" } });
+      const key = await loadSigner(config);
       const { provider, chainId } = await connectProvider(config);
-      const signer = await loadSigner(config, provider);
+      const signer = key.connect(provider);
       const { addresses, startBlock } = resolveAddresses(config, chainId);
       const model = await loadOracleModel(config, logger);
       const oracle = createOracle({ provider, signer, addresses, model, logger, config: { ...config, startBlock: config.startBlock ?? startBlock } });

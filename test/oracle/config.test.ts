@@ -3,6 +3,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Wallet, encryptKeystoreJsonSync } from "ethers";
+import { loadSigner } from "../../oracle/src/cli";
 import { ConfigError, CONFIG_VARIABLES, parseConfig } from "../../oracle/src/config";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -113,6 +115,21 @@ describe("oracle config", function () {
       "ORACLE_KEYSTORE_FILE: set either ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE_FILE, not both",
     ]);
     expect(problemsOf({ ORACLE_EVIDENCE_SCHEMES: "https,ipfs" })).to.deep.equal(["ORACLE_IPFS_GATEWAY: is required when ORACLE_EVIDENCE_SCHEMES includes ipfs"]);
+  });
+
+  it("loads the key from a private key or an encrypted keystore; a wrong password is one line naming it", async function () {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "triad-keystore-"));
+    const keystore = path.join(dir, "member.json");
+    const member = new Wallet(KEY);
+    writeFileSync(keystore, encryptKeystoreJsonSync({ address: member.address, privateKey: member.privateKey }, "correct horse", { scrypt: { N: 1 << 10 } }));
+    const fromKeystore = parseConfig({ ORACLE_KEYSTORE_FILE: keystore, ORACLE_KEYSTORE_PASSWORD: "correct horse" }, { signer: true }, ROOT);
+    expect((await loadSigner(fromKeystore)).address).to.equal(member.address);
+    expect((await loadSigner(parseConfig({ ORACLE_PRIVATE_KEY: KEY }, {}, ROOT))).address).to.equal(member.address);
+    const wrong = parseConfig({ ORACLE_KEYSTORE_FILE: keystore, ORACLE_KEYSTORE_PASSWORD: "wrong" }, { signer: true }, ROOT);
+    const error = await loadSigner(wrong).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(ConfigError);
+    expect((error as ConfigError).problems).to.have.length(1);
+    expect((error as ConfigError).problems[0]).to.match(/^ORACLE_KEYSTORE_PASSWORD: cannot decrypt the keystore .*incorrect password/);
   });
 
   it("the CLI prints one line per bad variable, no stack trace, and exits 2", function () {
