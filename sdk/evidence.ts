@@ -1,4 +1,5 @@
-import { TypedDataEncoder, concat, getAddress, isAddress, keccak256, recoverAddress, type TypedDataDomain } from "ethers";
+import { TypedDataEncoder, concat, getAddress, isAddress, keccak256, type TypedDataDomain } from "ethers";
+import { recoverSigner } from "./recover";
 import { AI4I_SCHEMA } from "./ai4i";
 import { READING_TYPES, deviceRegistryDomain, type SignedReading } from "./eip712";
 import { InvalidInputError, TriadError } from "./errors";
@@ -318,7 +319,7 @@ export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceE
     try {
       // Same digest as sdk readingDigest(), with the encoder and domain separator computed once per bundle.
       const digest = keccak256(concat(["0x1901", domainSeparator, readingEncoder.hash({ device, seq, timestamp, values: reading.values })]));
-      signer = recoverAddress(digest, r.signature);
+      signer = recoverSigner(digest, r.signature);
     } catch (cause) {
       throw new EvidenceError("BAD_SIGNATURE", `evidence reading ${index} signature is malformed`, { index }, { cause });
     }

@@ -13,3 +13,4 @@ export * from "./dataset";
 export * from "./actions";
 export * from "./evidence";
 export * from "./verdict";
+export * from "./recover";

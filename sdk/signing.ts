@@ -1,4 +1,5 @@
 import { TypedDataEncoder, verifyTypedData, type Signer, type TypedDataDomain } from "ethers";
+import { recoverSigner } from "./recover";
 import {
   DEVICE_BINDING_TYPES,
   READING_TYPES,
@@ -41,7 +42,7 @@ export async function signReading(device: TypedDataSigner, domain: TypedDataDoma
 
 /** The address that signed `reading`; compare it with `reading.device`. Throws on a malformed signature. */
 export function recoverReading(domain: TypedDataDomain, reading: SignedReading): string {
-  return verifyTypedData(domain, READING_TYPES, toReadingStruct(reading), reading.signature);
+  return recoverSigner(readingDigest(domain, reading), reading.signature);
 }
 
 function toReadingStruct(r: Reading) {

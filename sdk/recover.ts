@@ -1,0 +1,41 @@
+import { computeAddress, getBytes, hexlify, recoverAddress } from "ethers";
+
+/**
+ * Recovers the address that signed a 32-byte digest. Uses libsecp256k1 through the `secp256k1` package's native
+ * binding when it loads (prebuilt for linux-x64, macOS arm64 and Windows x64: about 0.05 ms a recovery), else
+ * ethers' pure-JavaScript implementation (about 1.5 ms). Either way the result is the same address, and a malformed
+ * signature throws.
+ *
+ * The oracle verifies every reading of every evidence bundle, so this is its hottest path.
+ */
+type NativeSecp256k1 = {
+  ecdsaRecover(signature: Uint8Array, recid: number, message: Uint8Array, compressed: boolean): Uint8Array;
+};
+
+const native: NativeSecp256k1 | undefined = (() => {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("secp256k1/bindings") as NativeSecp256k1;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Whether the native libsecp256k1 binding is in use (reported by the oracle at start). */
+export const nativeRecovery = native !== undefined;
+
+export function recoverSigner(digest: string, signature: string): string {
+  if (native) {
+    const sig = getBytes(signature);
+    const v = sig.length === 65 ? sig[64] : -1;
+    const recid = v >= 27 ? v - 27 : v;
+    if (recid === 0 || recid === 1) {
+      try {
+        return computeAddress(hexlify(native.ecdsaRecover(sig.subarray(0, 64), recid, getBytes(digest), false)));
+      } catch {
+        // Let ethers produce its exact error for the malformed signature below.
+      }
+    }
+  }
+  return recoverAddress(digest, signature);
+}
