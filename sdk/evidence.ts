@@ -330,3 +330,28 @@ export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceE
   });
   return { domain, device, incidentAt: BigInt(bundle.incidentAt), readings };
 }
+
+// ------------------------------------------------------------------ publishing
+
+/**
+ * Publishes bundle bytes to a content-addressed evidence store (`npm run oracle -- evidence-server`, or anything
+ * speaking its protocol: `POST <store>/evidence` → `{hash, uri}`) and checks that the store hashed them as we do.
+ */
+export async function publishEvidence(storeUrl: string, bytes: Uint8Array, timeoutMs = 10_000): Promise<{ hash: string; uri: string }> {
+  const url = `${storeUrl.replace(/\/+$/, "")}/evidence`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method: "POST", body: bytes, headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (cause) {
+    throw new TriadError(`cannot reach the evidence store at ${url} (start it with: npm run oracle -- evidence-server)`, "EVIDENCE_STORE_UNREACHABLE", { url }, { cause });
+  }
+  const body = (await res.json().catch(() => ({}))) as { hash?: string; uri?: string; error?: string };
+  if (!res.ok || !body.hash || !body.uri) {
+    throw new TriadError(`the evidence store refused the bundle: HTTP ${res.status} ${body.error ?? ""}`.trim(), "EVIDENCE_STORE_REFUSED", { url, status: res.status });
+  }
+  const expected = evidenceHash(bytes);
+  if (body.hash.toLowerCase() !== expected.toLowerCase()) {
+    throw new TriadError(`the evidence store hashed the bundle to ${body.hash}, expected ${expected}`, "EVIDENCE_STORE_HASH", { url });
+  }
+  return { hash: expected, uri: body.uri };
+}

@@ -3,3 +3,4 @@
 import "./devices";
 import "./market";
 import "./insurance";
+import "./evidence";

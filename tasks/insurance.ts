@@ -1,7 +1,8 @@
 import { task } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { IERC20Metadata } from "../typechain-types";
-import { CLAIM_STATUS, buyPolicy, depositToPool, settleClaim, withdrawFromPool } from "../sdk";
+import { readFileSync } from "node:fs";
+import { CLAIM_STATUS, buyPolicy, depositToPool, evidenceHash, fileClaim, parseEvidence, publishEvidence, settleClaim, withdrawFromPool } from "../sdk";
 import { action, deploymentFor, fail, formatAmount, output, parseAddress, parseAmount, parseUint, signerFor } from "./lib/common";
 
 interface Common {
@@ -100,6 +101,53 @@ task("policy:buy", "Buys a policy for a device you own (pays the premium; covera
       output(args.json, { policyId, productId, device, coverage, premium, txHash: receipt.hash, gasUsed: receipt.gasUsed }, [
         `Policy #${policyId} on ${device}: ${formatAmount(coverage, decimals)} tokens of cover for ${days} days`,
         `  premium ${formatAmount(premium, decimals)} tokens (gas ${receipt.gasUsed})`,
+      ]);
+    }),
+  );
+
+/** Where claim:file publishes evidence: TRIAD_EVIDENCE_STORE, else the local evidence server's default address. */
+export const DEFAULT_EVIDENCE_STORE = "http://127.0.0.1:8787";
+
+task("claim:file", "Publishes an evidence bundle to the evidence store and files a claim on your policy")
+  .addParam("policy", "Policy id")
+  .addParam("amount", "Amount claimed in whole tokens (at most the remaining coverage)")
+  .addParam("evidence", "The triad.evidence/v1 bundle (from evidence:build); its incidentAt becomes the claim's")
+  .addOptionalParam("store", "Evidence store URL (default: $TRIAD_EVIDENCE_STORE or http://127.0.0.1:8787)")
+  .addOptionalParam("evidenceUri", "Use this URI instead of publishing (you host the exact bytes there)")
+  .addOptionalParam("from", "Policy holder account: index or address of a local account (default: the first)")
+  .addFlag("json", "Print one JSON object instead of human output")
+  .setAction(
+    action(async (args: Common & { policy: string; amount: string; evidence: string; store?: string; evidenceUri?: string }, hre) => {
+      const policyId = parseUint(args.policy, "policy", { min: 1n });
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(readFileSync(args.evidence));
+      } catch (err) {
+        fail(`cannot read --evidence ${args.evidence}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const bundle = parseEvidence(bytes);
+      const { claims, token, decimals } = await insuranceAs(hre, args.from);
+      const amount = parseAmount(args.amount, "amount", decimals);
+      if (amount === 0n) fail("--amount must be more than 0");
+      const policy = await claims.getPolicy(policyId);
+      if (policy.device === hre.ethers.ZeroAddress) fail(`policy ${policyId} does not exist`);
+      if (policy.device.toLowerCase() !== bundle.device.toLowerCase()) {
+        fail(`the evidence is from device ${bundle.device}, but policy ${policyId} insures ${policy.device}`);
+      }
+      const published = args.evidenceUri
+        ? { hash: evidenceHash(bytes), uri: args.evidenceUri }
+        : await publishEvidence(args.store ?? process.env.TRIAD_EVIDENCE_STORE ?? DEFAULT_EVIDENCE_STORE, bytes);
+      const res = await fileClaim(claims, token, {
+        policyId,
+        amount,
+        incidentAt: BigInt(bundle.incidentAt),
+        evidenceHash: published.hash,
+        evidenceURI: published.uri,
+      });
+      output(args.json, { claimId: res.claimId, policyId, amount, evidenceHash: published.hash, evidenceURI: published.uri, assessmentDeadline: res.assessmentDeadline, txHash: res.receipt.hash, gasUsed: res.receipt.gasUsed }, [
+        `Claim #${res.claimId} filed on policy #${policyId} for ${formatAmount(amount, decimals)} tokens (gas ${res.receipt.gasUsed})`,
+        `  evidence ${published.uri}`,
+        `  the oracle committee must decide by ${new Date(Number(res.assessmentDeadline) * 1000).toISOString()}`,
       ]);
     }),
   );
