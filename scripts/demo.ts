@@ -8,6 +8,11 @@ import hre from "hardhat";
 import {
   AI4I_SCHEMA,
   anchorReadings,
+  buildEvidenceBundle,
+  buyPolicy,
+  fileClaim,
+  serializeEvidence,
+  settleClaim,
   buildReadingDataset,
   contentHash,
   createListing,
@@ -32,6 +37,13 @@ import {
   type DeviceKey,
   type SignedReading,
 } from "../sdk";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import pino from "pino";
+import { createOracle } from "../oracle/src/daemon";
+import { startEvidenceServer } from "../oracle/src/evidence-server";
+import { loadModel } from "../oracle/src/model";
+import { LOCAL_COMMITTEE_ACCOUNTS } from "../ignition/modules/Triad";
 import { deployTriad } from "./lib/deploy";
 import { GasLog, step, table } from "./lib/report";
 
@@ -44,10 +56,11 @@ async function main() {
   const t0 = Date.now();
   const gas = new GasLog();
   const { ethers } = hre;
-  const [, operator, buyer] = await ethers.getSigners();
+  const signers = await ethers.getSigners();
+  const [, operator, buyer, lp] = signers;
 
   step("Deploying the Triad suite (Ignition) on the in-process Hardhat chain");
-  const { registry, market, token, chainId } = await deployTriad(hre);
+  const { registry, market, token, pool, claims, committee, productId, modelHash, chainId } = await deployTriad(hre);
   const registryAddress = await registry.getAddress();
   const domain = deviceRegistryDomain(chainId, registryAddress);
   step(`DeviceRegistry at ${registryAddress} (chain ${chainId})`);
@@ -198,6 +211,104 @@ async function main() {
   gas.add("market: withdraw", await (await seller.withdraw(operator.address)).wait());
   step(`Seller withdrew ${fmt(withdrawn)} tUSD of proceeds`);
 
+  // ---------------------------------------------------------------- insurance
+  const lpDeposit = units(100_000);
+  await (await token.connect(lp).approve(await pool.getAddress(), lpDeposit)).wait();
+  gas.add("pool: deposit (LP)", await (await pool.connect(lp).deposit(lpDeposit, lp.address)).wait());
+  step(`LP deposited ${fmt(lpDeposit)} tUSD into the ERC-4626 insurance pool`);
+
+  const holder = claims.connect(operator);
+  const insured = [devices[0], devices[1]];
+  const policies: bigint[] = [];
+  for (const d of insured) {
+    const bought = await buyPolicy(holder, token.connect(operator), { productId, device: d.address, coverage: units(5_000), durationSeconds: 30n * 86_400n });
+    gas.add("insurance: buy policy", bought.receipt);
+    policies.push(bought.policyId);
+  }
+  step(`Owner bought policies #${policies.join(", #")} (5,000 tUSD cover, 30 days, premium ${fmt(await claims.quotePremium(productId, units(5_000), 30n * 86_400n))} tUSD each)`);
+  const product = await claims.getProduct(productId);
+  await hre.network.provider.send("evm_increaseTime", [Number(product.waitingPeriod) + 60]);
+  await hre.network.provider.send("evm_mine", []);
+  step(`${Number(product.waitingPeriod) / 3600} h waiting period passed (chain time advanced)`);
+
+  // Evidence: device-signed telemetry around the incident. A genuine failure (real AI4I rows labelled as heat
+  // dissipation / power failures) and a fraudulent claim backed by normal telemetry.
+  const failures = rows.filter((r) => r.modes.HDF === 1 || r.modes.PWF === 1).slice(0, 4);
+  const normal = rows.filter((r) => r.failure === 0).slice(1_000, 1_008);
+  const store = await startEvidenceServer({ port: 0 });
+  cleanups.push(() => store.close());
+  const incidentAt = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+  const evidenceFor = async (d: (typeof devices)[number], telemetry: typeof rows) => {
+    const readings = await signAi4iRows({
+      deviceKey: d.key,
+      domain,
+      rows: telemetry,
+      startSeq: BigInt(d.readings.length) + 1n,
+      startTimestamp: incidentAt - 30n * BigInt(telemetry.length - 1),
+      intervalSeconds: 30n,
+    });
+    return store.put(serializeEvidence(buildEvidenceBundle({ chainId, registry: registryAddress, incidentAt, readings })));
+  };
+  const genuineEvidence = await evidenceFor(devices[0], [...normal.slice(0, 4), ...failures]);
+  const fraudEvidence = await evidenceFor(devices[1], normal);
+  const claimAmount = units(1_500);
+  const genuine = await fileClaim(holder, token.connect(operator), { policyId: policies[0], amount: claimAmount, incidentAt, evidenceHash: genuineEvidence.hash, evidenceURI: genuineEvidence.uri });
+  const fraud = await fileClaim(holder, token.connect(operator), { policyId: policies[1], amount: claimAmount, incidentAt, evidenceHash: fraudEvidence.hash, evidenceURI: fraudEvidence.uri });
+  gas.add("insurance: file claim", genuine.receipt);
+  gas.add("insurance: file claim", fraud.receipt);
+  step(`Filed claim #${genuine.claimId} (failure telemetry) and claim #${fraud.claimId} (normal telemetry), evidence on ${store.url}`);
+
+  // The committee: three members run the real oracle daemon (the code of \`npm run oracle -- run\`); 2 of 3 decide.
+  const model = await loadModel(undefined, { backend: "auto", expectedHash: modelHash });
+  const checkpoints = mkdtempSync(path.join(os.tmpdir(), "triad-demo-"));
+  const addresses = { claims: await claims.getAddress(), registry: registryAddress, committee: await committee.getAddress() };
+  const daemons = LOCAL_COMMITTEE_ACCOUNTS.map((i) =>
+    createOracle({
+      provider: ethers.provider,
+      signer: signers[i],
+      addresses,
+      model,
+      config: {
+        confirmations: 0,
+        pollIntervalMs: 100,
+        metricsPort: undefined, // no /healthz server for in-process demo daemons
+        checkpointFile: path.join(checkpoints, `member-${i}.json`),
+        evidence: { schemes: ["http"], hosts: ["127.0.0.1"], maxBytes: 1 << 20, timeoutMs: 5_000, retries: 1, retryDelayMs: 100 },
+      },
+      logger: pino({ level: "silent" }),
+    }),
+  );
+  cleanups.push(async () => {
+    await Promise.all(daemons.map((d) => d.stop()));
+    rmSync(checkpoints, { recursive: true, force: true });
+  });
+  await Promise.all(daemons.map((d) => d.start()));
+  const t1 = Date.now();
+  step(`Oracle committee started: ${LOCAL_COMMITTEE_ACCOUNTS.length} daemons, threshold ${await committee.threshold()}, model ${modelHash.slice(0, 10)}… on tfjs ${model.backend}`);
+  const decided = async () =>
+    (await Promise.all([genuine.claimId, fraud.claimId].map((id) => claims.getClaim(id)))).every((c) => c.status !== 1n);
+  for (let i = 0; i < 300 && !(await decided()); i++) await new Promise((r) => setTimeout(r, 100));
+  await cleanups.pop()!();
+  if (!(await decided())) throw new Error("the oracle committee did not decide the claims within 30 s");
+  const verdictMs = Date.now() - t1;
+  for (const e of await claims.queryFilter(claims.filters.VerdictSigned())) {
+    gas.add("insurance: submitVerdict (member)", await e.getTransactionReceipt());
+  }
+  const [g, f] = await Promise.all([claims.getClaim(genuine.claimId), claims.getClaim(fraud.claimId)]);
+  if (!g.approved || f.approved) throw new Error("unexpected verdicts");
+  step(`Committee decided in ${(verdictMs / 1000).toFixed(1)} s: claim #${genuine.claimId} APPROVED (score ${(Number(g.scoreBps) / 100).toFixed(2)} %), claim #${fraud.claimId} REJECTED (score ${(Number(f.scoreBps) / 100).toFixed(2)} %)`);
+
+  await hre.network.provider.send("evm_increaseTime", [Number(product.appealWindow) + 1]);
+  await hre.network.provider.send("evm_mine", []);
+  step(`${Number(product.appealWindow) / 3600} h appeal window passed without an appeal`);
+  const before = await token.balanceOf(operator.address);
+  const paid = await settleClaim(claims, genuine.claimId);
+  const closed = await settleClaim(claims, fraud.claimId);
+  gas.add("insurance: settle", paid.receipt);
+  gas.add("insurance: settle", closed.receipt);
+  const received = (await token.balanceOf(operator.address)) - before;
+  step(`Settled: claim #${genuine.claimId} paid ${fmt(paid.paid)} tUSD (claim ${fmt(claimAmount)} − deductible ${fmt(product.deductible)}) + deposit back; claim #${fraud.claimId} closed, its deposit forfeited to the pool`);
+
   console.log("\nSummary");
   console.log(
     table([
@@ -207,6 +318,9 @@ async function main() {
       ["batches anchored", `${devices.reduce((n, d) => n + d.roots.length, 0)} Merkle roots`],
       ["reading proof", "verified on-chain and signature recovered off-chain"],
       ["marketplace", `dataset + 30-day stream sold; keys delivered; ${verifiedReadings} readings verified by the buyer`],
+      ["insurance pool", `${fmt(await pool.totalAssets())} tUSD assets, ${fmt(await pool.lockedAssets())} tUSD locked as cover`],
+      ["genuine claim", `#${genuine.claimId} approved by a ${await committee.threshold()}-of-${LOCAL_COMMITTEE_ACCOUNTS.length} committee; holder received ${fmt(received)} tUSD (payout + deposit)`],
+      ["fraudulent claim", `#${fraud.claimId} rejected by the AI oracle (normal telemetry), deposit forfeited`],
     ]),
   );
   console.log("\nGas (whole transaction, from receipts)");
@@ -214,8 +328,15 @@ async function main() {
   console.log(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
 }
 
-main().catch((err) => {
-  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
-  if (process.env.DEBUG) console.error(err);
-  process.exitCode = 1;
-});
+/** Things to stop however the demo ends (servers, daemons), last started first. */
+const cleanups: (() => Promise<void>)[] = [];
+
+main()
+  .catch((err) => {
+    console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.DEBUG) console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
