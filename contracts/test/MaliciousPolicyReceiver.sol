@@ -19,7 +19,8 @@ contract MaliciousPolicyReceiver is IERC721Receiver {
         FileClaim,
         ReleaseCoverage,
         Settle,
-        RejectToken
+        RejectToken,
+        Call
     }
 
     /// @notice The contract under attack.
@@ -34,6 +35,7 @@ contract MaliciousPolicyReceiver is IERC721Receiver {
     /// @notice Number of times the hook ran.
     uint256 public hookCalls;
 
+    bytes private _callData;
     uint256 private _productId;
     address private _device;
     uint256 private _coverage;
@@ -47,6 +49,13 @@ contract MaliciousPolicyReceiver is IERC721Receiver {
     function setAttack(Attack attack_, bool swallow_) external {
         attack = attack_;
         swallow = swallow_;
+    }
+
+    /// @notice Configures the hook to re-enter with `data` (any ClaimsInsurance call), recording its failure.
+    function setAttackCall(bytes calldata data) external {
+        attack = Attack.Call;
+        swallow = true;
+        _callData = data;
     }
 
     /// @notice Makes this contract call `target` (for example to register a device it owns, or approve tokens).
@@ -96,6 +105,7 @@ contract MaliciousPolicyReceiver is IERC721Receiver {
             );
         }
         if (attack == Attack.ReleaseCoverage) return abi.encodeCall(IClaimsInsurance.releaseCoverage, (tokenId));
+        if (attack == Attack.Call) return _callData;
         return abi.encodeCall(IClaimsInsurance.settle, (1));
     }
 }

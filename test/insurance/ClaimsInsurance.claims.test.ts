@@ -257,6 +257,51 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
     });
   });
 
+  describe("products without a claim deposit", () => {
+    /** Fixture + product 3 (the standard terms, no claim deposit), a policy on it and a 1,000 tUSD claim filed. */
+    async function noDepositFixture() {
+      const fx = await deployInsuranceFixture();
+      await fx.claims.connect(fx.insurer).createProduct({ ...STANDARD_PRODUCT, claimDeposit: 0n });
+      await fx.claims.connect(fx.insurer).setProductModel(3n, fx.modelHash, true);
+      const policyId = await buyPolicy(fx, { productId: 3n });
+      const balances = [await fx.token.balanceOf(fx.holder.address), await fx.token.balanceOf(await fx.claims.getAddress())];
+      const filed = await fileClaim(fx, policyId, { amount: AMOUNT });
+      return { ...fx, policyId, balances, ...filed };
+    }
+
+    it("files a claim without moving tokens", async () => {
+      const { claims, token, holder, balances, claimId } = await loadFixture(noDepositFixture);
+      expect(await token.balanceOf(holder.address)).to.equal(balances[0]);
+      expect(await token.balanceOf(await claims.getAddress())).to.equal(balances[1]);
+      const claim = await claims.getClaim(claimId);
+      expect([claim.status, claim.amount, claim.deposit]).to.deep.equal([Status.Filed, AMOUNT, 0n]);
+    });
+
+    it("closes a rejection with nothing forfeited to the pool", async () => {
+      const fx = await loadFixture(noDepositFixture);
+      const { claims, pool, token, holder, claimId } = fx;
+      await decide(fx, claimId, false);
+      await afterAppealWindow(fx, claimId);
+      const assets = await pool.totalAssets();
+      const tx = claims.settle(claimId);
+      await expect(tx).to.emit(claims, "ClaimSettled").withArgs(claimId, holder.address, Status.Closed, 0n, 0n);
+      await expect(tx).not.to.emit(pool, "DepositForfeited");
+      await expect(tx).to.changeTokenBalances(token, [holder, pool, claims], [0n, 0n, 0n]);
+      expect(await pool.totalAssets()).to.equal(assets);
+    });
+
+    it("pays an approval minus the deductible and refunds nothing", async () => {
+      const fx = await loadFixture(noDepositFixture);
+      const { claims, pool, token, holder, claimId } = fx;
+      await decide(fx, claimId, true);
+      await afterAppealWindow(fx, claimId);
+      const paid = AMOUNT - DEDUCTIBLE;
+      const tx = claims.settle(claimId);
+      await expect(tx).to.emit(claims, "ClaimSettled").withArgs(claimId, holder.address, Status.Paid, paid, 0n);
+      await expect(tx).to.changeTokenBalances(token, [holder, pool, claims], [paid, -paid, 0n]);
+    });
+  });
+
   describe("appeals", () => {
     it("lets the holder appeal a rejection; the arbiter's decision is final and settled at once", async () => {
       const fx = await loadFixture(rejectedFixture);

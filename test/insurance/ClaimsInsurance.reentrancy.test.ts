@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { Wallet, id } from "ethers";
+import { Wallet, id, type Interface } from "ethers";
 import { deviceRegistryDomain, prepareRegistration } from "../../sdk";
 import { DEVICE_METADATA, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "./fixtures";
 
-const Attack = { None: 0, BuyPolicy: 1, FileClaim: 2, ReleaseCoverage: 3, Settle: 4, RejectToken: 5 };
+const Attack = { None: 0, BuyPolicy: 1, FileClaim: 2, ReleaseCoverage: 3, Settle: 4, RejectToken: 5, Call: 6 };
 const COVERAGE = 1_000n * UNIT;
 const DURATION = 30n * 86_400n;
 
@@ -107,6 +107,33 @@ describe("ClaimsInsurance: reentrancy through the policy token's ERC-721 receive
       expect(await receiver.lastRevertData()).to.equal(claims.interface.encodeErrorResult("ReentrancyGuardReentrantCall", []));
       expect(await claims.policyCount()).to.equal(1n);
       expect(await pool.lockedAssets()).to.equal(COVERAGE);
+    });
+  }
+
+  // The decision entry points: with roles granted to the receiver, only the reentrancy guard can refuse these calls
+  // (outside a transaction in progress, each would fail on claim 1 not existing with ClaimsUnexpectedStatus or
+  // ClaimsNoSignatures, or succeed for the empty batch), so the recorded revert data proves the guard fired.
+  for (const name of ["appeal", "challenge", "escalate", "resolve", "submitVerdict", "submitVerdicts"] as const) {
+    it(`blocks ${name} from inside the mint hook`, async () => {
+      const fx = await loadFixture(receiverFixture);
+      const { claims, receiver, receiverDevice, productId3 } = fx;
+      const receiverAddress = await receiver.getAddress();
+      await claims.grantRole(await claims.INSURER_ROLE(), receiverAddress);
+      await claims.grantRole(await claims.ARBITER_ROLE(), receiverAddress);
+      const verdict = { claimId: 1n, evidenceHash: id("e"), modelHash: fx.modelHash, approved: false, payout: 0n, scoreBps: 0n, deadline: 0n };
+      const args: Record<typeof name, unknown[]> = {
+        appeal: [1n],
+        challenge: [1n],
+        escalate: [1n],
+        resolve: [1n, false, 0n],
+        submitVerdict: [verdict, []],
+        submitVerdicts: [[], []],
+      };
+      const iface: Interface = claims.interface;
+      await receiver.setAttackCall(iface.encodeFunctionData(name, args[name]));
+      await expect(receiver.buy(productId3, receiverDevice, COVERAGE, DURATION)).to.emit(claims, "PolicyPurchased");
+      expect(await receiver.hookCalls()).to.equal(1n);
+      expect(await receiver.lastRevertData()).to.equal(claims.interface.encodeErrorResult("ReentrancyGuardReentrantCall", []));
     });
   }
 });

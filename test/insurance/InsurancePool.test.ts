@@ -53,11 +53,29 @@ describe("InsurancePool", () => {
       expect(await pool.maxWithdraw(lp1.address)).to.equal(1_000n * UNIT);
     });
 
+    it("bounds mint by the 112-bit ledger: maxMint is the shares maxDeposit buys, and minting them all fits", async () => {
+      const { pool, token, admin, lp2 } = await loadFixture(fundedPoolFixture);
+      const maxAssets = 2n ** 112n - 1n - 1_000n * UNIT;
+      expect(await pool.maxDeposit(lp2.address)).to.equal(maxAssets);
+      const maxShares = await pool.maxMint(lp2.address);
+      expect(maxShares).to.equal(await pool.convertToShares(maxAssets));
+      await expect(pool.connect(lp2).mint(maxShares + 1n, lp2.address))
+        .to.be.revertedWithCustomError(pool, "ERC4626ExceededMaxMint")
+        .withArgs(lp2.address, maxShares + 1n, maxShares);
+      const cost = await pool.previewMint(maxShares);
+      expect(cost).to.be.lte(maxAssets);
+      await token.connect(admin).mint(lp2.address, cost);
+      await expect(pool.connect(lp2).mint(maxShares, lp2.address)).to.changeTokenBalances(token, [lp2, pool], [-cost, cost]);
+      expect(await pool.totalAssets()).to.equal(1_000n * UNIT + cost);
+      expect(await pool.balanceOf(lp2.address)).to.equal(maxShares);
+      expect(await pool.maxMint(lp2.address)).to.equal(await pool.convertToShares(await pool.maxDeposit(lp2.address)));
+    });
+
     it("refuses the zero address and invalid parameters at construction", async () => {
       const { token, admin, treasury } = await loadFixture(deployPoolFixture);
       const f = await ethers.getContractFactory("InsurancePool");
       const t = await token.getAddress();
-      await expect(f.deploy(ethers.ZeroAddress, admin.address, treasury.address, 1, 0)).to.be.reverted;
+      await expect(f.deploy(ethers.ZeroAddress, admin.address, treasury.address, 1, 0)).to.be.revertedWithCustomError(f, "PoolZeroAddress");
       await expect(f.deploy(t, ethers.ZeroAddress, treasury.address, 1, 0)).to.be.revertedWithCustomError(f, "PoolZeroAddress");
       await expect(f.deploy(t, admin.address, ethers.ZeroAddress, 1, 0)).to.be.revertedWithCustomError(f, "PoolZeroAddress");
       await expect(f.deploy(t, admin.address, treasury.address, 0, 0))
