@@ -1,8 +1,10 @@
 /**
  * `npm run deploy -- --network <name>`: deploys (or resumes) the suite with Ignition, configures it and records the
- * addresses in deployments/<chainId>.json.
+ * addresses in deployments/<chainId>.json (or $TRIAD_DEPLOYMENTS_DIR/<chainId>.json).
  */
+import path from "node:path";
 import hre from "hardhat";
+import { deploymentPath } from "../sdk";
 import { deployTriad } from "./lib/deploy";
 import { step } from "./lib/report";
 
@@ -13,7 +15,10 @@ async function main() {
   if (hre.network.name === "hardhat") {
     step("Note: the in-process hardhat network ends with this command; use --network localhost with `npx hardhat node`.");
   } else {
-    step(`Recorded in deployments/${record.chainId}.json`);
+    // $TRIAD_DEPLOYMENTS_DIR, when set, moves the record elsewhere: name the file actually written.
+    const file = deploymentPath(record.chainId);
+    const relative = path.relative(process.cwd(), file);
+    step(`Recorded in ${relative.startsWith("..") ? file : relative}`);
   }
 }
 

@@ -152,7 +152,7 @@ task("claim:file", "Publishes an evidence bundle to the evidence store and files
     }),
   );
 
-task("claim:show", "Shows a claim: status, verdict, score, model hash, signers, payout")
+task("claim:show", "Shows a claim: status, verdict, score, model hash, signers, payout and, once settled, what was paid")
   .addParam("claim", "Claim id")
   .addOptionalParam("from", "Account to read as (default: the first)")
   .addFlag("json", "Print one JSON object instead of human output")
@@ -171,6 +171,8 @@ task("claim:show", "Shows a claim: status, verdict, score, model hash, signers, 
         const slots = await Promise.all(members.map((m) => committee.memberSlot(m)));
         signers = members.filter((_, i) => slots[i].isMember && (bitmap >> Number(slots[i].slot)) & 1);
       }
+      // What settlement actually moved: the holder gets payout − deductible, and the deposit back unless rejected.
+      const settled = (await claims.queryFilter(claims.filters.ClaimSettled(claimId)))[0];
       const f = (v: bigint) => formatAmount(v, decimals);
       const status = CLAIM_STATUS[Number(c.status)];
       const decided = finalised !== undefined || ["Paid", "Closed"].includes(status);
@@ -190,6 +192,7 @@ task("claim:show", "Shows a claim: status, verdict, score, model hash, signers, 
         evidenceHash: c.evidenceHash,
         evidenceURI: c.evidenceURI,
         signers,
+        settlement: settled ? { recipient: settled.args.recipient, paid: settled.args.paid, depositRefunded: settled.args.depositRefunded } : null,
       };
       const when = (t: number) => (t === 0 ? "-" : new Date(t * 1000).toISOString());
       output(args.json, view, [
@@ -198,6 +201,7 @@ task("claim:show", "Shows a claim: status, verdict, score, model hash, signers, 
         decided
           ? `  verdict ${c.approved ? "APPROVED" : "REJECTED"}, payout ${f(c.payout)} tokens, score ${(view.scoreBps / 100).toFixed(2)} %, appeal until ${when(view.appealDeadline)}`
           : "  no verdict yet",
+        ...(settled ? [`  settled: paid ${f(settled.args.paid)} tokens to ${settled.args.recipient} (payout minus deductible), deposit refunded ${f(settled.args.depositRefunded)}`] : []),
         `  model ${c.modelHash}`,
         `  signed by ${signers.length > 0 ? signers.join(", ") : "-"}`,
         `  evidence ${c.evidenceURI} (${c.evidenceHash})`,
