@@ -168,7 +168,8 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     function acceptOwnership(address device) external {
         Device storage d = _registered(device);
         address pending = _pendingOwners[device];
-        if (msg.sender != pending || pending == address(0)) revert DeviceNotPendingOwner(device, msg.sender, pending);
+        // msg.sender is never the zero address, so a device with no proposal (pending == 0) is refused here too.
+        if (msg.sender != pending) revert DeviceNotPendingOwner(device, msg.sender, pending);
         address previous = d.owner;
         d.owner = msg.sender;
         delete _pendingOwners[device];

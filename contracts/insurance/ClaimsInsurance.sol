@@ -482,7 +482,8 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
             amount = p.coverage - p.paidOut;
         }
         emit CoverageReleased(policyId, amount);
-        if (amount != 0) pool.release(amount);
+        // amount > 0 here: a policy paid out in full was already released at settlement.
+        pool.release(amount);
     }
 
     // ------------------------------------------------------------------ internal: claims
