@@ -7,15 +7,18 @@ import { readCsv } from "./devices";
 task("evidence:build", "Signs each row of an AI4I CSV as the device's reading (timestamps spread up to --incident-at) and writes a triad.evidence/v1 bundle")
   .addParam("deviceKey", "The device's private key (hex); it signs each reading")
   .addParam("csv", "CSV file with the AI4I 2020 columns and header (the telemetry around the incident)")
-  .addParam("incidentAt", "Unix time (seconds) of the incident the claim is about")
+  .addOptionalParam("incidentAt", "Unix time (seconds) of the incident the claim is about (default: the chain's latest block time)")
   .addParam("out", "Where to write the bundle (JSON)")
   .addOptionalParam("startSeq", "Sequence number of the first row (default: the device's next unanchored seq)")
   .addOptionalParam("interval", "Seconds between readings; the last reading is at --incident-at", "60")
   .addFlag("json", "Print one JSON object instead of human output")
   .setAction(
-    action(async (args: { deviceKey: string; csv: string; incidentAt: string; out: string; startSeq?: string; interval: string; json: boolean }, hre) => {
+    action(async (args: { deviceKey: string; csv: string; incidentAt?: string; out: string; startSeq?: string; interval: string; json: boolean }, hre) => {
       const key = new hre.ethers.Wallet(parsePrivateKey(args.deviceKey, "device-key"));
-      const incidentAt = parseUint(args.incidentAt, "incident-at", { min: 1n, max: 2n ** 53n - 1n });
+      const incidentAt =
+        args.incidentAt === undefined
+          ? BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp)
+          : parseUint(args.incidentAt, "incident-at", { min: 1n, max: 2n ** 53n - 1n });
       const interval = parseUint(args.interval, "interval", { min: 1n, max: 86_400n });
       const rows = parseAi4iCsv(readCsv(args.csv), args.csv);
       if (rows.length === 0) fail(`${args.csv} has no data rows`);

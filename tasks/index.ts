@@ -4,3 +4,4 @@ import "./devices";
 import "./market";
 import "./insurance";
 import "./evidence";
+import "./chain";
