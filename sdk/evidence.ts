@@ -160,7 +160,9 @@ export function parseEvidence(bytes: Uint8Array, options: ParseEvidenceOptions =
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (cause) {
-    throw new EvidenceError("MALFORMED_JSON", `evidence is not UTF-8 JSON: ${(cause as Error).message}`, {}, { cause });
+    // The parser's message quotes the input: keep it to one printable line (it reaches logs and claimants).
+    const detail = (cause as Error).message.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ").slice(0, 160);
+    throw new EvidenceError("MALFORMED_JSON", `evidence is not UTF-8 JSON: ${detail}`, {}, { cause });
   }
   return validateBundle(json, options.maxReadings ?? 20_000);
 }
