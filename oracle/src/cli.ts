@@ -19,6 +19,7 @@ import { auditClaim, assessEvidence } from "./actions";
 import type { OracleModel } from "./assess";
 import { checkChainId, createRpc, resolveAddresses, shortMessage } from "./chain";
 import { ConfigError, loadConfig, type OracleConfig } from "./config";
+import { configHelpText } from "./config-help";
 import { createOracle } from "./daemon";
 import { startEvidenceServer } from "./evidence-server";
 
@@ -32,7 +33,10 @@ Commands:
 
 Run "npm run oracle -- <command> --help" for a command's options.
 Configuration: ORACLE_* environment variables, or a .env file (./.env, or the one given with --dotenv <path>;
-variables already in the environment win). See oracle/README.md and .env.example.`;
+variables already in the environment win). See oracle/README.md and .env.example.
+
+Variables:
+${configHelpText()}`;
 
 const HELP: Record<string, string> = {
   run: `Usage: npm run oracle -- run [--dotenv <path>]

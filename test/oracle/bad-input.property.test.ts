@@ -160,3 +160,11 @@ describe("oracle bad input (property-based)", function () {
     );
   });
 });
+
+describe("oracle --help", function () {
+  it("documents every configuration variable the config schema knows, and no other", async function () {
+    const { CONFIG_HELP, configHelpText } = await import("../../oracle/src/config-help");
+    expect(Object.keys(CONFIG_HELP).sort()).to.deep.equal([...CONFIG_VARIABLES].sort());
+    for (const name of CONFIG_VARIABLES) expect(configHelpText()).to.contain(name);
+  });
+});
