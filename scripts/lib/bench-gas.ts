@@ -47,6 +47,8 @@ export interface GasFigures {
 export interface GasDetail {
   /** anchorBatch gas by batch size (readings). */
   anchorBySize: Record<string, number>;
+  /** One signature, finalising, on the standard product: the verdict recorded, the payout left to `settle`. */
+  submitVerdict1Standard: number;
   /** Batch of 20 on the standard product: verdicts recorded, payouts later at `settle`. */
   batchVerdictPerClaim20Standard: number;
   /** The 2-of-2 verdict that preceded `settle` (standard product, verdict recorded). */
@@ -124,7 +126,7 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
   });
   // Parametric policies (1 + 1 + 20) and 20 standard ones; insureDevices lets the waiting period pass.
   const parametric = await insureDevices(s, { count: 22, tag: "gas-parametric", productId: s.parametricProductId, coverage: COVERAGE });
-  const standard = await insureDevices(s, { count: 20, tag: "gas-standard-batch", productId: s.standardProductId, coverage: COVERAGE });
+  const standard = await insureDevices(s, { count: 21, tag: "gas-standard-batch", productId: s.standardProductId, coverage: COVERAGE });
 
   const file = async (policyId: bigint) => {
     const incidentAt = BigInt(await time.latest()) - 600n;
@@ -158,6 +160,8 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
   await setThreshold(s, 1);
   const one = await file(parametric[0].policyId);
   const submitVerdict1 = paidAtOnce(await submit(one.verdict, await signBy(1, one.verdict)));
+  const recorded = await file(standard[20].policyId);
+  const submitVerdict1Standard = gasOf(await submit(recorded.verdict, await signBy(1, recorded.verdict)));
   await setThreshold(s, 3);
   const three = await file(parametric[1].policyId);
   const submitVerdict3 = paidAtOnce(await submit(three.verdict, await signBy(3, three.verdict)));
@@ -174,7 +178,7 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
     return Math.round(gasOf(receipt) / policies.length);
   };
   const batchVerdictPerClaim20 = await batchOf20(parametric.slice(2, 22));
-  const batchVerdictPerClaim20Standard = await batchOf20(standard);
+  const batchVerdictPerClaim20Standard = await batchOf20(standard.slice(0, 20));
   await setThreshold(s, 2);
   progress("gas: batches of 20 verdicts (parametric and standard)");
 
@@ -192,6 +196,6 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
       batchVerdictPerClaim20,
       settle: gasOf(settled.receipt),
     },
-    detail: { anchorBySize, batchVerdictPerClaim20Standard, submitVerdict2Standard: gasOf(decided), firstSale },
+    detail: { anchorBySize, submitVerdict1Standard, batchVerdictPerClaim20Standard, submitVerdict2Standard: gasOf(decided), firstSale },
   };
 }
