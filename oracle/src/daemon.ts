@@ -11,7 +11,8 @@
  *   4. Per batch of `batchSize` claims, pipelined: download the evidence (bounded concurrency), check it on worker
  *      threads, score the valid claims in one batched inference, build verdicts (invalid evidence → rejection),
  *      sign them and submit the batch (locally managed nonces) while the next batch is still being checked.
- *   5. Wait for every receipt, then advance the checkpoint atomically past the range.
+ *   5. Wait for every receipt — and, with a confirmation depth, for the verdict transactions to be that deep and still
+ *      in the chain — then advance the checkpoint atomically past the range.
  * A failure anywhere before step 5 abandons the tick: the next one re-scans the same range, and step 2 makes that
  * idempotent (the contract also refuses a duplicate signature), so a claim is never lost nor signed twice.
  */
@@ -63,6 +64,12 @@ export interface TickReport {
   idle: boolean;
   /** Main-thread milliseconds per stage (claimState, lookups, verify = waiting for checks, decide, submission). */
   phasesMs: Record<string, number>;
+}
+
+/** A verdict transaction of the tick, mined. */
+interface MinedTransaction {
+  hash: string;
+  blockNumber: number;
 }
 
 /** A claim of the scanned range on its way through the tick. */
@@ -228,8 +235,10 @@ export function createOracle(params: CreateOracleParams): Oracle {
     }));
     report.claims = items.length;
     metrics.claimsSeen.inc(items.length);
-    if (items.length > 0) await processClaims(items, report);
-    advance(to + 1, head);
+    const mined: MinedTransaction[] = [];
+    if (items.length > 0) await processClaims(items, report, mined);
+    await awaitConfirmations(mined);
+    advance(to + 1, lastHead ?? head);
     return report;
   }
 
@@ -269,7 +278,35 @@ export function createOracle(params: CreateOracleParams): Oracle {
     return { decided, signedByMe };
   }
 
-  async function processClaims(all: WorkItem[], report: TickReport): Promise<void> {
+  /**
+   * The checkpoint may only pass claims whose verdicts are as final as the claims themselves: a verdict transaction
+   * is mined at the head, so a reorg shallower than the confirmation depth can drop it (a node does not always
+   * re-include it), which would leave the claim Filed behind the checkpoint. Waits until the tick's verdict
+   * transactions are `confirmations` blocks deep and are still in the chain; if one vanished, the tick fails and is
+   * re-scanned from the checkpoint (its claims are then undecided again and signed again).
+   */
+  async function awaitConfirmations(mined: readonly MinedTransaction[]): Promise<void> {
+    if (config.confirmations === 0 || mined.length === 0) return;
+    const target = Math.max(...mined.map((t) => t.blockNumber)) + config.confirmations;
+    for (;;) {
+      const head = await rpc.call("eth_blockNumber", () => provider.getBlockNumber());
+      lastHead = head;
+      if (head >= target) break;
+      if (stopping) throw new AbandonedTick(); // re-scanned on restart: idempotent
+      await new Promise((r) => setTimeout(r, Math.min(config.pollIntervalMs, 1000)));
+    }
+    for (const t of mined) {
+      const receipt = await rpc.call("eth_getTransactionReceipt", () => provider.getTransactionReceipt(t.hash));
+      if (!receipt) {
+        nonce = undefined; // its nonce is free again
+        throw new TriadError(`verdict transaction ${t.hash} (block ${t.blockNumber}) was dropped by a reorg: re-scanning from the checkpoint`, "TX_REORGED", {
+          hash: t.hash,
+        });
+      }
+    }
+  }
+
+  async function processClaims(all: WorkItem[], report: TickReport, mined: MinedTransaction[]): Promise<void> {
     let mark = performance.now();
     const phase = (name: string) => {
       const now = performance.now();
@@ -356,7 +393,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
           log.info({ claims: items.length }, "stopping: abandoning the rest of the tick (it is re-scanned on restart)");
           throw new AbandonedTick();
         }
-        if (ready.length > 0) submissions.push(submit(ready, report));
+        if (ready.length > 0) submissions.push(submit(ready, report, mined));
       }
     } finally {
       // Whatever was sent is accounted for before the tick ends (also when it is abandoned or failed).
@@ -483,7 +520,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
   }
 
   /** Submits one batch (submitVerdict for batch size 1, else submitVerdicts) and accounts for its receipt. */
-  async function submit(batch: WorkItem[], report: TickReport): Promise<void> {
+  async function submit(batch: WorkItem[], report: TickReport, mined: MinedTransaction[]): Promise<void> {
     const started = performance.now();
     try {
       const request =
@@ -494,6 +531,7 @@ export function createOracle(params: CreateOracleParams): Oracle {
               batch.map((i) => [i.signature!]),
             );
       const receipt = await sendAndWait({ ...request, verdicts: batch.length });
+      mined.push({ hash: receipt.hash, blockNumber: receipt.blockNumber });
       report.transactions++;
       metrics.submissionSeconds.observe((performance.now() - started) / 1000);
       accountReceipt(batch, receipt, report);

@@ -97,4 +97,47 @@ describe("oracle under faults (e2e)", function () {
     expect(lines.filter((l) => l.msg === "evidence invalid: rejecting claim")).to.deep.equal([]);
     expect((await oracle.metrics.claimsSeen.get()).values[0].value, "claims read after the confirmation depth").to.equal(1);
   });
+
+  it("a verdict transaction dropped by a reorg below the confirmation depth is submitted again", async function () {
+    const CONFIRMATIONS = 2;
+    const f = await loadFixture(deployOracleFixture);
+    const [insured] = await f.insureNewDevices(["reorg-dropped-verdict"]);
+    const b = await f.bundle([...normalRows(3), ...failureRows("OSF", 1)], { device: insured.device });
+    const served = await startRawServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(b.bytes);
+    });
+    const { logger, lines } = captureLogger();
+    const oracle = oracleFor(f, f.members[0], {
+      config: { confirmations: CONFIRMATIONS, pollIntervalMs: 20, startBlock: (await ethers.provider.getBlockNumber()) + 1 },
+      logger,
+    });
+    await oracle.start();
+    let claimId = 0n;
+    try {
+      claimId = await f.fileClaim({ hash: b.hash, uri: `${served.url}/e`, incidentAt: b.incidentAt, policy: insured.policyId });
+      await mine(CONFIRMATIONS - 1);
+      const snapshot = await ethers.provider.send("evm_snapshot", []);
+      await mine(1); // the claim is confirmed: the daemon decides it in the next block
+      await waitFor(async () => (await f.claims.getClaim(claimId)).status !== FILED, "the verdict");
+      const [first] = await f.claims.queryFilter(f.claims.filters.VerdictFinalised(claimId));
+      // A reorg of two blocks — within the confirmation depth — takes the verdict's block away, and the node does not
+      // re-include the transaction: the claim is Filed again.
+      await ethers.provider.send("evm_revert", [snapshot]);
+      expect((await f.claims.getClaim(claimId)).status).to.equal(FILED);
+      expect(await ethers.provider.getTransactionReceipt(first.transactionHash)).to.equal(null);
+      await waitFor(async () => {
+        await mine(1); // the chain goes on
+        return (await f.claims.getClaim(claimId)).status !== FILED;
+      }, "the claim to be decided again");
+      await mine(CONFIRMATIONS);
+      await waitFor(async () => (await oracle.metrics.checkpointBlock.get()).values[0].value > first.blockNumber, "the checkpoint to pass the verdict");
+    } finally {
+      await oracle.stop();
+      await served.close();
+    }
+    expect(await f.claims.queryFilter(f.claims.filters.VerdictFinalised(claimId)), "decided once in the chain as it is").to.have.length(1);
+    expect(lines.some((l) => l.msg === "tick failed; retrying from the checkpoint" && String(l.err).includes("dropped by a reorg"))).to.equal(true);
+    expect(lines.filter((l) => l.msg === "verdict submitted").map((l) => l.claimId)).to.deep.equal([claimId.toString(), claimId.toString()]);
+  });
 });
