@@ -191,86 +191,96 @@ export async function runOracle(
       },
     });
   });
-  await Promise.all(daemons.map((d) => d.init())); // model checks and worker threads booted: not part of the run
+  try {
+    return await measure();
+  } finally {
+    await Promise.all(daemons.map((d) => d.stop()));
+  }
 
-  const waitUntil = async (ids: readonly bigint[], what: string) => {
-    const deadline = Date.now() + 300_000;
-    while (!ids.every((id) => decidedAt.has(id.toString()))) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
+  async function measure(): Promise<{ figures: OracleFigures; detail: OracleRunDetail }> {
+    await Promise.all(daemons.map((d) => d.init())); // model checks and worker threads booted: not part of the run
+
+    const waitUntil = async (ids: readonly bigint[], what: string) => {
+      const deadline = Date.now() + 300_000;
+      for (let i = 0; i < ids.length; ) {
+        if (decidedAt.has(ids[i].toString())) {
+          i++;
+          continue;
+        }
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${i} of ${ids.length} decided`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+
+    // ---------------------------------------------------------------- throughput: the backlog
+    const rpcBefore = args.rpcCount();
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    for (const d of daemons) await d.start();
+    await waitUntil(workload.backlog, "the backlog");
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const rpcRequests = args.rpcCount() - rpcBefore;
+    const backlogOutcome = { ...outcome };
+    const backlogRefused = refused;
+    // Per-daemon figures of the backlog phase.
+    let inferenceSeconds = 0;
+    let inferred = 0;
+    let skipped = 0;
+    let transactions = 0;
+    for (const d of daemons) {
+      const sumOf = (values: { metricName?: string; value: number }[], suffix: string) => values.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
+      inferenceSeconds += sumOf((await d.metrics.inferenceSeconds.get()).values, "_sum");
+      transactions += sumOf((await d.metrics.submissionSeconds.get()).values, "_count");
+      inferred += (await d.metrics.inferredClaims.get()).values[0]?.value ?? 0;
+      skipped += (await d.metrics.claimsSkipped.get()).values.reduce((n, v) => n + v.value, 0);
     }
-  };
+    progress(`${label(args)}: ${workload.backlog.length} claims decided in ${seconds.toFixed(1)} s`);
 
-  // ---------------------------------------------------------------- throughput: the backlog
-  const rpcBefore = args.rpcCount();
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  for (const d of daemons) await d.start();
-  await waitUntil(workload.backlog, "the backlog");
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  const rpcRequests = args.rpcCount() - rpcBefore;
-  const backlogOutcome = { ...outcome };
-  const backlogRefused = refused;
-  // Per-daemon figures of the backlog phase.
-  let inferenceSeconds = 0;
-  let inferred = 0;
-  let skipped = 0;
-  let transactions = 0;
-  for (const d of daemons) {
-    const sumOf = (values: { metricName?: string; value: number }[], suffix: string) => values.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
-    inferenceSeconds += sumOf((await d.metrics.inferenceSeconds.get()).values, "_sum");
-    transactions += sumOf((await d.metrics.submissionSeconds.get()).values, "_count");
-    inferred += (await d.metrics.inferredClaims.get()).values[0]?.value ?? 0;
-    skipped += (await d.metrics.claimsSkipped.get()).values.reduce((n, v) => n + v.value, 0);
+    // ---------------------------------------------------------------- latency: claims one at a time
+    const filedAt = new Map<string, number>();
+    const live: bigint[] = [];
+    for (const p of workload.live) {
+      const { claimId } = await file(s, p);
+      filedAt.set(claimId.toString(), performance.now());
+      live.push(claimId);
+      await new Promise((r) => setTimeout(r, options.latencyGapMs));
+    }
+    await waitUntil(live, "the latency claims");
+    const latencies = live.map((id) => decidedAt.get(id.toString())! - filedAt.get(id.toString())!).sort((a, b) => a - b);
+    progress(`${label(args)}: ${live.length} claims filed one at a time every ${options.latencyGapMs} ms, p50 ${percentile(latencies, 50).toFixed(0)} ms`);
+
+    // The chain agrees: every claim decided.
+    for (const id of [...workload.backlog, ...live]) {
+      const claim = await s.triad.claims.getClaim(id);
+      if (Number(claim.status) === 1) throw new Error(`claim ${id} is still Filed after the run`);
+    }
+    const loads = os.loadavg();
+    return {
+      figures: {
+        claimsPerSecond: round(workload.backlog.length / seconds),
+        p50Ms: round(percentile(latencies, 50)),
+        p95Ms: round(percentile(latencies, 95)),
+        maxMs: round(latencies[latencies.length - 1]),
+        inferenceMs: round((inferenceSeconds * 1000) / Math.max(1, inferred), 3),
+        rpcCallsPerClaim: round(rpcRequests / workload.backlog.length, 2),
+      },
+      detail: {
+        daemons: daemons.length,
+        threshold: args.threshold,
+        backlogClaims: workload.backlog.length,
+        backlogSeconds: round(seconds, 2),
+        approved: backlogOutcome.approved,
+        rejected: backlogOutcome.rejected,
+        transactions,
+        refused: backlogRefused,
+        skipped,
+        latencyClaims: live.length,
+        cpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
+        loadAverage: [round(loads[0], 2), round(loads[1], 2)],
+      },
+    };
   }
-  progress(`${label(args)}: ${workload.backlog.length} claims decided in ${seconds.toFixed(1)} s`);
-
-  // ---------------------------------------------------------------- latency: claims one at a time
-  const filedAt = new Map<string, number>();
-  const live: bigint[] = [];
-  for (const p of workload.live) {
-    const { claimId } = await file(s, p);
-    filedAt.set(claimId.toString(), performance.now());
-    live.push(claimId);
-    await new Promise((r) => setTimeout(r, options.latencyGapMs));
-  }
-  await waitUntil(live, "the latency claims");
-  const latencies = live.map((id) => decidedAt.get(id.toString())! - filedAt.get(id.toString())!).sort((a, b) => a - b);
-  progress(`${label(args)}: ${live.length} claims filed one at a time every ${options.latencyGapMs} ms, p50 ${percentile(latencies, 50).toFixed(0)} ms`);
-
-  await Promise.all(daemons.map((d) => d.stop()));
-
-  // The chain agrees: every claim decided.
-  for (const id of [...workload.backlog, ...live]) {
-    const claim = await s.triad.claims.getClaim(id);
-    if (Number(claim.status) === 1) throw new Error(`claim ${id} is still Filed after the run`);
-  }
-  const loads = os.loadavg();
-  return {
-    figures: {
-      claimsPerSecond: round(workload.backlog.length / seconds),
-      p50Ms: round(percentile(latencies, 50)),
-      p95Ms: round(percentile(latencies, 95)),
-      maxMs: round(latencies[latencies.length - 1]),
-      inferenceMs: round((inferenceSeconds * 1000) / Math.max(1, inferred), 3),
-      rpcCallsPerClaim: round(rpcRequests / workload.backlog.length, 2),
-    },
-    detail: {
-      daemons: daemons.length,
-      threshold: args.threshold,
-      backlogClaims: workload.backlog.length,
-      backlogSeconds: round(seconds, 2),
-      approved: backlogOutcome.approved,
-      rejected: backlogOutcome.rejected,
-      transactions,
-      refused: backlogRefused,
-      skipped,
-      latencyClaims: live.length,
-      cpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
-      loadAverage: [round(loads[0], 2), round(loads[1], 2)],
-    },
-  };
 }
 
 function label(args: { members: unknown[]; threshold: number }): string {
