@@ -1,4 +1,4 @@
-import { computeAddress, getBytes, hexlify, recoverAddress } from "ethers";
+import { SigningKey, computeAddress, concat, getBytes, hexlify, recoverAddress } from "ethers";
 
 /**
  * Recovers the address that signed a 32-byte digest. Uses libsecp256k1 through the `secp256k1` package's native
@@ -10,6 +10,7 @@ import { computeAddress, getBytes, hexlify, recoverAddress } from "ethers";
  */
 type NativeSecp256k1 = {
   ecdsaRecover(signature: Uint8Array, recid: number, message: Uint8Array, compressed: boolean): Uint8Array;
+  ecdsaSign(message: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
 };
 
 const native: NativeSecp256k1 | undefined = (() => {
@@ -38,4 +39,18 @@ export function recoverSigner(digest: string, signature: string): string {
     }
   }
   return recoverAddress(digest, signature);
+}
+
+/**
+ * Signs a 32-byte digest with a private key and returns the 65-byte `r ‖ s ‖ v` signature (v = 27 + recovery id):
+ * what ethers' `SigningKey.sign(digest).serialized` returns — both use RFC 6979 nonces and low `s`, so the bytes are
+ * the same — through libsecp256k1 when the native binding loads (about 20× faster), else ethers. The oracle signs a
+ * verdict digest per claim.
+ */
+export function signDigest(privateKey: string, digest: string): string {
+  if (native) {
+    const { signature, recid } = native.ecdsaSign(getBytes(digest), getBytes(privateKey));
+    return hexlify(concat([signature, new Uint8Array([27 + recid])]));
+  }
+  return new SigningKey(privateKey).sign(digest).serialized;
 }

@@ -1,72 +1,24 @@
 import { expect } from "chai";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import hre, { ethers } from "hardhat";
-import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
+import { ethers } from "hardhat";
 import { claimsDomain, signVerdict } from "../../sdk";
 import { assessEvidence, auditClaim } from "../../oracle/src/actions";
 import { startEvidenceServer, type EvidenceServer } from "../../oracle/src/evidence-server";
 import { deployOracleFixture, oracleFor, tempDir, testConfig, type OracleFixture } from "./fixtures";
 import { failureRows, normalRows } from "./helpers";
+import { ROOT, TS_NODE, daemonEnv, jsonLines, serveChainOverHttp, startOracleCli, waitFor } from "./processes";
 
-const ROOT = path.resolve(__dirname, "../..");
-const TS_NODE = require.resolve("ts-node/dist/bin.js");
 const FILED = 1n;
 
-interface Child {
-  process: ChildProcess;
-  stdout: string[];
-  stderr: string[];
-  exited: Promise<number | null>;
-}
-
-function startCli(args: string[], env: Record<string, string>): Child {
-  const child = spawn(process.execPath, [TS_NODE, "--transpile-only", "oracle/src/cli.ts", ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const out: Child = { process: child, stdout: [], stderr: [], exited: new Promise((r) => child.on("exit", (code) => r(code))) };
-  let buffered = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    buffered += d.toString("utf8");
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    out.stdout.push(...lines.filter((l) => l.trim()));
-  });
-  child.stderr!.on("data", (d: Buffer) => out.stderr.push(d.toString("utf8")));
-  return out;
-}
-
-function jsonLines(lines: string[]): Record<string, unknown>[] {
-  return lines.flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
-}
-
-async function waitFor(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Hardhat chain)", function () {
-  let rpc: { listen(): Promise<{ address: string; port: number }>; close(): Promise<void> };
-  let rpcUrl: string;
+  let rpc: Awaited<ReturnType<typeof serveChainOverHttp>>;
   let evidence: EvidenceServer;
 
   before(async function () {
-    rpc = await hre.run(TASK_NODE_CREATE_SERVER, { hostname: "127.0.0.1", port: 0, provider: hre.network.provider });
-    const { port } = await rpc.listen();
-    rpcUrl = `http://127.0.0.1:${port}`;
+    rpc = await serveChainOverHttp();
     evidence = await startEvidenceServer({ port: 0 });
   });
   after(async function () {
@@ -74,25 +26,11 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     await evidence.close();
   });
 
-  function daemonEnv(f: OracleFixture, checkpointFile: string): Record<string, string> {
-    return {
-      ORACLE_RPC_URL: rpcUrl,
-      ORACLE_PRIVATE_KEY: f.memberKeys[0],
-      ORACLE_CLAIMS_ADDRESS: f.addresses.claims,
-      ORACLE_REGISTRY_ADDRESS: f.addresses.registry,
-      ORACLE_COMMITTEE_ADDRESS: f.addresses.committee,
-      ORACLE_CONFIRMATIONS: "0",
-      ORACLE_POLL_INTERVAL_MS: "50",
+  function streamEnv(f: OracleFixture, checkpointFile: string): Record<string, string> {
+    return daemonEnv(f, rpc.url, checkpointFile, {
       ORACLE_LOG_BLOCK_RANGE: "1", // one block per tick: the kill lands mid-stream
       ORACLE_BATCH_SIZE: "1",
-      ORACLE_CHECKPOINT_FILE: checkpointFile,
-      ORACLE_EVIDENCE_SCHEMES: "http",
-      ORACLE_EVIDENCE_HOSTS: "127.0.0.1",
-      ORACLE_METRICS_PORT: "off",
-      ORACLE_TFJS_BACKEND: "cpu",
-      ORACLE_LOG_LEVEL: "info",
-      ORACLE_VERIFY_WORKERS: "1", // the worker path, with one worker: each child boots faster
-    };
+    });
   }
 
   it("a daemon killed with SIGKILL mid-stream and restarted decides every claim exactly once", async function () {
@@ -110,9 +48,9 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
       return states.filter((s) => s.status !== FILED).length;
     };
     const checkpointFile = path.join(tempDir(), "checkpoint.json");
-    const env = daemonEnv(f, checkpointFile);
+    const env = streamEnv(f, checkpointFile);
 
-    const first = startCli(["run"], env);
+    const first = startOracleCli(["run"], env);
     await waitFor(async () => (await decided()) >= 3 || first.process.exitCode !== null, "the first verdicts");
     first.process.kill("SIGKILL");
     expect(await first.exited, first.stderr.join("")).to.equal(null); // killed, no graceful path
@@ -120,7 +58,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     expect(afterKill, "killed mid-stream").to.be.lessThan(claimIds.length);
     const killedAt = JSON.parse(readFileSync(checkpointFile, "utf8")) as { nextBlock: number }; // never torn
 
-    const second = startCli(["run"], env);
+    const second = startOracleCli(["run"], env);
     await waitFor(async () => (await decided()) === claimIds.length || second.process.exitCode !== null, "all claims decided");
     second.process.kill("SIGTERM");
     expect(await second.exited, second.stderr.join("")).to.equal(0);
@@ -175,8 +113,8 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
 
     // The same through the CLI: the report is the last stdout line, exit code 3 on a mismatch. (Spawned
     // asynchronously: the chain it queries is served by this process's event loop.)
-    const env = { ...daemonEnv(f, path.join(tempDir(), "cp.json")), ORACLE_LOG_LEVEL: "warn" };
-    const cli = startCli(["audit", "--claim", doctoredClaim.toString()], env);
+    const env = daemonEnv(f, rpc.url, path.join(tempDir(), "cp.json"), { ORACLE_LOG_LEVEL: "warn" });
+    const cli = startOracleCli(["audit", "--claim", doctoredClaim.toString()], env);
     expect(await cli.exited, cli.stderr.join("")).to.equal(3);
     const report = JSON.parse(cli.stdout[cli.stdout.length - 1]) as { match: boolean; differences: { field: string }[] };
     expect(report.match).to.equal(false);

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Signature, Wallet, id, recoverAddress } from "ethers";
-import { nativeRecovery, recoverSigner } from "../../sdk";
+import { nativeRecovery, recoverSigner, signDigest } from "../../sdk";
 
 describe("SDK recoverSigner (native libsecp256k1 with an ethers fallback)", function () {
   it("recovers the same address as ethers for many keys and digests", function () {
@@ -22,6 +22,16 @@ describe("SDK recoverSigner (native libsecp256k1 with an ethers fallback)", func
     expect(recoverSigner(digest, raw)).to.equal(wallet.address);
     expect(recoverSigner(digest, v01)).to.equal(wallet.address);
     expect(recoverSigner(id("other"), raw)).to.not.equal(wallet.address);
+  });
+
+  it("signDigest gives ethers' signature, byte for byte, and it recovers to the key's address", function () {
+    for (let i = 0; i < 25; i++) {
+      const wallet = new Wallet(id(`sign-test-key-${i}`));
+      const digest = id(`sign-digest-${i}`);
+      const signature = signDigest(wallet.privateKey, digest);
+      expect(signature).to.equal(wallet.signingKey.sign(digest).serialized);
+      expect(recoverAddress(digest, signature)).to.equal(wallet.address);
+    }
   });
 
   it("throws on a malformed signature", function () {
