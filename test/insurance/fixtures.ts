@@ -5,7 +5,7 @@ import {
   AI4I_SCHEMA,
   claimsDomain,
   deviceRegistryDomain,
-  prepareRegistration,
+  registerDevice as registerDeviceAction,
   sensorSchemaId,
   type DeviceMetadata,
 } from "../../sdk";
@@ -61,27 +61,21 @@ export const DEVICE_METADATA: DeviceMetadata = {
   firmware: "1.0.0",
 };
 
-/** Registers the device with key `deviceKey` to `owner` (the device signs the binding with the SDK). */
+/** Registers the device with key `deviceKey` to `owner` (the SDK action: the device signs the binding). */
 export async function registerDevice(
   registry: DeviceRegistry,
   owner: HardhatEthersSigner,
   deviceKey: Wallet,
   metadata: DeviceMetadata = DEVICE_METADATA,
 ): Promise<string> {
-  const { chainId } = await ethers.provider.getNetwork();
-  const reg = await prepareRegistration({
+  const { device } = await registerDeviceAction(registry.connect(owner), {
     deviceKey,
-    owner: owner.address,
-    domain: deviceRegistryDomain(chainId, await registry.getAddress()),
-    metadata,
+    sensorSchema: metadata.sensorSchema,
+    model: metadata.model,
+    firmware: metadata.firmware,
     metadataURI: `ipfs://device/${deviceKey.address}`,
-    nonce: await registry.nonces(deviceKey.address),
-    deadline: 2n ** 40n,
   });
-  await registry
-    .connect(owner)
-    .register(reg.device, reg.sensorSchema, reg.metadataHash, reg.metadataURI, reg.deadline, reg.signature);
-  return reg.device;
+  return device;
 }
 
 /**

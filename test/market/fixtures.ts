@@ -10,7 +10,7 @@ import {
   encryptionPublicKey,
   parseAi4iCsv,
   prepareReadingBatch,
-  prepareRegistration,
+  registerDevice as registerDeviceAction,
   signAi4iRows,
   type PreparedBatch,
 } from "../../sdk";
@@ -47,22 +47,14 @@ export const BUYER_ENC_KEY = id("triad/test/market/buyer-encryption-key");
 export const BUYER_PUBLIC_KEY = encryptionPublicKey(BUYER_ENC_KEY);
 export const BUYER_PUBLIC_KEY_UNCOMPRESSED = encryptionPublicKey(BUYER_ENC_KEY, false);
 
-async function registerDevice(
-  registry: DeviceRegistry,
-  domain: TypedDataDomain,
-  key: Wallet,
-  owner: HardhatEthersSigner,
-): Promise<string> {
-  const reg = await prepareRegistration({
+/** Registers `key`'s device to `owner` through the SDK action (the device signs the binding). */
+async function registerDevice(registry: DeviceRegistry, key: Wallet, owner: HardhatEthersSigner): Promise<string> {
+  const { device } = await registerDeviceAction(registry.connect(owner), {
     deviceKey: key,
-    owner: owner.address,
-    domain,
-    metadata: { schema: "triad.device/v1", sensorSchema: AI4I_SCHEMA, model: "ai4i-mill-sim", firmware: "1.0.0" },
+    model: "ai4i-mill-sim",
     metadataURI: `ipfs://triad-devices/${key.address}`,
-    deadline: BigInt(await time.latest()) + 3_600n,
   });
-  await registry.connect(owner).register(reg.device, reg.sensorSchema, reg.metadataHash, reg.metadataURI, reg.deadline, reg.signature);
-  return reg.device;
+  return device;
 }
 
 async function anchorRows(
@@ -100,9 +92,9 @@ export async function deployMarketFixture() {
   const domain = deviceRegistryDomain(chainId, await registry.getAddress());
 
   const keys = [deviceKey(1), deviceKey(2), deviceKey(3)];
-  const device1 = await registerDevice(registry, domain, keys[0], seller);
-  const device2 = await registerDevice(registry, domain, keys[1], seller);
-  const device3 = await registerDevice(registry, domain, keys[2], other);
+  const device1 = await registerDevice(registry, keys[0], seller);
+  const device2 = await registerDevice(registry, keys[1], seller);
+  const device3 = await registerDevice(registry, keys[2], other);
   const batch = await anchorRows(registry, domain, keys[0], seller, AI4I_ROWS.slice(0, BATCH_ROWS), 1n);
   const otherBatch = await anchorRows(registry, domain, keys[2], other, AI4I_ROWS.slice(BATCH_ROWS, BATCH_ROWS + 4), 1n);
 
