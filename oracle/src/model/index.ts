@@ -82,6 +82,12 @@ export interface ClaimAssessment {
   modeProbabilities: Record<string, number>;
 }
 
+/** One claim to assess: its readings and the incident time. */
+export interface ClaimInput {
+  readings: readonly ReadingInput[];
+  incidentAt: number;
+}
+
 export interface LoadedModel {
   modelHash: `0x${string}`;
   metadata: ModelMetadata;
@@ -89,6 +95,12 @@ export interface LoadedModel {
   /** Scores in [0,1], one per row, in one batched predict call. No window or envelope rule applies. */
   scoreTelemetry(rows: readonly Ai4iTelemetry[]): Promise<number[]>;
   assessClaim(readings: readonly ReadingInput[], incidentAt: number): Promise<ClaimAssessment>;
+  /**
+   * `assessClaim` for many claims with one network call: the same result per claim (a row's score does not depend
+   * on the other rows). Throws, like `assessClaim`, on a reading no machine can produce; callers that must not let
+   * one claim fail the others assess claim by claim then.
+   */
+  assessClaims(claims: readonly ClaimInput[]): Promise<ClaimAssessment[]>;
   dispose(): void;
 }
 
@@ -214,6 +226,54 @@ export async function loadModel(dir: string = DEFAULT_MODEL_DIR, opts: LoadModel
   };
   const thresholdBps = Math.round(binding.threshold * 10_000);
 
+  /** The claim rule (header) for many claims, with ONE network call over all their scorable readings. */
+  const assessClaims = async (claims: readonly ClaimInput[]): Promise<ClaimAssessment[]> => {
+    const rows: Ai4iTelemetry[] = [];
+    const plans = claims.map(({ readings, incidentAt }) => {
+      assertTimestamp(incidentAt, "incidentAt");
+      readings.forEach((r, i) => assertTimestamp(r.timestamp, `readings[${i}].timestamp`));
+      const from = incidentAt - binding.window.beforeSeconds;
+      const to = incidentAt + binding.window.afterSeconds;
+      let readingsInWindow = 0;
+      const scorable: { index: number; row: number }[] = [];
+      readings.forEach((r, index) => {
+        if (r.timestamp < from || r.timestamp > to) return; // outside the window: not even decoded
+        readingsInWindow++;
+        const telemetry = valuesToTelemetry(r.values);
+        if (!withinEnvelope(telemetry, binding.envelope)) return;
+        scorable.push({ index, row: rows.length });
+        rows.push(telemetry);
+      });
+      return { readingsInWindow, scorable };
+    });
+    const probabilities = rows.length > 0 ? await modeProbabilities(rows) : [];
+    return plans.map(({ readingsInWindow, scorable }): ClaimAssessment => {
+      let best: { index: number; row: number } | undefined;
+      let bestScore = -1;
+      for (const s of scorable) {
+        const score = combineModeProbabilities(probabilities[s.row]);
+        if (score > bestScore) {
+          bestScore = score;
+          best = s; // strictly greater: the first reading wins a tie
+        }
+      }
+      if (!best) {
+        return { score: 0, scoreBps: 0, approved: false, readingsInWindow, readingsScored: 0, maxIndex: -1, features: {}, modeProbabilities: {} };
+      }
+      const scoreBps = toBps(bestScore);
+      return {
+        score: bestScore,
+        scoreBps,
+        approved: scoreBps >= thresholdBps,
+        readingsInWindow,
+        readingsScored: scorable.length,
+        maxIndex: best.index,
+        features: { ...featureRecord(rows[best.row]) },
+        modeProbabilities: Object.fromEntries(binding.outputs.map((mode, j) => [mode, probabilities[best!.row][j]])),
+      };
+    });
+  };
+
   return {
     modelHash,
     metadata,
@@ -222,47 +282,9 @@ export async function loadModel(dir: string = DEFAULT_MODEL_DIR, opts: LoadModel
       return (await modeProbabilities(rows)).map(combineModeProbabilities);
     },
     async assessClaim(readings, incidentAt) {
-      assertTimestamp(incidentAt, "incidentAt");
-      readings.forEach((r, i) => assertTimestamp(r.timestamp, `readings[${i}].timestamp`));
-      const from = incidentAt - binding.window.beforeSeconds;
-      const to = incidentAt + binding.window.afterSeconds;
-      const inWindow = readings.flatMap((r, i) => (r.timestamp >= from && r.timestamp <= to ? [i] : []));
-      const decoded = inWindow.map((i) => ({ index: i, telemetry: valuesToTelemetry(readings[i].values) }));
-      const scorable = decoded.filter((d) => withinEnvelope(d.telemetry, binding.envelope));
-      const probabilities = await modeProbabilities(scorable.map((d) => d.telemetry));
-      let best = -1;
-      let bestScore = -1;
-      probabilities.forEach((p, k) => {
-        const s = combineModeProbabilities(p);
-        if (s > bestScore) {
-          bestScore = s;
-          best = k;
-        }
-      });
-      if (best < 0) {
-        return {
-          score: 0,
-          scoreBps: 0,
-          approved: false,
-          readingsInWindow: inWindow.length,
-          readingsScored: 0,
-          maxIndex: -1,
-          features: {},
-          modeProbabilities: {},
-        };
-      }
-      const scoreBps = toBps(bestScore);
-      return {
-        score: bestScore,
-        scoreBps,
-        approved: scoreBps >= thresholdBps,
-        readingsInWindow: inWindow.length,
-        readingsScored: scorable.length,
-        maxIndex: scorable[best].index,
-        features: { ...featureRecord(scorable[best].telemetry) },
-        modeProbabilities: Object.fromEntries(binding.outputs.map((mode, j) => [mode, probabilities[best][j]])),
-      };
+      return (await assessClaims([{ readings, incidentAt }]))[0];
     },
+    assessClaims,
     dispose() {
       if (!disposed) network.dispose();
       disposed = true;
