@@ -1,9 +1,10 @@
 import "dotenv/config";
-import { HardhatUserConfig, extendEnvironment, subtask } from "hardhat/config";
-import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
-import { HardhatPluginError } from "hardhat/plugins";
-import "@nomicfoundation/hardhat-toolbox";
-import "./tasks";
+import { createRequire } from "node:module";
+import path from "node:path";
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { configVariable, defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
 
 /**
  * The one pinned Solidity compiler. It comes from the `solc` npm package (solc-js), so compiling needs no
@@ -11,69 +12,38 @@ import "./tasks";
  */
 const SOLC_VERSION = "0.8.28";
 
-subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
-  if (args.solcVersion !== SOLC_VERSION) return runSuper(args);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const solcjs = require("solc") as { version(): string };
-  const longVersion = solcjs.version().replace(/\.Emscripten.*$/, "");
-  return {
-    compilerPath: require.resolve("solc/soljson.js"),
-    isSolcJs: true,
-    version: args.solcVersion,
-    longVersion,
-  };
-});
-
-/**
- * Public networks take their RPC URL and deployer key from `.env`. A missing value is reported only when that
- * network is actually used, with one line naming the variable.
- */
-const PUBLIC_NETWORKS: Record<string, { urlVar: string; chainId: number }> = {
-  sepolia: { urlVar: "SEPOLIA_RPC_URL", chainId: 11155111 },
-};
-const KEY_VAR = "DEPLOYER_PRIVATE_KEY";
-const isPrivateKey = (v: string | undefined): v is string => !!v && /^(0x)?[0-9a-fA-F]{64}$/.test(v);
-
-function publicNetwork(name: string) {
-  const { urlVar, chainId } = PUBLIC_NETWORKS[name];
-  const key = process.env[KEY_VAR];
-  return {
-    // A syntactically valid placeholder keeps Hardhat's config validation happy; extendEnvironment below refuses
-    // to run on it.
-    url: process.env[urlVar] || "http://unset.invalid",
-    chainId,
-    accounts: isPrivateKey(key) ? [key.startsWith("0x") ? key : `0x${key}`] : [],
-  };
-}
-
-extendEnvironment((hre) => {
-  const net = PUBLIC_NETWORKS[hre.network.name];
-  if (!net) return;
-  if (!process.env[net.urlVar]) {
-    throw new HardhatPluginError("triad", `${net.urlVar} is not set: add it to .env to use --network ${hre.network.name} (see .env.example)`);
-  }
-  if (!isPrivateKey(process.env[KEY_VAR])) {
-    throw new HardhatPluginError("triad", `${KEY_VAR} is missing or not a 32-byte hex key: set it in .env to use --network ${hre.network.name}`);
-  }
-});
-
-const config: HardhatUserConfig = {
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
   solidity: {
     version: SOLC_VERSION,
+    path: require.resolve("solc/soljson.js"),
+    // Bindings for the token interfaces the SDK, the CLI and dApps talk to.
+    npmFilesToBuild: ["@openzeppelin/contracts/token/ERC20/IERC20.sol", "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol"],
     settings: {
       evmVersion: "cancun",
       optimizer: { enabled: true, runs: 200 },
     },
   },
   networks: {
-    hardhat: {},
-    // LOCALHOST_RPC_URL lets tests and side-by-side nodes use another port.
-    localhost: { url: process.env.LOCALHOST_RPC_URL || "http://127.0.0.1:8545" },
-    sepolia: publicNetwork("sepolia"),
+    // The in-process chain of tests, the demo and the benchmark.
+    default: { type: "edr-simulated", chainType: "l1" },
+    hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    // A `hardhat node` (or any local node); LOCALHOST_RPC_URL lets tests and side-by-side nodes use another port.
+    localhost: { type: "http", chainType: "l1", url: process.env.LOCALHOST_RPC_URL || "http://127.0.0.1:8545" },
+    // Public test network: the RPC URL and deployer key are read from the environment (or Hardhat's keystore) only
+    // when --network sepolia is used; a missing one is reported by name.
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      chainId: 11155111,
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
   },
-  typechain: { outDir: "typechain-types", target: "ethers-v6" },
-  gasReporter: { enabled: process.env.REPORT_GAS === "true", currency: "USD", offline: true },
-  mocha: { timeout: 180_000 },
-};
-
-export default config;
+  paths: {
+    tests: { mocha: "test" },
+    ignition: "packages/devkit/ignition",
+  },
+  typechain: { outDir: path.resolve(import.meta.dirname, "packages/contracts/types") },
+  test: { mocha: { timeout: 180_000 } },
+});

@@ -1,11 +1,11 @@
 /**
  * Using Triad from a dApp: TypeChain types for the contracts, the SDK for the protocol. This file is compiled by
- * `npm run lint` and run against a fresh deployment by test/e2e/dapp-example.test.ts, so the README's example
+ * `npm run lint` and run against a fresh deployment by e2e/dapp-example.test.ts, so the README's example
  * cannot rot.
  */
-import { Wallet, type Signer } from "ethers";
-import { ClaimsInsurance__factory, DeviceRegistry__factory, IERC20__factory } from "../typechain-types";
-import { buyPolicy, deviceRegistryDomain, loadDeployment, registerDevice, signReading, type SignedReading } from "../sdk";
+import type { Signer, Wallet } from "ethers";
+import { ClaimsInsurance__factory, DeviceRegistry__factory, IERC20__factory } from "@triad/contracts";
+import { buyPolicy, deviceRegistryDomain, loadDeployment, registerDevice, signReading, type SignedReading } from "@triad/sdk/node";
 
 /** Registers a device the owner holds the key of, insures it for 30 days and signs a first reading. */
 export async function insureNewDevice(owner: Signer, deviceKey: Wallet): Promise<{ policyId: bigint; reading: SignedReading }> {

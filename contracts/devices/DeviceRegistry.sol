@@ -8,7 +8,7 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 
 /// @title DeviceRegistry
-/// @notice Identity, status and data provenance of IoT devices (DESIGN.md, Protocol).
+/// @notice Identity, status and data provenance of IoT devices (docs/protocol.md).
 ///
 /// - A device is the address of its own secp256k1 key. `register` needs the device's EIP-712 signature over
 ///   `DeviceBinding(address device,address owner,bytes32 metadataHash,uint256 nonce,uint256 deadline)` in the domain
@@ -227,6 +227,16 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     function ownerAndStatus(address device) external view returns (address owner, DeviceStatus status) {
         Device storage d = _devices[device];
         return (d.owner, d.status);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function ownerStatusAndSchema(address device)
+        external
+        view
+        returns (address owner, DeviceStatus status, bytes32 sensorSchema)
+    {
+        Device storage d = _devices[device];
+        return (d.owner, d.status, d.sensorSchema);
     }
 
     /// @inheritdoc IDeviceRegistry

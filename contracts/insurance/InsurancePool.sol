@@ -13,7 +13,7 @@ import {IInsurancePool} from "../interfaces/IInsurancePool.sol";
 import {PremiumMath} from "../libraries/PremiumMath.sol";
 
 /// @title InsurancePool
-/// @notice ERC-4626 vault of underwriting capital over the deployment's ERC-20 (DESIGN.md, Money and lifecycle).
+/// @notice ERC-4626 vault of underwriting capital over the deployment's ERC-20 (docs/protocol.md §10, §12).
 ///
 /// Accounting: `totalAssets()` is an internal ledger, not `balanceOf(this)`. It moves only with deposits,
 /// withdrawals, premiums, forfeited deposits and payouts, so `asset.balanceOf(pool) == totalAssets()` unless somebody

@@ -5,7 +5,7 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 
 /// @title IClaimsInsurance
 /// @notice Insurance of registered IoT devices: products, policies (ERC-721), claims with device-signed evidence,
-/// verdicts from the AI oracle committee (EIP-712 `Verdict`, DESIGN.md), appeals to a human arbiter, payouts from
+/// verdicts from the AI oracle committee (EIP-712 `Verdict`, docs/protocol.md §10.4), appeals to a human arbiter, payouts from
 /// the InsurancePool.
 ///
 /// Claim lifecycle: Filed -> Approved | Rejected -> (appeal window) -> Paid | Closed;
@@ -18,8 +18,8 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 /// figure is a partial approval the holder may appeal); at settlement the holder receives `payout - deductible`
 /// (zero when the payout does not exceed the product's deductible).
 ///
-/// NOTE: `fileClaim` takes `incidentAt` in addition to DESIGN.md's (policy, amount, evidenceHash, uri): the product's
-/// claim window runs from the incident, so the contract needs it; the evidence bundle's `incidentAt` must equal it.
+/// NOTE: `fileClaim` takes `incidentAt` besides (policy, amount, evidenceHash, uri): the product's claim window runs
+/// from the incident, so the contract needs it; the evidence bundle's `incidentAt` must equal it.
 interface IClaimsInsurance {
     /// @notice Status of a claim.
     enum ClaimStatus {
@@ -117,7 +117,7 @@ interface IClaimsInsurance {
         string evidenceURI;
     }
 
-    /// @notice EIP-712 `Verdict` (DESIGN.md), domain {name: "Triad ClaimsInsurance", version: "1", chainId, this}.
+    /// @notice EIP-712 `Verdict` (docs/protocol.md), domain {name: "Triad ClaimsInsurance", version: "1", chainId, this}.
     struct Verdict {
         uint256 claimId;
         bytes32 evidenceHash;

@@ -3,8 +3,7 @@ pragma solidity 0.8.28;
 
 /// @title IDataMarketplace
 /// @notice Sale of device data (datasets, subscription streams) and AI models for one ERC-20, with the payment held
-/// in escrow until the seller delivers the content key encrypted to the buyer's public key (DESIGN.md, Money and
-/// lifecycle). A listing names registered devices of the seller; revoked or transferred devices block new sales.
+/// in escrow until the seller delivers the content key encrypted to the buyer's public key (docs/protocol.md). A listing names registered devices of the seller; revoked or transferred devices block new sales.
 ///
 /// Lifecycle of a purchase: `Pending` (paid, in escrow) -> `Delivered` (key recorded on-chain, escrow released to
 /// the seller's and treasury's withdrawable balances, access granted) or -> `Refunded` (not delivered by its

@@ -181,6 +181,17 @@ interface IDeviceRegistry {
     /// @return status The status.
     function ownerAndStatus(address device) external view returns (address owner, DeviceStatus status);
 
+    /// @notice Owner, status and sensor schema of `device` in one call (all zero when unregistered): what an
+    /// insurer checks before covering it, without copying the metadata URI.
+    /// @param device The device.
+    /// @return owner The owner.
+    /// @return status The status.
+    /// @return sensorSchema The sensor schema id.
+    function ownerStatusAndSchema(address device)
+        external
+        view
+        returns (address owner, DeviceStatus status, bytes32 sensorSchema);
+
     /// @notice The anchor recorded for `root` (zero when none).
     /// @param root The Merkle root.
     /// @return The anchor.

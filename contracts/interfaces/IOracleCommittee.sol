@@ -42,7 +42,7 @@ interface IOracleCommittee {
     event ThresholdChanged(uint8 threshold, uint32 configVersion);
 
     /// @notice A model was approved.
-    /// @param modelHash keccak256 over model.json and its weight files (DESIGN.md, Model hash).
+    /// @param modelHash keccak256 over model.json and its weight files (docs/protocol.md §8.1).
     /// @param version Version label.
     /// @param uri Artifact location.
     event ModelApproved(bytes32 indexed modelHash, string version, string uri);

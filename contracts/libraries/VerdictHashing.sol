@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {IClaimsInsurance} from "../interfaces/IClaimsInsurance.sol";
 
 /// @title VerdictHashing
-/// @notice EIP-712 struct hash of the `Verdict` of DESIGN.md (Protocol). The digest a member signs is
+/// @notice EIP-712 struct hash of the `Verdict` of docs/protocol.md. The digest a member signs is
 /// `keccak256("\x19\x01" || domainSeparator || structHash(verdict))` in the ClaimsInsurance domain; the TypeScript
 /// twin is `VERDICT_TYPES` in `sdk/eip712.ts`.
 library VerdictHashing {

@@ -11,7 +11,7 @@ import {IDataMarketplace} from "../interfaces/IDataMarketplace.sol";
 
 /// @title DataMarketplace
 /// @notice Sells device datasets, data streams and AI models for one ERC-20 with escrowed key delivery
-/// (DESIGN.md, Money and lifecycle; docs/market.md).
+/// (docs/protocol.md §10, §12; docs/market.md).
 ///
 /// - A seller lists content it encrypted with a symmetric content key, naming the registered devices (it must own
 ///   them) the data comes from and, optionally, anchored batches of their readings so buyers can verify them.

@@ -6,7 +6,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IOracleCommittee} from "../interfaces/IOracleCommittee.sol";
 
 /// @title OracleCommittee
-/// @notice The k-of-n committee of AI oracle members and the registry of approved AI models (DESIGN.md, Verdict).
+/// @notice The k-of-n committee of AI oracle members and the registry of approved AI models (docs/protocol.md §10.4).
 ///
 /// - Members hold stable slots 0..31 (a member keeps its slot until removed; a freed slot is reused by the next
 ///   member added). A signature bitmap over slots counts distinct members, as in Chainlink OCR.
@@ -104,7 +104,7 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
 
     /// @notice Approves a model hash for deciding claims.
     /// @dev Requirements: COMMITTEE_MANAGER_ROLE; non-zero hash never registered before. Emits {ModelApproved}.
-    /// @param modelHash keccak256 over model.json and its weight files (DESIGN.md, Model hash).
+    /// @param modelHash keccak256 over model.json and its weight files (docs/protocol.md §8.1).
     /// @param version Version label.
     /// @param uri Artifact location.
     function approveModel(bytes32 modelHash, string calldata version, string calldata uri)

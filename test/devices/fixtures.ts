@@ -1,8 +1,24 @@
-import { time } from "@nomicfoundation/hardhat-network-helpers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { ethers, networkHelpers } from "@triad/devkit/network";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { Wallet, id } from "ethers";
-import { ethers } from "hardhat";
-import { AI4I_SCHEMA, deviceRegistryDomain, prepareRegistration, type DeviceMetadata, type Registration } from "../../sdk";
+import {
+  AI4I_SCHEMA,
+  buildReadingTree,
+  deviceRegistryDomain,
+  metadataHash,
+  parseAi4iCsv,
+  prepareRegistration,
+  readingDigest,
+  signAi4iRows,
+  signDeviceBinding,
+  type DeviceBinding,
+  type DeviceMetadata,
+  type Registration,
+} from "@triad/sdk";
+
+const { time } = networkHelpers;
 
 /** How long test bindings stay valid after the latest block. */
 export const BINDING_TTL = 3600n;
@@ -65,4 +81,50 @@ export async function registeredDeviceFixture() {
   const device = fixture.devices[0];
   const registration = await fixture.registerDevice(device, fixture.owners[0]);
   return { ...fixture, device, owner: fixture.owners[0], registration };
+}
+
+/** IDeviceRegistry.DeviceStatus as the ABI returns it. */
+export const Status = { None: 0n, Active: 1n, Suspended: 2n, Revoked: 3n } as const;
+export const UINT64_MAX = 2n ** 64n - 1n;
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;
+
+/** The first 16 rows of the AI4I training file (real readings for the signed batches). */
+const CSV_FILE = path.resolve(import.meta.dirname, "../../data/ai4i2020/ai4i2020-train.csv");
+export const AI4I_ROWS = parseAi4iCsv(readFileSync(CSV_FILE, "utf8"), CSV_FILE).slice(0, 16);
+
+/** A binding for an update after registration: metadata v2 signed by the device with nonce 1. */
+export async function updateBinding(device: Wallet, owner: string, domain: ReturnType<typeof deviceRegistryDomain>, nonce: bigint) {
+  const meta = deviceMetadata({ firmware: `2.0.${nonce}` });
+  const binding: DeviceBinding = {
+    device: device.address,
+    owner,
+    metadataHash: metadataHash(meta),
+    nonce,
+    deadline: BigInt(await time.latest()) + BINDING_TTL,
+  };
+  return { binding, uri: `ipfs://metadata/v${nonce}`, signature: await signDeviceBinding(device, domain, binding) };
+}
+
+/** `registeredDeviceFixture` plus a batch of 7 real AI4I readings (seq 0..6) signed by the device, not yet anchored. */
+export async function signedBatchFixture() {
+  const fixture = await registeredDeviceFixture();
+  const readings = await signAi4iRows({
+    deviceKey: fixture.device,
+    domain: fixture.domain,
+    rows: AI4I_ROWS.slice(0, 7),
+    startSeq: 0n,
+    startTimestamp: 1_700_000_000n,
+  });
+  const digests = readings.map((r) => readingDigest(fixture.domain, r));
+  const tree = buildReadingTree(digests);
+  return { ...fixture, readings, digests, tree };
+}
+
+/** Two registries on the same chain: a binding for one must not work on the other. */
+export async function twoRegistriesFixture() {
+  const fixture = await deployRegistryFixture();
+  const otherRegistry = await ethers.deployContract("DeviceRegistry", [fixture.admin.address]);
+  const otherDomain = deviceRegistryDomain(fixture.chainId, await otherRegistry.getAddress());
+  return { ...fixture, otherRegistry, otherDomain };
 }

@@ -1,9 +1,10 @@
 import { expect } from "chai";
-import { ethers } from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Wallet, id, type Interface } from "ethers";
-import { deviceRegistryDomain, prepareRegistration } from "../../sdk";
-import { DEVICE_METADATA, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "./fixtures";
+import { deviceRegistryDomain, prepareRegistration } from "@triad/sdk";
+import { DEVICE_METADATA, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
+
+const { loadFixture, time } = networkHelpers;
 
 const Attack = { None: 0, BuyPolicy: 1, FileClaim: 2, ReleaseCoverage: 3, Settle: 4, RejectToken: 5, Call: 6 };
 const COVERAGE = 1_000n * UNIT;
@@ -78,7 +79,7 @@ describe("ClaimsInsurance: reentrancy through the policy token's ERC-721 receive
     const guardError = claims.interface.encodeErrorResult("ReentrancyGuardReentrantCall", []);
     await receiver.setAttack(Attack.FileClaim, true);
     const premium = await claims.quotePremium(productId3, COVERAGE, DURATION);
-    await expect(receiver.buy(productId3, receiverDevice, COVERAGE, DURATION)).to.changeTokenBalances(
+    await expect(receiver.buy(productId3, receiverDevice, COVERAGE, DURATION)).to.changeTokenBalances(ethers, 
       token,
       [receiver],
       [-premium],

@@ -1,10 +1,11 @@
 import { expect } from "chai";
-import { ethers } from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Wallet, id, keccak256, toUtf8Bytes } from "ethers";
-import { claimsDomain, recoverVerdict, signVerdict } from "../../sdk";
-import { PARAMETRIC_PRODUCT, STANDARD_PRODUCT, UNIT, deployInsuranceFixture, type InsuranceFixture } from "./fixtures";
-import { buyPolicy, digestOf, fileClaim, registerDevices, signBy, verdictFor } from "./helpers";
+import { claimsDomain, recoverVerdict, signVerdict } from "@triad/sdk";
+import { PARAMETRIC_PRODUCT, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
+import { buyPolicy, digestOf, fileClaim, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
+
+const { loadFixture, time } = networkHelpers;
 
 const Status = { None: 0n, Filed: 1n, Approved: 2n, Rejected: 3n, Appealed: 4n, Escalated: 5n, Paid: 6n, Closed: 7n };
 const CLAIM_AMOUNT = 1_000n * UNIT;
@@ -272,7 +273,7 @@ describe("ClaimsInsurance: verdicts", () => {
       await expect(tx).to.emit(claims, "VerdictFinalised");
       await expect(tx).to.emit(claims, "ClaimSettled").withArgs(claimId, holder.address, Status.Paid, CLAIM_AMOUNT, deposit);
       await expect(tx).to.emit(pool, "ClaimPaid").withArgs(claimId, holder.address, CLAIM_AMOUNT);
-      await expect(tx).to.changeTokenBalances(token, [holder, pool, claims], [CLAIM_AMOUNT + deposit, -CLAIM_AMOUNT, -deposit]);
+      await expect(tx).to.changeTokenBalances(ethers, token, [holder, pool, claims], [CLAIM_AMOUNT + deposit, -CLAIM_AMOUNT, -deposit]);
       expect((await claims.getClaim(claimId)).status).to.equal(Status.Paid);
       const policy = await claims.getPolicy(policyId);
       expect([policy.paidOut, policy.openClaimId]).to.deep.equal([CLAIM_AMOUNT, 0n]);
@@ -287,7 +288,7 @@ describe("ClaimsInsurance: verdicts", () => {
       const tx = claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, 2), v));
       await expect(tx).to.emit(claims, "ClaimSettled").withArgs(claimId, holder.address, Status.Closed, 0n, 0n);
       await expect(tx).to.emit(pool, "DepositForfeited").withArgs(claimId, deposit);
-      await expect(tx).to.changeTokenBalances(token, [holder, pool, claims], [0n, deposit, -deposit]);
+      await expect(tx).to.changeTokenBalances(ethers, token, [holder, pool, claims], [0n, deposit, -deposit]);
       await expect(claims.connect(holder).appeal(claimId))
         .to.be.revertedWithCustomError(claims, "ClaimsUnexpectedStatus")
         .withArgs(claimId, Status.Closed);
@@ -298,7 +299,7 @@ describe("ClaimsInsurance: verdicts", () => {
       const { claims, token, holder, other, claimId, policyId } = fx;
       await claims.connect(holder).transferFrom(holder.address, other.address, policyId);
       const v = await verdictFor(fx, claimId, true);
-      await expect(claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, 2), v))).to.changeTokenBalances(
+      await expect(claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, 2), v))).to.changeTokenBalances(ethers, 
         token,
         [holder, other],
         [0n, CLAIM_AMOUNT + BigInt(PARAMETRIC_PRODUCT.claimDeposit)],

@@ -1,11 +1,12 @@
 import { expect } from "chai";
-import { ethers } from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { networkHelpers } from "@triad/devkit/network";
 import fc from "fast-check";
 import type { ContractTransactionResponse } from "ethers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { DAY, UNIT, deployInsuranceFixture, type InsuranceFixture } from "./fixtures";
-import { evidence, registerDevices, signBy, verdictFor } from "./helpers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { DAY, UNIT, deployInsuranceFixture, type InsuranceFixture } from "@triad/devkit/insurance";
+import { evidence, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
+
+const { loadFixture, time } = networkHelpers;
 
 /**
  * Property: any sequence of LP deposits and withdrawals, policy sales, claims, verdicts (partial or deciding),
@@ -17,7 +18,8 @@ import { evidence, registerDevices, signBy, verdictFor } from "./helpers";
  *   (P5) locked == sum of (coverage - paidOut) over unreleased policies
  *   (P6) every claim is settled at most once, pays at most its amount, and only a Paid claim pays
  *   (P7) no revert is a panic (arithmetic, bounds): failures are the contracts' own errors
- * and a withdrawal above maxWithdraw always reverts.
+ * and a withdrawal above maxWithdraw always reverts. Every operation sent as a transaction must succeed at least once
+ * over the run: a generator that never reaches success would check the invariants on nothing.
  */
 
 const MAX_UTIL = 8_000n;
@@ -37,6 +39,21 @@ type Op =
   | { kind: "release"; policy: number; wait: boolean }
   | { kind: "transfer"; policy: number }
   | { kind: "time"; seconds: number };
+
+/** The operations sent as transactions (all but "time"), each of which must succeed at least once over the run. */
+const SENT_KINDS: Record<Exclude<Op["kind"], "time">, true> = {
+  deposit: true,
+  withdraw: true,
+  buy: true,
+  file: true,
+  verdict: true,
+  appeal: true,
+  escalate: true,
+  resolve: true,
+  settle: true,
+  release: true,
+  transfer: true,
+};
 
 const index = fc.nat({ max: 1_000 });
 const bps = fc.integer({ min: 0, max: 10_000 });
@@ -166,8 +183,14 @@ async function holderOf(fx: InsuranceFixture, policyId: bigint): Promise<Hardhat
 }
 
 let currentKind = "";
+/** Successful transactions per operation kind over the whole run (all runs of the property). */
 const stats = new Map<string, number>();
 const failures = new Map<string, number>();
+
+/** Every operation kind sent as a transaction must have succeeded at least once (as the fuzz suite's expectEverySucceeded). */
+function expectEverySucceeded(kinds: readonly string[]) {
+  for (const kind of kinds) expect(stats.get(kind) ?? 0, `${kind} never succeeded`).to.be.greaterThan(0);
+}
 
 async function run(fx: Awaited<ReturnType<typeof propertyFixture>>, model: Model, op: Op) {
   currentKind = op.kind;
@@ -327,5 +350,6 @@ describe("Insurance: property-based lifecycle", () => {
       { numRuns: 30, seed: 20_261_121, endOnFailure: true },
     );
     if (process.env.PROPERTY_STATS) console.log(Object.fromEntries(stats), Object.fromEntries(failures));
+    expectEverySucceeded(Object.keys(SENT_KINDS));
   });
 });

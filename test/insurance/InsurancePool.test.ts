@@ -1,7 +1,8 @@
 import { expect } from "chai";
-import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { UNIT } from "./fixtures";
+import { ethers, networkHelpers } from "@triad/devkit/network";
+import { UNIT } from "@triad/devkit/insurance";
+
+const { loadFixture } = networkHelpers;
 
 const MAX_UTIL = 8_000n;
 const FEE = 1_000n;
@@ -48,7 +49,7 @@ describe("InsurancePool", () => {
       const { pool, token, lp1 } = await loadFixture(deployPoolFixture);
       const tx = pool.connect(lp1).deposit(1_000n * UNIT, lp1.address);
       await expect(tx).to.emit(pool, "Deposit").withArgs(lp1.address, lp1.address, 1_000n * UNIT, 1_000n * UNIT * 10n ** 6n);
-      await expect(tx).to.changeTokenBalances(token, [lp1, pool], [-1_000n * UNIT, 1_000n * UNIT]);
+      await expect(tx).to.changeTokenBalances(ethers, token, [lp1, pool], [-1_000n * UNIT, 1_000n * UNIT]);
       expect(await pool.totalAssets()).to.equal(1_000n * UNIT);
       expect(await pool.maxWithdraw(lp1.address)).to.equal(1_000n * UNIT);
     });
@@ -65,7 +66,7 @@ describe("InsurancePool", () => {
       const cost = await pool.previewMint(maxShares);
       expect(cost).to.be.lte(maxAssets);
       await token.connect(admin).mint(lp2.address, cost);
-      await expect(pool.connect(lp2).mint(maxShares, lp2.address)).to.changeTokenBalances(token, [lp2, pool], [-cost, cost]);
+      await expect(pool.connect(lp2).mint(maxShares, lp2.address)).to.changeTokenBalances(ethers, token, [lp2, pool], [-cost, cost]);
       expect(await pool.totalAssets()).to.equal(1_000n * UNIT + cost);
       expect(await pool.balanceOf(lp2.address)).to.equal(maxShares);
       expect(await pool.maxMint(lp2.address)).to.equal(await pool.convertToShares(await pool.maxDeposit(lp2.address)));
@@ -97,7 +98,7 @@ describe("InsurancePool", () => {
       const before = await pool.convertToAssets(shares);
       const tx = pool.connect(claimsRole).collectPremium(7n, 100n * UNIT);
       await expect(tx).to.emit(pool, "PremiumCollected").withArgs(7n, 90n * UNIT, 10n * UNIT);
-      await expect(tx).to.changeTokenBalances(token, [claimsRole, pool, treasury], [-100n * UNIT, 90n * UNIT, 10n * UNIT]);
+      await expect(tx).to.changeTokenBalances(ethers, token, [claimsRole, pool, treasury], [-100n * UNIT, 90n * UNIT, 10n * UNIT]);
       expect(await pool.totalAssets()).to.equal(1_090n * UNIT);
       const after = await pool.convertToAssets(shares);
       expect(after).to.be.gt(before);
@@ -118,7 +119,7 @@ describe("InsurancePool", () => {
       const { pool, token, claimsRole, treasury } = await loadFixture(fundedPoolFixture);
       const tx = pool.connect(claimsRole).collectForfeit(3n, 50n * UNIT);
       await expect(tx).to.emit(pool, "DepositForfeited").withArgs(3n, 50n * UNIT);
-      await expect(tx).to.changeTokenBalances(token, [claimsRole, pool, treasury], [-50n * UNIT, 50n * UNIT, 0n]);
+      await expect(tx).to.changeTokenBalances(ethers, token, [claimsRole, pool, treasury], [-50n * UNIT, 50n * UNIT, 0n]);
       expect(await pool.totalAssets()).to.equal(1_050n * UNIT);
     });
   });
@@ -148,7 +149,7 @@ describe("InsurancePool", () => {
       await expect(pool.connect(lp1).redeem(maxRedeem + 1n, lp1.address, lp1.address))
         .to.be.revertedWithCustomError(pool, "ERC4626ExceededMaxRedeem")
         .withArgs(lp1.address, maxRedeem + 1n, maxRedeem);
-      await expect(pool.connect(lp1).withdraw(500n * UNIT, lp1.address, lp1.address)).to.changeTokenBalances(
+      await expect(pool.connect(lp1).withdraw(500n * UNIT, lp1.address, lp1.address)).to.changeTokenBalances(ethers, 
         token,
         [pool, lp1],
         [-500n * UNIT, 500n * UNIT],
@@ -184,7 +185,7 @@ describe("InsurancePool", () => {
       await pool.connect(claimsRole).lock(800n * UNIT);
       const tx = pool.connect(claimsRole).payClaim(9n, victim.address, 300n * UNIT);
       await expect(tx).to.emit(pool, "ClaimPaid").withArgs(9n, victim.address, 300n * UNIT);
-      await expect(tx).to.changeTokenBalances(token, [pool, victim], [-300n * UNIT, 300n * UNIT]);
+      await expect(tx).to.changeTokenBalances(ethers, token, [pool, victim], [-300n * UNIT, 300n * UNIT]);
       expect(await pool.totalAssets()).to.equal(700n * UNIT);
       expect(await pool.lockedAssets()).to.equal(500n * UNIT);
       // 500 * 10000 <= 700 * 8000: the payout kept the invariant although utilisation was at its maximum.

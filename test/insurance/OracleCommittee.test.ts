@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Signature, Wallet, id, keccak256, toUtf8Bytes } from "ethers";
-import { MEMBER_KEYS, MODEL_HASH } from "./fixtures";
+import { MEMBER_KEYS, MODEL_HASH } from "@triad/devkit/insurance";
+
+const { loadFixture } = networkHelpers;
 
 const DIGEST = keccak256(toUtf8Bytes("some EIP-712 digest"));
 const OTHER_MODEL = keccak256(toUtf8Bytes("another model"));

@@ -1,11 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ethers } from "hardhat";
-import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { Wallet, id, keccak256, type TypedDataDomain } from "ethers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import { ethers, networkHelpers } from "@triad/devkit/network";
+import { Wallet, id, keccak256, type Typed, type TypedDataDomain } from "ethers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import {
-  AI4I_SCHEMA,
   deviceRegistryDomain,
   encryptionPublicKey,
   parseAi4iCsv,
@@ -13,12 +11,13 @@ import {
   registerDevice as registerDeviceAction,
   signAi4iRows,
   type PreparedBatch,
-} from "../../sdk";
-import type { DeviceRegistry } from "../../typechain-types";
-import type { IDataMarketplace } from "../../typechain-types/contracts/market/DataMarketplace";
+} from "@triad/sdk";
+import type { DataMarketplace, DeviceRegistry } from "@triad/contracts";
+
+const { time } = networkHelpers;
 
 /** The AI4I training file: the dataset the tests sell, byte for byte. */
-export const DATASET_FILE = readFileSync(path.join(__dirname, "..", "..", "data", "ai4i2020", "ai4i2020-train.csv"));
+export const DATASET_FILE = readFileSync(path.join(import.meta.dirname, "..", "..", "data", "ai4i2020", "ai4i2020-train.csv"));
 export const AI4I_ROWS = parseAi4iCsv(DATASET_FILE.toString("utf8"), "ai4i2020-train.csv");
 
 export const Kind = { Dataset: 0n, Stream: 1n, Model: 2n } as const;
@@ -40,6 +39,19 @@ export const METADATA_URI = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf
 /** How many AI4I rows the fixture's anchored batch holds. */
 export const BATCH_ROWS = 32;
 export const BATCH_START = 1_700_000_000n;
+export const BPS = 10_000n;
+export const MAX_DELIVERY_WINDOW = 30n * 86_400n;
+/** A stand-in for a delivered key: the contract only records bytes (the SDK round trip uses real ECIES). */
+export const ENCRYPTED_KEY = "0x" + "ab".repeat(129);
+/** The marketplace fee on `amount` at `bps` (rounded down, in the seller's favour). */
+export const feeOf = (amount: bigint, bps: bigint = FEE_BPS) => (amount * bps) / BPS;
+
+/** Sets the next block's timestamp `offset` seconds after the latest block's, and returns it. */
+export async function nextTimestamp(offset = 10n): Promise<bigint> {
+  const t = BigInt(await time.latest()) + offset;
+  await time.setNextBlockTimestamp(t);
+  return t;
+}
 
 /** Deterministic device and encryption keys, so failures are reproducible. */
 const deviceKey = (n: number) => new Wallet(id(`triad/test/market/device-${n}`));
@@ -115,12 +127,18 @@ export async function deployMarketFixture() {
   };
 }
 
+/**
+ * `createListing`'s parameter struct (TypeChain's `IDataMarketplace.ListingParamsStruct` of the DataMarketplace
+ * bindings, which the `@triad/contracts` entry does not re-export under that name).
+ */
+export type ListingParams = Exclude<Parameters<DataMarketplace["createListing"]>[0], Typed>;
+
 /** A dataset listing's parameters (devices 1 and 2, the device-1 batch); override any field. */
 export function datasetParams(
   devices: { device1: string; device2: string },
   anchors: string[],
-  overrides: Partial<IDataMarketplace.ListingParamsStruct> = {},
-): IDataMarketplace.ListingParamsStruct {
+  overrides: Partial<ListingParams> = {},
+): ListingParams {
   return {
     kind: Kind.Dataset,
     price: PRICE,

@@ -1,0 +1,221 @@
+/**
+ * `triad <command> [options]`: the user and operator CLI of a Triad deployment, against any JSON-RPC node (no
+ * Hardhat project needed). This file only parses argv and dispatches: each command is a function `(ctx, args) =>
+ * Promise<result>` in its group's module (devices, market, insurance, evidence, chain); the result is printed as
+ * human lines or, with `--json`, as one JSON object.
+ *
+ * Exit codes: 0 success; 1 the command failed (a bad value, a refused transaction: one `error: …` line on stderr);
+ * 2 the command line cannot be parsed (unknown command or option, a required option missing). `DEBUG=1` prints the
+ * underlying error after the error line.
+ */
+import { readFileSync, realpathSync } from "node:fs";
+import { inspect, parseArgs } from "node:util";
+import { JsonRpcProvider, type JsonRpcApiProvider } from "ethers";
+import { chainCommands } from "./chain.ts";
+import { deviceCommands } from "./devices.ts";
+import { evidenceCommands } from "./evidence.ts";
+import { insuranceCommands } from "./insurance.ts";
+import { ACCOUNT_OPTION_NAMES, allOptions, camelCase, commandHelp, mainHelp, type CommandResult, type CommandSpec, type OptionSpec } from "./lib/command.ts";
+import { CliError, describeError, fail, oneLine, usage } from "./lib/common.ts";
+import { createContext, type AccountChoice } from "./lib/context.ts";
+import { marketCommands } from "./market.ts";
+
+/** Every command, in help order (evidence:build next to the policy and claim commands it serves). */
+export const COMMANDS: readonly CommandSpec[] = [
+  ...deviceCommands,
+  ...marketCommands,
+  ...insuranceCommands.flatMap((c) => (c.name === "policy:buy" ? [c, ...evidenceCommands] : [c])),
+  ...chainCommands,
+];
+
+export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
+
+interface Writable {
+  write(chunk: string): unknown;
+}
+
+export interface RunCliOptions {
+  /**
+   * The chain to talk to instead of `--rpc-url` (tests: `new ethers.BrowserProvider(connection.provider)` of the
+   * in-process chain). The caller keeps it: runCli does not destroy it.
+   */
+  provider?: JsonRpcApiProvider;
+  /** How messages name the chain (default: the RPC URL). */
+  network?: string;
+  stdout?: Writable;
+  stderr?: Writable;
+}
+
+/** Runs one command line (without the program name); resolves with the exit code. Never throws. */
+export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  let own: JsonRpcProvider | undefined;
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined) usage("no command given (run triad --help for the list of commands)");
+    if (name === "--help" || name === "-h" || name === "help") {
+      const about = name === "help" && rest[0] !== undefined ? findCommand(rest[0]) : undefined;
+      stdout.write(about ? commandHelp(about) : mainHelp(COMMANDS, version()));
+      return 0;
+    }
+    if (name === "--version" || name === "-v") {
+      stdout.write(`${version()}\n`);
+      return 0;
+    }
+    const spec = findCommand(name);
+    const line = parseCommandLine(spec, rest);
+    if (line.help) {
+      stdout.write(commandHelp(spec));
+      return 0;
+    }
+    const rpcUrl = line.rpcUrl ?? (process.env.TRIAD_RPC_URL || DEFAULT_RPC_URL);
+    const provider = options.provider ?? (own = await connect(rpcUrl));
+    const ctx = createContext({ provider, network: options.network ?? (options.provider ? "(in-process)" : rpcUrl), account: line.account });
+    const result = await spec.run(ctx, line.args);
+    stdout.write(render(result, line.json));
+    return 0;
+  } catch (err) {
+    stderr.write(`error: ${oneLine(describeError(err))}\n`);
+    if (process.env.DEBUG) stderr.write(`${inspect(err, { depth: 6 })}\n`);
+    return err instanceof CliError ? err.exitCode : 1;
+  } finally {
+    own?.destroy();
+  }
+}
+
+function findCommand(name: string): CommandSpec {
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (!spec) usage(`unknown command "${name}" (run triad --help for the list of commands)`);
+  return spec;
+}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The result as human lines, or one JSON line (bigint values as decimal strings). */
+function render(result: CommandResult, json: boolean): string {
+  if (json) return `${JSON.stringify(result.data, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}\n`;
+  return result.lines.map((l) => `${l}\n`).join("");
+}
+
+// ------------------------------------------------------------------ argv
+
+interface CommandLine {
+  help: boolean;
+  json: boolean;
+  rpcUrl?: string;
+  account: AccountChoice;
+  /** The command's own options by camelCase name, defaults filled in; flags are booleans. */
+  args: Record<string, string | boolean | undefined>;
+}
+
+/**
+ * Parses the options of `spec` with node:util parseArgs (tokens, so that each mistake gets its own message). An
+ * option's value may start with a dash (`--start-seq -1` reaches the command, which says what is wrong with it),
+ * except another option of the command: `--from --json` means the value was forgotten.
+ */
+function parseCommandLine(spec: CommandSpec, argv: readonly string[]): CommandLine {
+  const { own, account, connection } = allOptions(spec);
+  const known = new Map<string, OptionSpec>([...own, ...account, ...connection].map((o) => [o.name, o]));
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries([...known.values()].map((o) => [o.name, { type: o.type ?? "string" }])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const see = `(see triad ${spec.name} --help)`;
+  if (tokens.some((t) => t.kind === "option" && t.name === "help" && known.has(t.name))) {
+    return { help: true, json: false, account: {}, args: {} };
+  }
+  const values = new Map<string, string | boolean>();
+  for (const t of tokens) {
+    if (t.kind === "positional") usage(`unexpected argument "${t.value}": options are written --name <value> ${see}`);
+    if (t.kind !== "option") continue;
+    const o = known.get(t.name);
+    if (!o || t.rawName !== `--${o.name}`) usage(`unknown option ${t.rawName} for ${spec.name} ${see}`);
+    if (values.has(o.name)) usage(`--${o.name} is given twice`);
+    if ((o.type ?? "string") === "boolean") {
+      if (t.value !== undefined) usage(`--${o.name} takes no value`);
+      values.set(o.name, true);
+    } else {
+      if (t.value === undefined) usage(`--${o.name} needs a value ${see}`);
+      if (!t.inlineValue && t.value.startsWith("--") && known.has(t.value.slice(2).split("=")[0])) usage(`--${o.name} needs a value ${see}`);
+      values.set(o.name, t.value);
+    }
+  }
+  for (const o of spec.options) if (o.required && !values.has(o.name)) usage(`missing --${o.name} ${see}`);
+  const accounts = ACCOUNT_OPTION_NAMES.filter((n) => values.has(n));
+  if (accounts.length > 1) usage(`use only one of --from, --private-key and --keystore (got ${accounts.map((n) => `--${n}`).join(" and ")})`);
+
+  const args: CommandLine["args"] = {};
+  for (const o of spec.options) {
+    const v = values.get(o.name);
+    args[camelCase(o.name)] = o.type === "boolean" ? v === true : ((v as string | undefined) ?? o.default);
+  }
+  const str = (name: string) => values.get(name) as string | undefined;
+  return {
+    help: false,
+    json: values.get("json") === true,
+    rpcUrl: str("rpc-url"),
+    account: { from: str("from"), privateKey: str("private-key"), keystore: str("keystore") },
+    args,
+  };
+}
+
+// ------------------------------------------------------------------ connection
+
+/**
+ * A JSON-RPC provider for `url`, its chain id asked once up front: an unreachable node is one clear error instead
+ * of ethers' endless network detection.
+ */
+async function connect(url: string): Promise<JsonRpcProvider> {
+  if (!/^https?:\/\/[^\s/]+/i.test(url)) fail(`--rpc-url must be an http:// or https:// URL, got "${url}"`);
+  let chainId: bigint;
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const body = (await res.json()) as { result?: string; error?: { message?: string } };
+    if (typeof body.result !== "string") throw new Error(body.error?.message ?? `HTTP ${res.status}`);
+    chainId = BigInt(body.result);
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    fail(`cannot reach a JSON-RPC node at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message} (start one, e.g. npx hardhat node, or pass --rpc-url)`);
+  }
+  // cacheTimeout -1: a command reads state again after its own transactions and must see the new values.
+  return new JsonRpcProvider(url, chainId, { staticNetwork: true, cacheTimeout: -1 });
+}
+
+// ------------------------------------------------------------------ program
+
+/** The program: `.env` of the working directory, the command line, the exit code (after stdout and stderr drain). */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  try {
+    (await import("dotenv")).config({ quiet: true });
+  } catch {
+    // No dotenv, or an unreadable .env: the environment alone configures the CLI.
+  }
+  const code = await runCli(argv);
+  process.exitCode = code;
+  // Exit once both streams have drained, even if an idle connection would keep the event loop alive.
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+}
+
+const invokedDirectly = (() => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(import.meta.filename);
+  } catch {
+    return false;
+  }
+})();
+if (invokedDirectly) await main();

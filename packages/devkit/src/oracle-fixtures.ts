@@ -1,0 +1,148 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ethers, networkHelpers } from "./network.ts";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { Wallet, id, type Signer } from "ethers";
+import type { Logger } from "pino";
+import pino from "pino";
+import { registerDevice, type Ai4iRow } from "@triad/sdk";
+import type { OracleConfig } from "@triad/oracle";
+import { createOracle } from "@triad/oracle";
+import { loadModel, type LoadedModel } from "@triad/oracle/model";
+import { deployInsuranceFixture } from "./insurance-fixtures.ts";
+import { makeBundle } from "./evidence-fixtures.ts";
+
+const { time } = networkHelpers;
+
+let modelPromise: Promise<LoadedModel> | undefined;
+
+/** The shipped model, loaded once per test process (on the cpu backend: deterministic and always available). */
+export function sharedModel(): Promise<LoadedModel> {
+  modelPromise ??= loadModel(undefined, { backend: "cpu" });
+  return modelPromise;
+}
+
+/** What test claims ask for (tUSD has 6 decimals); policies cover twice that. */
+export const CLAIM_AMOUNT = 10n * 10n ** 6n;
+
+/** The product's waiting period (incidents before policy start + this are not covered) plus margin. */
+const COVERAGE_DELAY = 86_400 + 2 * 3600;
+
+/**
+ * The insurance suite (`deployInsuranceFixture`) with the shipped model approved (committee and both products),
+ * committee threshold 1 and the member wallets funded and connected, device A (the insurance fixture's device) and
+ * device B registered to `holder`, and policy `policyId` on device A of the parametric product (no deductible, paid
+ * in the verdict's transaction) past its waiting period, so readings of the last hour lie inside the policy period.
+ * `bundle` signs AI4I rows as evidence; `fileClaim` files a claim; `insureNewDevice` adds a device with its policy.
+ */
+export async function deployOracleFixture() {
+  const model = await sharedModel();
+  const base = await deployInsuranceFixture();
+  const { claims, registry, committee, admin, insurer, holder, token, parametricProductId } = base;
+  if (!(await committee.isModelApproved(model.modelHash))) {
+    await (await committee.connect(admin).approveModel(model.modelHash, "test", "file://oracle/model")).wait();
+  }
+  for (const product of [base.productId, parametricProductId]) {
+    if (!(await claims.isProductModel(product, model.modelHash))) {
+      await (await claims.connect(insurer).setProductModel(product, model.modelHash, true)).wait();
+    }
+  }
+  await (await committee.connect(admin).setThreshold(1)).wait();
+  const members = base.members.map((m) => m.connect(ethers.provider));
+  for (const m of members) await (await admin.sendTransaction({ to: m.address, value: 10n ** 20n })).wait();
+  // Claim deposits for many claims (benchmark).
+  await (await token.connect(admin).mint(holder.address, 10n ** 15n)).wait();
+
+  const deviceA = base.deviceKey;
+  const deviceB = new Wallet(id("triad/test/oracle/device/B"));
+  await registerDevice(registry.connect(holder), { deviceKey: deviceB });
+  const policyId = await buyPolicy(deviceA.address);
+  const policy = await claims.getPolicy(policyId);
+  await time.increase(COVERAGE_DELAY);
+  const { chainId } = await ethers.provider.getNetwork();
+  const registryAddress = await registry.getAddress();
+  const addresses = { claims: await claims.getAddress(), registry: registryAddress, committee: await committee.getAddress() };
+
+  async function buyPolicy(device: string): Promise<bigint> {
+    await (await claims.connect(holder).buyPolicy(parametricProductId, device, CLAIM_AMOUNT * 2n, 30 * 86400)).wait();
+    return claims.policyCount();
+  }
+
+  /** A bundle of `rows` signed by `device` (default A), the last reading at `incidentAt` (default 10 minutes ago). */
+  async function bundle(rows: readonly Ai4iRow[], options: { device?: Wallet; incidentAt?: bigint; startSeq?: bigint; interval?: bigint } = {}) {
+    const incidentAt = options.incidentAt ?? BigInt(await time.latest()) - 600n;
+    const signed = await makeBundle({
+      deviceKey: options.device ?? deviceA,
+      chainId,
+      registry: registryAddress,
+      rows,
+      incidentAt,
+      startSeq: options.startSeq,
+      interval: options.interval,
+    });
+    return { incidentAt, ...signed };
+  }
+
+  /** Files a claim on policy `policyId` and returns its id. */
+  async function fileClaim(args: { hash: string; uri: string; incidentAt: bigint; amount?: bigint; policy?: bigint; from?: HardhatEthersSigner }) {
+    const tx = await claims
+      .connect(args.from ?? holder)
+      .fileClaim(args.policy ?? policyId, args.amount ?? CLAIM_AMOUNT, args.incidentAt, args.hash, args.uri);
+    await tx.wait();
+    return claims.claimCount();
+  }
+
+  /**
+   * Insures new devices (a device has one policy at a time) and lets the waiting period pass, so the last hour of
+   * readings lies inside the new policies' period. Returns the device keys and policy ids.
+   */
+  async function insureNewDevices(seeds: readonly string[]) {
+    const out: { device: Wallet; policyId: bigint }[] = [];
+    for (const seed of seeds) {
+      const device = new Wallet(id(`triad/test/oracle/device/${seed}`));
+      await registerDevice(registry.connect(holder), { deviceKey: device });
+      out.push({ device, policyId: await buyPolicy(device.address) });
+    }
+    await time.increase(COVERAGE_DELAY);
+    return out;
+  }
+  const insureNewDevice = async (seed: string) => (await insureNewDevices([seed]))[0];
+
+  return { ...base, model, members, deviceA, deviceB, policyId, policy, chainId, addresses, bundle, fileClaim, buyPolicy, insureNewDevice, insureNewDevices };
+}
+
+export type OracleFixture = Awaited<ReturnType<typeof deployOracleFixture>>;
+
+/** A fresh temporary directory for checkpoints. */
+export function tempDir(prefix = "triad-oracle-"): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Oracle settings for tests: no confirmations (automine), fast polling, local evidence only, short timeouts. */
+export function testConfig(overrides: Partial<OracleConfig> = {}): Partial<OracleConfig> {
+  return {
+    confirmations: 0,
+    pollIntervalMs: 50,
+    metricsPort: undefined,
+    checkpointFile: path.join(tempDir(), "checkpoint.json"),
+    batchSize: 8,
+    rpcRetries: 1,
+    rpcRetryBaseMs: 10,
+    verifyWorkers: 0,
+    ...overrides,
+    evidence: { schemes: ["http"], hosts: ["127.0.0.1"], maxBytes: 64 * 1024, timeoutMs: 400, retries: 1, retryDelayMs: 20, ...(overrides.evidence ?? {}) },
+  };
+}
+
+/** An in-process oracle for committee member `member` on the in-process Hardhat chain. */
+export function oracleFor(f: OracleFixture, member: Signer, options: { config?: Partial<OracleConfig>; logger?: Logger } = {}) {
+  return createOracle({
+    provider: ethers.provider,
+    signer: member,
+    addresses: f.addresses,
+    model: f.model,
+    config: testConfig(options.config),
+    logger: options.logger ?? pino({ level: "silent" }),
+  });
+}

@@ -1,0 +1,232 @@
+/**
+ * One-shot oracle actions behind `oracle assess` and `oracle audit`, as `(deps, params)` functions so tests and
+ * scripts call them with a real local node. They never write to the chain.
+ */
+import { getAddress, type Provider } from "ethers";
+import { claimsDomain, type Verdict } from "@triad/sdk";
+import { TriadError } from "@triad/sdk";
+import { verdictDigest } from "@triad/sdk";
+import { buildRejectionVerdict, buildVerdict } from "@triad/sdk";
+import { EvidenceError, parseEvidence } from "@triad/sdk";
+import { checkEvidence, scoreEvidence, skippedChecks, type ClaimAssessment, type EvidenceContext, type OracleModel } from "./assess.ts";
+import { CLAIM_STATUS, connectContracts, type OracleAddresses } from "./chain.ts";
+import type { EvidenceFetchRules } from "./config.ts";
+import { fetchEvidence } from "./evidence.ts";
+
+/** Chain access for actions that can use it. */
+export interface ChainDeps {
+  provider: Provider;
+  addresses: OracleAddresses;
+}
+
+export interface AssessResult {
+  claimId: string | null;
+  evidenceHash: string;
+  valid: boolean;
+  /** Reason code when the evidence is invalid (the verdict is then a rejection). */
+  reason: string | null;
+  message: string | null;
+  assessment: { score: number; scoreBps: number; approved: boolean; readingsInWindow: number } | null;
+  /** The Verdict the oracle would sign; null without chain access (amount and deadline are on-chain). */
+  verdict: Record<string, string | number | boolean> | null;
+  digest: string | null;
+  modelHash: string;
+  backend: string | null;
+  /** "all" with a chain and a claim, "partial" with a chain only (domain, device status), "skipped" without a chain. */
+  chainChecks: "all" | "partial" | "skipped";
+  skippedChecks: string[];
+}
+
+/** JSON-friendly verdict (bigints as decimal strings). */
+export function verdictJson(v: Verdict): Record<string, string | number | boolean> {
+  return {
+    claimId: v.claimId.toString(),
+    evidenceHash: v.evidenceHash,
+    modelHash: v.modelHash,
+    approved: v.approved,
+    payout: v.payout.toString(),
+    scoreBps: v.scoreBps,
+    deadline: v.deadline.toString(),
+  };
+}
+
+/** Loads what the chain knows about `claimId` for the evidence checks and the verdict. */
+async function claimContext(chain: ChainDeps, claimId: bigint) {
+  const contracts = connectContracts(chain.addresses, chain.provider);
+  const [{ chainId }, claim] = await Promise.all([chain.provider.getNetwork(), contracts.claims.getClaim(claimId)]);
+  if (claim.status === 0n) throw new TriadError(`claim ${claimId} does not exist`, "CLAIM_NOT_FOUND", { claimId: claimId.toString() });
+  const policy = await contracts.claims.getPolicy(claim.policyId);
+  const [, status] = await contracts.registry.ownerAndStatus(policy.device);
+  const ctx: EvidenceContext = {
+    chainId,
+    registry: chain.addresses.registry,
+    claim: { evidenceHash: claim.evidenceHash, incidentAt: claim.incidentAt },
+    policy: { device: getAddress(policy.device), start: policy.start, end: policy.end },
+    deviceStatus: Number(status),
+  };
+  return { chainId, claim, policy, ctx, contracts };
+}
+
+/**
+ * Assesses evidence bytes like the daemon would. Without `chain`, signatures are checked in the domain the bundle
+ * names and the chain checks are listed as skipped; with it (and `claimId`), every check runs and the full Verdict
+ * and its digest are returned.
+ */
+export async function assessEvidence(
+  deps: { model: OracleModel; chain?: ChainDeps },
+  params: { bytes: Uint8Array; claimId?: bigint },
+): Promise<AssessResult> {
+  const { model } = deps;
+  const chained = deps.chain && params.claimId !== undefined ? await claimContext(deps.chain, params.claimId) : undefined;
+  let ctx: EvidenceContext = chained?.ctx ?? {};
+  if (deps.chain && !chained) {
+    // No claim: still check the deployment's domain and the bundle's device status.
+    const { chainId } = await deps.chain.provider.getNetwork();
+    ctx = { chainId, registry: deps.chain.addresses.registry };
+    let device: string | undefined;
+    try {
+      device = parseEvidence(params.bytes).device;
+    } catch {
+      // checkEvidence reports the reason below
+    }
+    if (device) {
+      const [, status] = await connectContracts(deps.chain.addresses, deps.chain.provider).registry.ownerAndStatus(device);
+      ctx.deviceStatus = Number(status);
+    }
+  }
+  const check = checkEvidence(params.bytes, ctx);
+  let assessment: ClaimAssessment | null = null;
+  let reason: string | null = null;
+  let message: string | null = null;
+  if (!check.ok) {
+    reason = check.reason;
+    message = check.message;
+  } else {
+    const [score] = await scoreEvidence(model, [check.verified]);
+    if (score.ok) assessment = score.assessment;
+    else {
+      if (score.reason === "MODEL_ERROR") throw new TriadError(`the model failed: ${score.message}`, "MODEL_ERROR");
+      reason = score.reason;
+      message = score.message;
+    }
+  }
+  let verdict: Verdict | null = null;
+  let digest: string | null = null;
+  if (chained) {
+    const claim = {
+      claimId: params.claimId!,
+      amount: chained.claim.amount,
+      evidenceHash: chained.claim.evidenceHash,
+      assessmentDeadline: chained.claim.assessmentDeadline,
+    };
+    verdict = assessment ? buildVerdict(claim, assessment, model.modelHash) : buildRejectionVerdict(claim, model.modelHash);
+    digest = verdictDigest(claimsDomain(chained.chainId, deps.chain!.addresses.claims), verdict);
+  }
+  return {
+    claimId: params.claimId?.toString() ?? null,
+    evidenceHash: check.evidenceHash,
+    valid: reason === null,
+    reason,
+    message,
+    assessment: assessment && {
+      score: assessment.score,
+      scoreBps: assessment.scoreBps,
+      approved: assessment.approved,
+      readingsInWindow: assessment.readingsInWindow,
+    },
+    verdict: verdict && verdictJson(verdict),
+    digest,
+    modelHash: model.modelHash,
+    backend: model.backend ?? null,
+    chainChecks: chained ? "all" : deps.chain ? "partial" : "skipped",
+    skippedChecks: skippedChecks(ctx),
+  };
+}
+
+export interface AuditDifference {
+  field: string;
+  onChain: string | number | boolean;
+  recomputed: string | number | boolean;
+}
+
+export interface AuditReport {
+  claimId: string;
+  status: string;
+  match: boolean;
+  /** The committee verdict recorded on-chain (VerdictFinalised). */
+  onChain: { approved: boolean; payout: string; scoreBps: number; modelHash: string; digest: string; block: number } | null;
+  recomputed: (Record<string, string | number | boolean | null> & { digest: string; reason: string | null }) | null;
+  differences: AuditDifference[];
+  notes: string[];
+}
+
+/**
+ * Re-fetches the claim's evidence, re-runs the checks and the model, rebuilds the Verdict and compares it with the
+ * verdict that decided the claim on-chain (the VerdictFinalised event, cross-checked with getClaim).
+ */
+export async function auditClaim(
+  deps: ChainDeps & { model: OracleModel; evidence: EvidenceFetchRules; fetch?: typeof fetch; fromBlock?: number },
+  params: { claimId: bigint },
+): Promise<AuditReport> {
+  const { chainId, claim, ctx, contracts } = await claimContext(deps, params.claimId);
+  const status = CLAIM_STATUS[Number(claim.status)] ?? `#${claim.status}`;
+  const notes: string[] = [];
+  const events = await contracts.claims.queryFilter(contracts.claims.filters.VerdictFinalised(params.claimId), deps.fromBlock ?? 0);
+  const event = events[events.length - 1];
+  if (!event) {
+    return {
+      claimId: params.claimId.toString(),
+      status,
+      match: false,
+      onChain: null,
+      recomputed: null,
+      differences: [],
+      notes: [claim.status === 1n ? "the claim has no verdict yet" : `no committee verdict was finalised for this claim (status ${status})`],
+    };
+  }
+  const onChain = {
+    approved: event.args.approved,
+    payout: event.args.payout.toString(),
+    scoreBps: Number(event.args.scoreBps),
+    modelHash: event.args.modelHash.toLowerCase(),
+    digest: event.args.digest.toLowerCase(),
+    block: event.blockNumber,
+  };
+  if (claim.modelHash.toLowerCase() !== onChain.modelHash) notes.push("getClaim().modelHash differs from the VerdictFinalised event");
+  if (deps.model.modelHash.toLowerCase() !== onChain.modelHash) {
+    notes.push(`the verdict was made with model ${onChain.modelHash}, this oracle runs ${deps.model.modelHash}: the recomputation uses the local model`);
+  }
+  if (ctx.deviceStatus !== 1) notes.push("the device is no longer Active: the recomputation uses its current status");
+
+  let reason: string | null = null;
+  let assessment: ClaimAssessment | null = null;
+  try {
+    const bytes = await fetchEvidence(claim.evidenceURI, deps.evidence, { fetch: deps.fetch });
+    const check = checkEvidence(bytes, ctx);
+    if (!check.ok) reason = check.reason;
+    else {
+      const [score] = await scoreEvidence(deps.model, [check.verified]);
+      if (score.ok) assessment = score.assessment;
+      else if (score.reason === "MODEL_ERROR") throw new TriadError(`the model failed: ${score.message}`, "MODEL_ERROR");
+      else reason = score.reason;
+    }
+  } catch (error) {
+    if (!(error instanceof EvidenceError)) throw error;
+    reason = error.reason;
+    notes.push(`evidence could not be fetched now: ${error.message}`);
+  }
+  const base = { claimId: params.claimId, amount: claim.amount, evidenceHash: claim.evidenceHash, assessmentDeadline: claim.assessmentDeadline };
+  const verdict = assessment ? buildVerdict(base, assessment, deps.model.modelHash) : buildRejectionVerdict(base, deps.model.modelHash);
+  const digest = verdictDigest(claimsDomain(chainId, deps.addresses.claims), verdict).toLowerCase();
+  const recomputed = { ...verdictJson(verdict), digest, reason };
+  const differences: AuditDifference[] = [];
+  const compare = (field: string, a: string | number | boolean, b: string | number | boolean) => {
+    if (a !== b) differences.push({ field, onChain: a, recomputed: b });
+  };
+  compare("approved", onChain.approved, verdict.approved);
+  compare("payout", onChain.payout, verdict.payout.toString());
+  compare("scoreBps", onChain.scoreBps, verdict.scoreBps);
+  compare("modelHash", onChain.modelHash, verdict.modelHash);
+  compare("digest", onChain.digest, digest);
+  return { claimId: params.claimId.toString(), status, match: differences.length === 0, onChain, recomputed, differences, notes };
+}

@@ -1,0 +1,51 @@
+import { expect } from "chai";
+import { ethers, networkHelpers } from "@triad/devkit/network";
+import { buildRejectionVerdict, claimsDomain, signVerdict } from "@triad/sdk";
+import { counterValue } from "../src/metrics.ts";
+import { startEvidenceServer } from "../src/evidence-server.ts";
+import { createOracle } from "../src/daemon.ts";
+import { deployOracleFixture, testConfig } from "@triad/devkit";
+import { captureLogger, failureRows, normalRows } from "@triad/devkit";
+
+const { loadFixture } = networkHelpers;
+
+describe("oracle: what a batch's receipt says", function () {
+  it("an entry the contract skips (decided meanwhile) is counted as refused; the others as submitted, finalised", async function () {
+    const f = await loadFixture(deployOracleFixture);
+    const evidence = await startEvidenceServer({ port: 0 });
+    const [a, b] = await f.insureNewDevices(["receipt-a", "receipt-b"]);
+    const x = await f.bundle([...normalRows(3), ...failureRows("HDF", 1)], { device: a.device });
+    const y = await f.bundle([...normalRows(3, 20), ...failureRows("PWF", 1)], { device: b.device });
+    const xClaim = await f.fileClaim({ hash: x.hash, uri: evidence.put(x.bytes).uri, incidentAt: x.incidentAt, policy: a.policyId });
+    const yClaim = await f.fileClaim({ hash: y.hash, uri: evidence.put(y.bytes).uri, incidentAt: y.incidentAt, policy: b.policyId });
+
+    // While the daemon downloads X's evidence (after it checked which claims are decided), another member decides X.
+    let decidedByOther = false;
+    const racingFetch: typeof fetch = async (input, init) => {
+      if (!decidedByOther && String(input).includes(x.hash)) {
+        decidedByOther = true;
+        const claim = await f.claims.getClaim(xClaim);
+        const verdict = buildRejectionVerdict({ claimId: xClaim, amount: claim.amount, evidenceHash: claim.evidenceHash, assessmentDeadline: claim.assessmentDeadline }, f.model.modelHash);
+        const signature = await signVerdict(f.members[1], claimsDomain(f.chainId, f.addresses.claims), verdict);
+        await (await f.claims.submitVerdict(verdict, [signature])).wait();
+      }
+      return fetch(input, init);
+    };
+    const { logger, lines } = captureLogger();
+    const oracle = createOracle({ provider: ethers.provider, signer: f.members[0], addresses: f.addresses, model: f.model, config: testConfig(), logger, fetch: racingFetch });
+    try {
+      const report = await oracle.tick();
+      expect(decidedByOther).to.equal(true);
+      expect(report).to.include({ claims: 2, submitted: 1, approved: 1, transactions: 1 });
+      expect(await counterValue(oracle.metrics.verdictsRefused)).to.equal(1);
+      expect(lines.filter((l) => l.msg === "verdict skipped by the contract (VerdictSkipped)").map((l) => l.claimId)).to.deep.equal([xClaim.toString()]);
+      const submitted = lines.filter((l) => l.msg === "verdict submitted");
+      expect(submitted.map((l) => [l.claimId, l.outcome, l.finalised])).to.deep.equal([[yClaim.toString(), "approved", true]]);
+      // X stays decided by the other member's rejection.
+      expect((await f.claims.getClaim(xClaim)).approved).to.equal(false);
+    } finally {
+      await oracle.stop();
+      await evidence.close();
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import type { ContractTransactionReceipt, Signer } from "ethers";
+import type { ClaimsInsurance, IERC20, InsurancePool } from "@triad/contracts";
+import { ClaimStatus, enumName } from "../enums.ts";
+import { TriadError } from "../errors.ts";
+import { findEvent } from "./events.ts";
+
+/**
+ * Insurance actions shared by the tasks, the demo and dApps. Each takes the contract connected to the acting
+ * account, approves exactly what the step spends when the allowance is short, and returns the ids the caller needs
+ * next with the mined receipt.
+ */
+
+
+async function ensureAllowance(token: IERC20, owner: string, spender: string, amount: bigint): Promise<ContractTransactionReceipt | undefined> {
+  if (amount === 0n || (await token.allowance(owner, spender)) >= amount) return undefined;
+  return (await (await token.approve(spender, amount)).wait())!;
+}
+
+async function runnerAddress(contract: { runner: unknown }): Promise<string> {
+  const signer = contract.runner as Signer | null;
+  if (!signer || typeof signer.getAddress !== "function") {
+    throw new TriadError("this action needs the contract connected to a signer", "NO_SIGNER");
+  }
+  return signer.getAddress();
+}
+
+/** Deposits `assets` into the pool (ERC-4626) for the caller; returns the shares minted. */
+export async function depositToPool(pool: InsurancePool, token: IERC20, assets: bigint) {
+  const me = await runnerAddress(pool);
+  const approveReceipt = await ensureAllowance(token, me, await pool.getAddress(), assets);
+  const shares = await pool.previewDeposit(assets);
+  const receipt = (await (await pool.deposit(assets, me)).wait())!;
+  return { shares, receipt, approveReceipt };
+}
+
+/** Withdraws `assets` of the caller's unlocked capital; refuses up front when more than `maxWithdraw`. */
+export async function withdrawFromPool(pool: InsurancePool, assets: bigint) {
+  const me = await runnerAddress(pool);
+  const max = await pool.maxWithdraw(me);
+  if (assets > max) {
+    throw new TriadError(`can withdraw at most ${max} base units now (the rest is yours but locked as coverage or not yours)`, "WITHDRAW_TOO_MUCH", {
+      requested: String(assets),
+      max: String(max),
+    });
+  }
+  const receipt = (await (await pool.withdraw(assets, me, me)).wait())!;
+  return { receipt };
+}
+
+/** Buys a policy for `device` (the caller must own it); pays the quoted premium. */
+export async function buyPolicy(
+  claims: ClaimsInsurance,
+  token: IERC20,
+  params: { productId: bigint; device: string; coverage: bigint; durationSeconds: bigint },
+) {
+  const me = await runnerAddress(claims);
+  const premium = await claims.quotePremium(params.productId, params.coverage, params.durationSeconds);
+  const approveReceipt = await ensureAllowance(token, me, await claims.getAddress(), premium);
+  const receipt = (await (await claims.buyPolicy(params.productId, params.device, params.coverage, params.durationSeconds)).wait())!;
+  const event = findEvent(claims, receipt, "PolicyPurchased");
+  return { policyId: event.args.policyId as bigint, premium, receipt, approveReceipt };
+}
+
+/** Files a claim on a policy the caller holds; pays the product's claim deposit. */
+export async function fileClaim(
+  claims: ClaimsInsurance,
+  token: IERC20,
+  params: { policyId: bigint; amount: bigint; incidentAt: bigint; evidenceHash: string; evidenceURI: string },
+) {
+  const me = await runnerAddress(claims);
+  const policy = await claims.getPolicy(params.policyId);
+  const product = await claims.getProduct(policy.productId);
+  const approveReceipt = await ensureAllowance(token, me, await claims.getAddress(), product.claimDeposit);
+  const receipt = (await (
+    await claims.fileClaim(params.policyId, params.amount, params.incidentAt, params.evidenceHash, params.evidenceURI)
+  ).wait())!;
+  const event = findEvent(claims, receipt, "ClaimFiled");
+  return { claimId: event.args.claimId as bigint, assessmentDeadline: event.args.assessmentDeadline as bigint, receipt, approveReceipt };
+}
+
+/** Settles a decided claim after its appeal window (anyone may); returns what was paid and refunded. */
+export async function settleClaim(claims: ClaimsInsurance, claimId: bigint) {
+  const receipt = (await (await claims.settle(claimId)).wait())!;
+  const event = findEvent(claims, receipt, "ClaimSettled");
+  return {
+    recipient: event.args.recipient as string,
+    status: enumName(ClaimStatus, event.args.status),
+    paid: event.args.paid as bigint,
+    depositRefunded: event.args.depositRefunded as bigint,
+    receipt,
+  };
+}

@@ -1,3 +1,0 @@
-export * from "./devices";
-export * from "./market";
-export * from "./insurance";

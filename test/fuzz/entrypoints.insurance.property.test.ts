@@ -1,0 +1,382 @@
+import { expect } from "chai";
+import { ethers, networkHelpers } from "@triad/devkit/network";
+import fc from "fast-check";
+import { Wallet, ZeroAddress, ZeroHash, id } from "ethers";
+import { signVerdict, type Verdict } from "@triad/sdk";
+import { DAY, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
+import { buyPolicy, fileClaim, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
+import {
+  BPS,
+  FUZZ,
+  MAX256,
+  MAX64,
+  balances,
+  call,
+  eventsOf,
+  expectEverySucceeded,
+  idFor,
+  index,
+  logOutcomes,
+  mostly,
+  pick,
+  uint,
+} from "./model.ts";
+
+const { loadFixture, time } = networkHelpers;
+
+/**
+ * Property-based fuzzing of the InsurancePool and ClaimsInsurance entry points under random arguments: every call
+ * must succeed as modelled or revert with a declared custom error (see ./model.ts).
+ */
+
+// ------------------------------------------------------------------ InsurancePool + ClaimsInsurance
+
+type InsuranceOp =
+  | { kind: "deposit"; caller: number; assets: bigint; receiver: number }
+  | { kind: "withdraw" | "redeem"; caller: number; bps: bigint; receiver: number; owner: number }
+  | { kind: "buyPolicy"; caller: number; product: number; device: number; coverage: bigint; duration: bigint }
+  | { kind: "fileClaim"; caller: number; policy: number; amountBps: bigint; amount: bigint; incident: number; offset: bigint; zeroEvidence: boolean; wait: boolean }
+  | {
+      kind: "submitVerdict";
+      claim: number;
+      approved: boolean;
+      payoutBps: bigint;
+      payout: bigint;
+      scoreBps: number;
+      exactDeadline: boolean;
+      deadline: bigint;
+      exactEvidence: boolean;
+      model: number;
+      signers: number[];
+    }
+  | { kind: "appeal" | "settle" | "escalate"; caller: number; claim: number; wait: boolean }
+  | { kind: "time"; seconds: number };
+
+const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("deposit" as const),
+      caller: fc.nat({ max: 4 }),
+      assets: mostly(fc.bigInt({ min: 0n, max: 20_000n * UNIT }), uint(MAX256), fc.constant(2n ** 112n)),
+      receiver: fc.nat({ max: 4 }),
+    }),
+  },
+  ...(["withdraw", "redeem"] as const).map((kind) => ({
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant(kind),
+      caller: fc.nat({ max: 4 }),
+      bps: mostly(fc.bigInt({ min: 0n, max: 10_000n }), fc.bigInt({ min: 10_001n, max: 20_000n }), uint(MAX256 / 10n ** 30n)),
+      receiver: fc.nat({ max: 4 }),
+      owner: mostly(fc.constant(-1), fc.nat({ max: 4 })),
+    }),
+  })),
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("buyPolicy" as const),
+      caller: mostly(fc.constant(0), fc.nat({ max: 4 })),
+      product: mostly(fc.constantFrom(1, 2), fc.constantFrom(0, 3)),
+      device: mostly(fc.nat({ max: 3 }), fc.nat({ max: 5 })),
+      coverage: mostly(fc.bigInt({ min: 1n, max: 10_000n * UNIT }), fc.constant(0n), uint(MAX256)),
+      duration: mostly(fc.bigInt({ min: 30n * DAY, max: 365n * DAY }), uint(2n ** 32n - 1n)),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("fileClaim" as const),
+      caller: mostly(fc.constant(0), fc.nat({ max: 4 })),
+      policy: index,
+      amountBps: fc.bigInt({ min: 0n, max: 12_000n }),
+      amount: mostly(fc.constant(0n), uint(MAX256)),
+      incident: mostly(fc.constant(0), fc.constantFrom(1, 2, 3)),
+      offset: fc.bigInt({ min: 0n, max: 10n * DAY }),
+      zeroEvidence: mostly(fc.constant(false), fc.constant(true)),
+      wait: fc.boolean(),
+    }),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant("submitVerdict" as const),
+      claim: index,
+      approved: fc.boolean(),
+      payoutBps: mostly(fc.bigInt({ min: 0n, max: 10_000n }), fc.bigInt({ min: 10_001n, max: 20_000n })),
+      payout: mostly(fc.constant(-1n), uint(MAX256)),
+      scoreBps: mostly(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 10_001, max: 65_535 })),
+      exactDeadline: mostly(fc.constant(true), fc.constant(false)),
+      deadline: uint(MAX64),
+      exactEvidence: mostly(fc.constant(true), fc.constant(false)),
+      model: mostly(fc.constant(0), fc.constantFrom(1, 2)),
+      signers: mostly(
+        fc.uniqueArray(fc.nat({ max: 2 }), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.nat({ max: 4 }), { maxLength: 4 }),
+      ),
+    }),
+  },
+  ...(["appeal", "settle", "escalate"] as const).map((kind) => ({
+    weight: kind === "escalate" ? 1 : 3,
+    arbitrary: fc.record({ kind: fc.constant(kind), caller: mostly(fc.constant(0), fc.nat({ max: 4 })), claim: index, wait: fc.boolean() }),
+  })),
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 600, max: 3 * 86_400 }) }) },
+);
+
+const ClaimStatus = { None: 0n, Filed: 1n, Approved: 2n, Rejected: 3n, Appealed: 4n, Escalated: 5n, Paid: 6n, Closed: 7n } as const;
+const UNSETTLED = new Set<bigint>([ClaimStatus.Filed, ClaimStatus.Approved, ClaimStatus.Rejected, ClaimStatus.Appealed, ClaimStatus.Escalated]);
+
+/**
+ * The insurance fixture plus: three more devices of `holder`, one of `other`, funds and pool approvals for the
+ * holder, a product that exists but is inactive (3), and something to decide from the start: policy 1 (standard
+ * product, device 0) with claim 1 filed, policy 2 (parametric product, device 1), and policy 3 (standard, device 2)
+ * with claim 2 approved for half its amount (appealable, then settleable). Callers by index: 0 holder,
+ * 1 other, 2 lp1, 3 lp2, 4 stranger (no tokens, no approvals). Devices 0-3 are the holder's, 4 the other's, 5 is
+ * not registered.
+ */
+async function insuranceFuzzFixture() {
+  const fx = await deployInsuranceFixture();
+  const holderDevices = await registerDevices(fx, fx.holder, 3, "fuzz-holder");
+  const otherDevices = await registerDevices(fx, fx.other, 1, "fuzz-other");
+  await fx.token.mint(fx.holder.address, 200_000n * UNIT);
+  await fx.token.connect(fx.holder).approve(await fx.pool.getAddress(), ethers.MaxUint256);
+  await fx.claims.connect(fx.insurer).createProduct({ ...STANDARD_PRODUCT, active: false });
+  await buyPolicy(fx);
+  await fileClaim(fx, 1n, { amount: 2_000n * UNIT });
+  await buyPolicy(fx, { productId: fx.parametricProductId, device: holderDevices[0] });
+  await buyPolicy(fx, { device: holderDevices[1] });
+  await fileClaim(fx, 3n, { amount: 1_000n * UNIT, tag: "fuzz-decided" });
+  const verdict = await verdictFor(fx, 2n, true, { payout: 500n * UNIT });
+  await fx.claims.submitVerdict(verdict, await signBy(fx, fx.members.slice(0, 2), verdict));
+  const stranger = (await ethers.getSigners())[9];
+  const callers = [fx.holder, fx.other, fx.lp1, fx.lp2, stranger];
+  const devices = [fx.device, ...holderDevices, ...otherDevices, new Wallet(id("triad/test/fuzz/insurance/unregistered")).address];
+  const outsider = new Wallet(id("triad/test/fuzz/not-a-member"));
+  return { ...fx, callers, devices, outsider, productCount: 4 };
+}
+
+type InsuranceFuzz = Awaited<ReturnType<typeof insuranceFuzzFixture>>;
+
+/**
+ * A claim id: four times in five one whose status is in `statuses` (when there is one), so that the later steps of
+ * the lifecycle are reached; otherwise {@link idFor} over all claims, including ids that do not exist.
+ */
+async function claimFor(fx: InsuranceFuzz, i: number, statuses: readonly bigint[]): Promise<bigint> {
+  const count = await fx.claims.claimCount();
+  const fitting: bigint[] = [];
+  for (let c = 1n; c <= count; c++) if (statuses.includes((await fx.claims.getClaim(c)).status)) fitting.push(c);
+  return i % 5 === 0 || fitting.length === 0 ? idFor(i, count) : pick(fitting, i);
+}
+
+/** Pool (P) and claims (C) accounting that must hold after every call. */
+async function checkInsuranceInvariants(fx: InsuranceFuzz) {
+  const { pool, claims, token } = fx;
+  const [assets, locked, maxUtil, supply] = await Promise.all([pool.totalAssets(), pool.lockedAssets(), pool.maxUtilisationBps(), pool.totalSupply()]);
+  expect(locked * BPS, "P1 locked <= assets * maxUtilisation").to.be.lte(assets * maxUtil);
+  expect(assets, "P2 ledger fits 112 bits").to.be.lt(2n ** 112n);
+  expect(await token.balanceOf(await pool.getAddress()), "P3 pool balance == totalAssets").to.equal(assets);
+  const holders = [...fx.callers, fx.admin, fx.treasury].map((s) => s.address);
+  const shares = await Promise.all(holders.map((h) => pool.balanceOf(h)));
+  expect(shares.reduce((a, b) => a + b, 0n), "P4 shares of known holders == totalSupply").to.equal(supply);
+
+  let deposits = 0n;
+  const claimCount = await claims.claimCount();
+  for (let c = 1n; c <= claimCount; c++) {
+    const claim = await claims.getClaim(c);
+    if (UNSETTLED.has(claim.status)) deposits += claim.deposit;
+  }
+  expect(await token.balanceOf(await claims.getAddress()), "C1 claims balance == deposits of unsettled claims").to.equal(deposits);
+  let expectedLocked = 0n;
+  const policyCount = await claims.policyCount();
+  for (let p = 1n; p <= policyCount; p++) {
+    const policy = await claims.getPolicy(p);
+    expect(policy.paidOut, "C2 paidOut <= coverage").to.be.lte(policy.coverage);
+    if (!policy.released) expectedLocked += policy.coverage - policy.paidOut;
+  }
+  expect(locked, "C3 locked == unreleased coverage - paidOut").to.equal(expectedLocked);
+}
+
+// ------------------------------------------------------------------ property
+
+describe("Entry points under random arguments (property-based)", function () {
+  after(function () {
+    logOutcomes(["pool.", "claims."]);
+  });
+
+  it("InsurancePool and ClaimsInsurance: deposit, withdraw, redeem, buyPolicy, fileClaim, submitVerdict, appeal, settle, escalate", async function () {
+    await fc.assert(
+      fc.asyncProperty(fc.array(insuranceOpArb, { minLength: 20, maxLength: 40 }), async (ops) => {
+        const fx = await loadFixture(insuranceFuzzFixture);
+        const { pool, claims, token, committee } = fx;
+        const [poolAddress, claimsAddress] = [await pool.getAddress(), await claims.getAddress()];
+        const poolDeclared = [pool.interface, token.interface];
+        const claimsDeclared = [claims.interface, pool.interface, committee.interface, token.interface];
+        const signerKeys = [...fx.members, fx.outsider];
+
+        for (const op of ops) {
+          if (op.kind === "time") {
+            await time.increase(op.seconds);
+            continue;
+          }
+          const entry = `${["deposit", "withdraw", "redeem"].includes(op.kind) ? "pool" : "claims"}.${op.kind}`;
+          const claimCount = await claims.claimCount();
+          const policyCount = await claims.policyCount();
+          switch (op.kind) {
+            case "deposit": {
+              const signer = pick(fx.callers, op.caller);
+              const receiver = pick(fx.callers, op.receiver).address;
+              const maxDeposit = await pool.maxDeposit(receiver);
+              // previewDeposit of an amount beyond the 112-bit ledger is meaningless (and may overflow in the view).
+              const shares = op.assets <= maxDeposit ? await pool.previewDeposit(op.assets) : 0n;
+              const [assetsBefore, sharesBefore, [tokensBefore]] = [await pool.totalAssets(), await pool.balanceOf(receiver), await balances(token, [signer.address])];
+              const outcome = await call(entry, poolDeclared, () => pool.connect(signer).deposit(op.assets, receiver));
+              if (!outcome.ok) break;
+              expect(op.assets, "deposit stays within maxDeposit").to.be.lte(maxDeposit);
+              expect(await pool.totalAssets()).to.equal(assetsBefore + op.assets);
+              expect(await pool.balanceOf(receiver)).to.equal(sharesBefore + shares);
+              expect(await token.balanceOf(signer.address)).to.equal(tokensBefore - op.assets);
+              break;
+            }
+            case "withdraw":
+            case "redeem": {
+              const signer = pick(fx.callers, op.caller);
+              const owner = op.owner < 0 ? signer.address : pick(fx.callers, op.owner).address;
+              const receiver = pick(fx.callers, op.receiver).address;
+              const max = op.kind === "withdraw" ? await pool.maxWithdraw(owner) : await pool.maxRedeem(owner);
+              const amount = (max * op.bps) / BPS + (op.bps > 20_000n ? op.bps : 0n);
+              const assets = op.kind === "withdraw" ? amount : await pool.previewRedeem(amount);
+              const shares = op.kind === "withdraw" ? await pool.previewWithdraw(amount) : amount;
+              const [assetsBefore, sharesBefore, [tokensBefore]] = [await pool.totalAssets(), await pool.balanceOf(owner), await balances(token, [receiver])];
+              const outcome = await call(entry, poolDeclared, () =>
+                op.kind === "withdraw" ? pool.connect(signer).withdraw(amount, receiver, owner) : pool.connect(signer).redeem(amount, receiver, owner),
+              );
+              if (!outcome.ok) break;
+              expect(amount, `${op.kind} stays within max${op.kind}`).to.be.lte(max);
+              expect(await pool.totalAssets()).to.equal(assetsBefore - assets);
+              expect(await pool.balanceOf(owner)).to.equal(sharesBefore - shares);
+              expect(await token.balanceOf(receiver)).to.equal(tokensBefore + assets);
+              break;
+            }
+            case "buyPolicy": {
+              const signer = pick(fx.callers, op.caller);
+              const productId = BigInt(op.product);
+              const device = pick(fx.devices, op.device);
+              const fee = await pool.protocolFeeBps();
+              const locked = await pool.lockedAssets();
+              const accounts = [signer.address, fx.treasury.address, poolAddress];
+              const before = await balances(token, accounts);
+              const outcome = await call(entry, claimsDeclared, () => claims.connect(signer).buyPolicy(productId, device, op.coverage, op.duration));
+              if (!outcome.ok) break;
+              const premium = await claims.quotePremium(productId, op.coverage, op.duration);
+              const protocolFee = (premium * fee) / BPS;
+              const after = await balances(token, accounts);
+              expect(after.map((a, i) => a - before[i]), "premium split").to.deep.equal([-premium, protocolFee, premium - protocolFee]);
+              expect(await pool.lockedAssets()).to.equal(locked + op.coverage);
+              expect(await claims.ownerOf(policyCount + 1n)).to.equal(signer.address);
+              break;
+            }
+            case "fileClaim": {
+              const signer = pick(fx.callers, op.caller);
+              const policyId = idFor(op.policy, policyCount);
+              const policy = await claims.getPolicy(policyId);
+              const product = await claims.getProduct(policy.productId);
+              if (op.wait && policy.start !== 0n) {
+                const coveredFrom = policy.start + product.waitingPeriod + 1n;
+                if (BigInt(await time.latest()) < coveredFrom) await time.increaseTo(coveredFrom);
+              }
+              const now = BigInt(await time.latest());
+              const incidents = [now - (op.offset % 3_600n), policy.start + product.waitingPeriod + op.offset, now + 1n + op.offset, op.offset * 1_000n];
+              const incidentAt = incidents[op.incident] > MAX64 ? MAX64 : incidents[op.incident] < 0n ? 0n : incidents[op.incident];
+              const amount = op.amount === 0n ? ((policy.coverage - policy.paidOut) * op.amountBps) / BPS : op.amount;
+              const evidenceHash = op.zeroEvidence ? ZeroHash : id(`fuzz evidence ${now}`);
+              const before = await balances(token, [signer.address, claimsAddress]);
+              const outcome = await call(entry, claimsDeclared, () =>
+                claims.connect(signer).fileClaim(policyId, amount, incidentAt, evidenceHash, "ipfs://fuzz"),
+              );
+              if (!outcome.ok) break;
+              const claim = await claims.getClaim(claimCount + 1n);
+              const after = await balances(token, [signer.address, claimsAddress]);
+              expect(after.map((a, i) => a - before[i]), "deposit taken").to.deep.equal([-claim.deposit, claim.deposit]);
+              expect([claim.status, claim.amount, claim.policyId, claim.deposit]).to.deep.equal([ClaimStatus.Filed, amount, policyId, product.claimDeposit]);
+              expect(amount).to.be.greaterThan(0n);
+              expect(amount).to.be.lte(policy.coverage - policy.paidOut);
+              break;
+            }
+            case "submitVerdict": {
+              const claimId = await claimFor(fx, op.claim, [ClaimStatus.Filed]);
+              const claim = await claims.getClaim(claimId);
+              const verdict: Verdict = {
+                claimId,
+                evidenceHash: op.exactEvidence ? claim.evidenceHash : id("fuzz: other evidence"),
+                modelHash: [fx.modelHash, ZeroHash, id("fuzz: unknown model")][op.model],
+                approved: op.approved,
+                // payout -1: the payout rule's shape (a share of the amount for an approval, zero for a rejection).
+                payout: op.payout >= 0n ? op.payout : op.approved ? (claim.amount * op.payoutBps) / BPS : 0n,
+                scoreBps: op.scoreBps,
+                deadline: op.exactDeadline ? claim.assessmentDeadline : op.deadline,
+              };
+              const signatures = await Promise.all(
+                op.signers.map((i) => (i === 4 ? Promise.resolve("0x" + "11".repeat(64)) : signVerdict(signerKeys[i], fx.domain, verdict))),
+              );
+              const outcome = await call(entry, claimsDeclared, () => claims.submitVerdict(verdict, signatures));
+              if (!outcome.ok) break;
+              const events = eventsOf(outcome.receipt, claimsAddress, claims.interface);
+              expect(events.filter((e) => e.name === "VerdictSigned").length).to.equal(1);
+              const decided = (await claims.getClaim(claimId)).status;
+              if (events.some((e) => e.name === "VerdictFinalised")) {
+                expect(verdict.payout).to.be.lte(op.approved ? claim.amount : 0n);
+                expect(decided).to.be.oneOf(op.approved ? [ClaimStatus.Approved, ClaimStatus.Paid, ClaimStatus.Closed] : [ClaimStatus.Rejected, ClaimStatus.Closed]);
+              } else {
+                expect(decided).to.equal(ClaimStatus.Filed);
+              }
+              break;
+            }
+            case "appeal":
+            case "settle":
+            case "escalate": {
+              const signer = pick(fx.callers, op.caller);
+              const statuses = op.kind === "escalate" ? [ClaimStatus.Filed] : [ClaimStatus.Approved, ClaimStatus.Rejected];
+              const claimId = await claimFor(fx, op.claim, statuses);
+              const claim = await claims.getClaim(claimId);
+              if (op.wait && op.kind === "settle" && claim.appealDeadline !== 0n) {
+                if (BigInt(await time.latest()) < claim.appealDeadline) await time.increaseTo(claim.appealDeadline);
+              }
+              if (op.wait && op.kind === "escalate" && claim.assessmentDeadline !== 0n) {
+                if (BigInt(await time.latest()) <= claim.assessmentDeadline) await time.increaseTo(claim.assessmentDeadline + 1n);
+              }
+              const holder = claim.policyId === 0n ? ZeroAddress : await claims.ownerOf(claim.policyId);
+              const accounts = [holder, poolAddress, claimsAddress];
+              const before = await balances(token, accounts);
+              const outcome = await call(entry, claimsDeclared, () => claims.connect(signer)[op.kind](claimId));
+              if (!outcome.ok) break;
+              const status = (await claims.getClaim(claimId)).status;
+              if (op.kind === "appeal") {
+                expect(signer.address).to.equal(holder);
+                expect(status).to.equal(ClaimStatus.Appealed);
+              } else if (op.kind === "escalate") {
+                expect(claim.status).to.equal(ClaimStatus.Filed);
+                expect(status).to.equal(ClaimStatus.Escalated);
+              } else {
+                const deductible = (await claims.getProduct((await claims.getPolicy(claim.policyId)).productId)).deductible;
+                const paid = claim.approved && claim.payout > deductible ? claim.payout - deductible : 0n;
+                const refund = claim.approved ? claim.deposit : 0n;
+                const forfeit = claim.approved ? 0n : claim.deposit;
+                const after = await balances(token, accounts);
+                expect(after.map((a, i) => a - before[i]), "settlement moves payout and deposit").to.deep.equal([paid + refund, forfeit - paid, -claim.deposit]);
+                expect(status).to.equal(paid > 0n ? ClaimStatus.Paid : ClaimStatus.Closed);
+              }
+              break;
+            }
+          }
+          await checkInsuranceInvariants(fx);
+        }
+      }),
+      FUZZ,
+    );
+    expectEverySucceeded(
+      ["pool.deposit", "pool.withdraw", "pool.redeem", "claims.buyPolicy", "claims.fileClaim", "claims.submitVerdict", "claims.appeal", "claims.settle", "claims.escalate"],
+    );
+  });
+});
+
+networkHelpers
