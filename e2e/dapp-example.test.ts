@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { insureNewDevice } from "../examples/dapp.ts";
 import { deviceRegistryDomain, recoverReading, saveDeployment } from "@triad/sdk/node";
-import { deployTriad, ethers } from "@triad/devkit";
+import { UNIT, deployTriad, ethers } from "@triad/devkit";
 
 describe("README dApp example (examples/dapp.ts)", function () {
   const previous = process.env.TRIAD_DEPLOYMENTS_DIR;
@@ -23,8 +23,8 @@ describe("README dApp example (examples/dapp.ts)", function () {
     const deployment = await deployTriad();
     saveDeployment(deployment.record, dir);
     const [, owner, lp] = await ethers.getSigners();
-    await deployment.token.connect(lp).approve(await deployment.pool.getAddress(), 100_000n * 10n ** 6n);
-    await deployment.pool.connect(lp).deposit(100_000n * 10n ** 6n, lp.address);
+    await deployment.token.connect(lp).approve(await deployment.pool.getAddress(), 100_000n * UNIT);
+    await deployment.pool.connect(lp).deposit(100_000n * UNIT, lp.address);
 
     const deviceKey = ethers.Wallet.createRandom();
     const { policyId, reading } = await insureNewDevice(owner, new ethers.Wallet(deviceKey.privateKey, ethers.provider));

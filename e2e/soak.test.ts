@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { ClaimStatus, enumValue } from "@triad/sdk";
+import type { ClaimOutcome, TickResult } from "@triad/oracle";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { deployOracleFixture, oracleFor } from "@triad/devkit";
 import { captureLogger, failureRows, normalRows, startRawServer } from "@triad/devkit";
@@ -7,7 +9,14 @@ import { runSoak } from "@triad/devkit";
 
 const { loadFixture, mine } = networkHelpers;
 
-const FILED = 1n;
+const FILED = enumValue(ClaimStatus, "Filed");
+
+type Mined = Extract<ClaimOutcome, { outcome: "approved" | "rejected" }>;
+
+/** The verdicts this member got mined, over the ticks seen (failed and abandoned ticks included), in order. */
+function minedVerdicts(ticks: readonly TickResult[]): Mined[] {
+  return ticks.flatMap((t) => t.report.outcomes.filter((o): o is Mined => o.outcome === "approved" || o.outcome === "rejected"));
+}
 
 describe("oracle under faults (e2e)", function () {
   it("a soak with a bounded backlog, the RPC endpoint unreachable for a while and the daemon killed twice decides every claim exactly once and the books balance", async function () {
@@ -54,9 +63,11 @@ describe("oracle under faults (e2e)", function () {
       res.end(bytes);
     });
     const { logger, lines } = captureLogger();
+    const ticks: TickResult[] = [];
     const oracle = oracleFor(f, f.members[0], {
       config: { confirmations: CONFIRMATIONS, pollIntervalMs: 20, startBlock: (await ethers.provider.getBlockNumber()) + 1 },
       logger,
+      onTick: (t) => ticks.push(t),
     });
     const gauge = async (g: typeof oracle.metrics.headBlock) => (await g.get()).values[0]?.value ?? -1;
     const xUri = `${evidence.url}/x`;
@@ -92,10 +103,10 @@ describe("oracle under faults (e2e)", function () {
     const claim = await f.claims.getClaim(claimId);
     expect([claim.policyId, claim.evidenceHash]).to.deep.equal([replacement.policyId, y.hash]);
     expect(await f.claims.queryFilter(f.claims.filters.VerdictSigned(claimId)), "one verdict signed for that claim id").to.have.length(1);
-    expect(lines.filter((l) => l.msg === "verdict submitted").map((l) => l.claimId)).to.deep.equal([claimId.toString()]);
+    // One verdict for that id, mined once: the replacement claim's, on its valid evidence (no evidence failure).
+    expect(minedVerdicts(ticks).map((o) => [o.claimId, o.reason])).to.deep.equal([[claimId, undefined]]);
     // Nothing the daemon logged or counted refers to the vanished claim.
     expect(lines.filter((l) => JSON.stringify(l).includes(x.hash) || JSON.stringify(l).includes(xUri))).to.deep.equal([]);
-    expect(lines.filter((l) => l.msg === "evidence invalid: rejecting claim")).to.deep.equal([]);
     expect((await oracle.metrics.claimsSeen.get()).values[0].value, "claims read after the confirmation depth").to.equal(1);
   });
 
@@ -109,12 +120,15 @@ describe("oracle under faults (e2e)", function () {
       res.end(b.bytes);
     });
     const { logger, lines } = captureLogger();
+    const ticks: TickResult[] = [];
     const oracle = oracleFor(f, f.members[0], {
       config: { confirmations: CONFIRMATIONS, pollIntervalMs: 20, startBlock: (await ethers.provider.getBlockNumber()) + 1 },
       logger,
+      onTick: (t) => ticks.push(t),
     });
     await oracle.start();
     let claimId = 0n;
+    let droppedTx = "";
     try {
       claimId = await f.fileClaim({ hash: b.hash, uri: `${served.url}/e`, incidentAt: b.incidentAt, policy: insured.policyId });
       await mine(CONFIRMATIONS - 1);
@@ -122,6 +136,7 @@ describe("oracle under faults (e2e)", function () {
       await mine(1); // the claim is confirmed: the daemon decides it in the next block
       await waitFor(async () => (await f.claims.getClaim(claimId)).status !== FILED, "the verdict");
       const [first] = await f.claims.queryFilter(f.claims.filters.VerdictFinalised(claimId));
+      droppedTx = first.transactionHash;
       // A reorg of two blocks — within the confirmation depth — takes the verdict's block away, and the node does not
       // re-include the transaction: the claim is Filed again.
       await ethers.provider.send("evm_revert", [snapshot]);
@@ -139,6 +154,15 @@ describe("oracle under faults (e2e)", function () {
     }
     expect(await f.claims.queryFilter(f.claims.filters.VerdictFinalised(claimId)), "decided once in the chain as it is").to.have.length(1);
     expect(lines.some((l) => l.msg === "tick failed; retrying from the checkpoint" && String(l.err).includes("dropped by a reorg"))).to.equal(true);
-    expect(lines.filter((l) => l.msg === "verdict submitted").map((l) => l.claimId)).to.deep.equal([claimId.toString(), claimId.toString()]);
+    // Mined twice: by the tick that then failed because its transaction vanished, and by the tick that re-scanned.
+    const mined = minedVerdicts(ticks);
+    expect(mined.map((o) => o.claimId)).to.deep.equal([claimId, claimId]);
+    expect(mined[0].txHash, "the first verdict is the dropped transaction").to.equal(droppedTx);
+    // The re-submission may be byte-for-byte the dropped transaction (same nonce, data and fees: same hash) or a new
+    // one; either way it is the one in the chain now.
+    expect(await ethers.provider.getTransactionReceipt(mined[1].txHash!), "the re-submitted verdict is mined").to.not.equal(null);
+    const reorged = ticks.filter((t) => t.kind === "failed" && String((t.error as Error).message).includes("dropped by a reorg"));
+    expect(reorged).to.have.length(1);
+    expect(minedVerdicts(reorged).map((o) => o.txHash)).to.deep.equal([droppedTx]);
   });
 });

@@ -2,8 +2,10 @@ import { ethers, networkHelpers } from "@triad/devkit/network";
 import { expect } from "chai";
 import { MaxUint256, TypedDataEncoder, Wallet, ZeroAddress, ZeroHash, id } from "ethers";
 import {
+  AI4I_SCHEMA,
   DEVICE_BINDING_TYPES,
   READING_TYPES,
+  ROLES,
   metadataHash,
   prepareRegistration,
   recoverDeviceBinding,
@@ -29,7 +31,7 @@ describe("DeviceRegistry", function () {
     it("grants DEFAULT_ADMIN_ROLE and DEVICE_ADMIN_ROLE to the admin only", async function () {
       const { registry, admin, stranger } = await loadFixture(deployRegistryFixture);
       const deviceAdminRole = await registry.DEVICE_ADMIN_ROLE();
-      expect(deviceAdminRole).to.equal(id("DEVICE_ADMIN_ROLE"));
+      expect(deviceAdminRole).to.equal(ROLES.DEVICE_ADMIN_ROLE);
       expect(await registry.hasRole(await registry.DEFAULT_ADMIN_ROLE(), admin.address)).to.equal(true);
       expect(await registry.hasRole(deviceAdminRole, admin.address)).to.equal(true);
       expect(await registry.hasRole(deviceAdminRole, stranger.address)).to.equal(false);
@@ -70,7 +72,7 @@ describe("DeviceRegistry", function () {
         registry.connect(owner).register(device.address, reg.sensorSchema, reg.metadataHash, reg.metadataURI, reg.deadline, reg.signature),
       )
         .to.emit(registry, "DeviceRegistered")
-        .withArgs(device.address, owner.address, sensorSchemaId("ai4i-2020/v1"), metadataHash(meta), "ipfs://device-0");
+        .withArgs(device.address, owner.address, sensorSchemaId(AI4I_SCHEMA), metadataHash(meta), "ipfs://device-0");
 
       const stored = await registry.getDevice(device.address);
       expect(stored.owner).to.equal(owner.address);
@@ -78,7 +80,7 @@ describe("DeviceRegistry", function () {
       expect(stored.adminHold).to.equal(false);
       expect(stored.nextSeq).to.equal(0n);
       expect(stored.registeredAt).to.equal(BigInt(await time.latest()));
-      expect(stored.sensorSchema).to.equal(sensorSchemaId("ai4i-2020/v1"));
+      expect(stored.sensorSchema).to.equal(sensorSchemaId(AI4I_SCHEMA));
       expect(stored.metadataHash).to.equal(metadataHash(meta));
       expect(stored.metadataURI).to.equal("ipfs://device-0");
       expect(await registry.ownerAndStatus(device.address)).to.deep.equal([owner.address, Status.Active]);

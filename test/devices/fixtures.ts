@@ -5,8 +5,10 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import { Wallet, id } from "ethers";
 import {
   AI4I_SCHEMA,
+  DeviceStatus,
   buildReadingTree,
   deviceRegistryDomain,
+  enumValues,
   metadataHash,
   parseAi4iCsv,
   prepareRegistration,
@@ -83,8 +85,8 @@ export async function registeredDeviceFixture() {
   return { ...fixture, device, owner: fixture.owners[0], registration };
 }
 
-/** IDeviceRegistry.DeviceStatus as the ABI returns it. */
-export const Status = { None: 0n, Active: 1n, Suspended: 2n, Revoked: 3n } as const;
+/** IDeviceRegistry.DeviceStatus by name, as the ABI returns it. */
+export const Status = enumValues(DeviceStatus);
 export const UINT64_MAX = 2n ** 64n - 1n;
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;

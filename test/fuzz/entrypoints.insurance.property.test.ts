@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import fc from "fast-check";
 import { Wallet, ZeroAddress, ZeroHash, id } from "ethers";
-import { signVerdict, type Verdict } from "@triad/sdk";
+import { ClaimStatus as ClaimStatusNames, enumValues, signVerdict, type Verdict } from "@triad/sdk";
 import { DAY, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
 import { buyPolicy, fileClaim, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
 import {
@@ -123,7 +123,7 @@ const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 600, max: 3 * 86_400 }) }) },
 );
 
-const ClaimStatus = { None: 0n, Filed: 1n, Approved: 2n, Rejected: 3n, Appealed: 4n, Escalated: 5n, Paid: 6n, Closed: 7n } as const;
+const ClaimStatus = enumValues(ClaimStatusNames);
 const UNSETTLED = new Set<bigint>([ClaimStatus.Filed, ClaimStatus.Approved, ClaimStatus.Rejected, ClaimStatus.Appealed, ClaimStatus.Escalated]);
 
 /**

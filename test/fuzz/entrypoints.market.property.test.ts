@@ -2,7 +2,17 @@ import { expect } from "chai";
 import { networkHelpers } from "@triad/devkit/network";
 import fc from "fast-check";
 import { Wallet, ZeroAddress, ZeroHash, id } from "ethers";
-import { BUYER_PUBLIC_KEY, BUYER_PUBLIC_KEY_UNCOMPRESSED, listedFixture } from "../market/fixtures.ts";
+import { ListingKind } from "@triad/sdk";
+import {
+  BUYER_PUBLIC_KEY,
+  BUYER_PUBLIC_KEY_UNCOMPRESSED,
+  Kind,
+  ListingStatus,
+  MAX_DELIVERY_WINDOW,
+  PERIOD,
+  PurchaseStatus,
+  listedFixture,
+} from "../market/fixtures.ts";
 import {
   BPS,
   FUZZ,
@@ -48,7 +58,6 @@ type MarketOp =
   | { kind: "takeDown"; caller: number; listing: number }
   | { kind: "time"; seconds: number };
 
-const DELIVERY_MAX = 30n * 86_400n;
 const priceArb = mostly(fc.bigInt({ min: 1n, max: 200_000_000n }), fc.constant(0n), uint(MAX128));
 
 const marketOpArb: fc.Arbitrary<MarketOp> = fc.oneof(
@@ -57,10 +66,10 @@ const marketOpArb: fc.Arbitrary<MarketOp> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("createListing" as const),
       caller: mostly(fc.constant(0), fc.nat({ max: 6 })),
-      listingKind: fc.nat({ max: 2 }),
+      listingKind: fc.nat({ max: ListingKind.length - 1 }),
       price: priceArb,
       period: mostly(fc.constant(-1n), fc.constant(0n), uint(2n ** 32n - 1n)),
-      deliveryWindow: mostly(fc.bigInt({ min: 1n, max: DELIVERY_MAX }), fc.constant(0n), uint(2n ** 32n - 1n)),
+      deliveryWindow: mostly(fc.bigInt({ min: 1n, max: MAX_DELIVERY_WINDOW }), fc.constant(0n), uint(2n ** 32n - 1n)),
       zeroHash: mostly(fc.constant(0), fc.constantFrom(1, 2)),
       devices: mostly(
         fc.array(fc.nat({ max: 1 }), { minLength: 1, maxLength: 2 }),
@@ -103,7 +112,6 @@ const marketOpArb: fc.Arbitrary<MarketOp> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 1, max: 3 * 86_400 }) }) },
 );
 
-const PurchaseStatus = { None: 0n, Pending: 1n, Delivered: 2n, Refunded: 3n } as const;
 const ENCRYPTED_KEY = "0x" + "5e".repeat(97);
 
 async function marketFuzzFixture() {
@@ -161,7 +169,7 @@ describe("Entry points under random arguments (property-based)", function () {
           switch (op.kind) {
             case "createListing": {
               // period -1: the valid one for the kind (30 days for a stream, none otherwise).
-              const period = op.period >= 0n ? op.period : op.listingKind === 1 ? 30n * 86_400n : 0n;
+              const period = op.period >= 0n ? op.period : BigInt(op.listingKind) === Kind.Stream ? PERIOD : 0n;
               const params = {
                 kind: op.listingKind,
                 price: op.price,
@@ -181,7 +189,7 @@ describe("Entry points under random arguments (property-based)", function () {
               expect([listing.seller, listing.kind, listing.status, listing.price, listing.period, listing.deliveryWindow, [...listing.devices]]).to.deep.equal([
                 caller,
                 BigInt(op.listingKind),
-                1n,
+                ListingStatus.Active,
                 op.price,
                 period,
                 op.deliveryWindow,
@@ -189,8 +197,8 @@ describe("Entry points under random arguments (property-based)", function () {
               ]);
               // Only the rules of createListing could have let it through.
               expect(op.price).to.not.equal(0n);
-              expect(op.listingKind === 1).to.equal(period !== 0n);
-              expect(op.deliveryWindow >= 1n && op.deliveryWindow <= DELIVERY_MAX).to.equal(true);
+              expect(BigInt(op.listingKind) === Kind.Stream).to.equal(period !== 0n);
+              expect(op.deliveryWindow >= 1n && op.deliveryWindow <= MAX_DELIVERY_WINDOW).to.equal(true);
               for (const root of params.anchors) expect(await market.listingHasAnchor(newId, root)).to.equal(true);
               break;
             }
@@ -259,7 +267,7 @@ describe("Entry points under random arguments (property-based)", function () {
             case "takeDown": {
               const outcome = await call(entry, declared, () => market.connect(signer).takeDown(listingId, "fuzz"));
               if (!outcome.ok) continue;
-              expect((await market.getListing(listingId)).status).to.equal(4n);
+              expect((await market.getListing(listingId)).status).to.equal(ListingStatus.TakenDown);
               break;
             }
           }

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import fc from "fast-check";
 import { Wallet, ZeroAddress, ZeroHash, id, type ContractTransactionResponse } from "ethers";
+import { DeviceStatus as DeviceStatusNames, enumValues } from "@triad/sdk";
 import { registeredDeviceFixture } from "../devices/fixtures.ts";
 import {
   FUZZ,
@@ -25,7 +26,7 @@ const { loadFixture } = networkHelpers;
 
 // ------------------------------------------------------------------ DeviceRegistry
 
-const DeviceStatus = { None: 0n, Active: 1n, Suspended: 2n, Revoked: 3n } as const;
+const DeviceStatus = enumValues(DeviceStatusNames);
 
 type RegistryOp =
   | { kind: "anchorBatch"; caller: number; device: number; root: number; fromDelta: number; length: number; from: number; to: number; uri: string }

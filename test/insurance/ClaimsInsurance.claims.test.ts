@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
-import { STANDARD_PRODUCT, UNIT, deployInsuranceFixture, type InsuranceFixture } from "@triad/devkit/insurance";
+import { ClaimStatus, enumValues } from "@triad/sdk";
+import { DAY, STANDARD_PRODUCT, UNIT, deployInsuranceFixture, type InsuranceFixture } from "@triad/devkit/insurance";
 import { DEFAULT_COVERAGE, buyPolicy, evidence, fileClaim, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
 
 const { loadFixture, mine, time } = networkHelpers;
 
-const Status = { None: 0n, Filed: 1n, Approved: 2n, Rejected: 3n, Appealed: 4n, Escalated: 5n, Paid: 6n, Closed: 7n };
+const Status = enumValues(ClaimStatus);
 const AMOUNT = 1_000n * UNIT;
 const DEPOSIT = BigInt(STANDARD_PRODUCT.claimDeposit);
 const DEDUCTIBLE = BigInt(STANDARD_PRODUCT.deductible);
@@ -443,7 +444,7 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       const second = await fileClaim(fx, policy2, { tag: "pause" });
 
       await expect(claims.connect(guardian).pause()).to.emit(claims, "Paused").withArgs(guardian.address);
-      await expect(claims.connect(holder).buyPolicy(productId, device, UNIT, 30n * 86_400n)).to.be.revertedWithCustomError(
+      await expect(claims.connect(holder).buyPolicy(productId, device, UNIT, 30n * DAY)).to.be.revertedWithCustomError(
         claims,
         "EnforcedPause",
       );

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Wallet, id } from "ethers";
+import { DeviceStatus, enumValue } from "@triad/sdk";
 import {
   DAY,
   HOLDER_FUNDS,
@@ -213,7 +214,7 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
       await registry.connect(holder).suspend(device);
       await expect(claims.connect(holder).buyPolicy(productId, device, UNIT, DEFAULT_DURATION))
         .to.be.revertedWithCustomError(claims, "ClaimsDeviceNotActive")
-        .withArgs(device, 2n);
+        .withArgs(device, enumValue(DeviceStatus, "Suspended"));
       const otherKey = new Wallet(id("other schema device"));
       const otherDevice = await registerDevice(registry, holder, otherKey, {
         schema: "triad.device/v1",

@@ -2,13 +2,13 @@ import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Wallet, id, type Interface } from "ethers";
 import { deviceRegistryDomain, prepareRegistration } from "@triad/sdk";
-import { DEVICE_METADATA, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
+import { DAY, DEVICE_METADATA, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
 
 const { loadFixture, time } = networkHelpers;
 
 const Attack = { None: 0, BuyPolicy: 1, FileClaim: 2, ReleaseCoverage: 3, Settle: 4, RejectToken: 5, Call: 6 };
 const COVERAGE = 1_000n * UNIT;
-const DURATION = 30n * 86_400n;
+const DURATION = 30n * DAY;
 
 /**
  * Fixture + a MaliciousPolicyReceiver that owns a registered device, holds tUSD and has approved the claims

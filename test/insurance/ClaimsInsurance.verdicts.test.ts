@@ -1,13 +1,13 @@
 import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Wallet, id, keccak256, toUtf8Bytes } from "ethers";
-import { claimsDomain, recoverVerdict, signVerdict } from "@triad/sdk";
+import { ClaimStatus, claimsDomain, enumValues, recoverVerdict, signVerdict } from "@triad/sdk";
 import { PARAMETRIC_PRODUCT, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
 import { buyPolicy, digestOf, fileClaim, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
 
 const { loadFixture, time } = networkHelpers;
 
-const Status = { None: 0n, Filed: 1n, Approved: 2n, Rejected: 3n, Appealed: 4n, Escalated: 5n, Paid: 6n, Closed: 7n };
+const Status = enumValues(ClaimStatus);
 const CLAIM_AMOUNT = 1_000n * UNIT;
 const OTHER_MODEL = keccak256(toUtf8Bytes("another model"));
 

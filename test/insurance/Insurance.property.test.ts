@@ -3,7 +3,8 @@ import { networkHelpers } from "@triad/devkit/network";
 import fc from "fast-check";
 import type { ContractTransactionResponse } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { DAY, UNIT, deployInsuranceFixture, type InsuranceFixture } from "@triad/devkit/insurance";
+import { ClaimStatus, enumValues } from "@triad/sdk";
+import { DAY, MAX_UTILISATION_BPS, UNIT, deployInsuranceFixture, type InsuranceFixture } from "@triad/devkit/insurance";
 import { evidence, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
 
 const { loadFixture, time } = networkHelpers;
@@ -22,9 +23,9 @@ const { loadFixture, time } = networkHelpers;
  * over the run: a generator that never reaches success would check the invariants on nothing.
  */
 
-const MAX_UTIL = 8_000n;
 const PANIC = "0x4e487b71";
-const UNSETTLED = new Set([1n, 2n, 3n, 4n, 5n]); // Filed, Approved, Rejected, Appealed, Escalated
+const Status = enumValues(ClaimStatus);
+const UNSETTLED = new Set([Status.Filed, Status.Approved, Status.Rejected, Status.Appealed, Status.Escalated]);
 
 type Op =
   | { kind: "deposit"; lp: number; amount: bigint }
@@ -244,7 +245,7 @@ async function run(fx: Awaited<ReturnType<typeof propertyFixture>>, model: Model
       return;
     }
     case "verdict": {
-      const claimId = await pickClaim(fx, model, op.claim, [1n]);
+      const claimId = await pickClaim(fx, model, op.claim, [Status.Filed]);
       if (claimId === undefined) return;
       const c = await claims.getClaim(claimId);
       const payout = op.approved ? (c.amount * BigInt(op.bps)) / 10_000n : 0n;
@@ -255,21 +256,21 @@ async function run(fx: Awaited<ReturnType<typeof propertyFixture>>, model: Model
       return;
     }
     case "appeal": {
-      const claimId = await pickClaim(fx, model, op.claim, [2n, 3n]);
+      const claimId = await pickClaim(fx, model, op.claim, [Status.Approved, Status.Rejected]);
       if (claimId === undefined) return;
       const from = await holderOf(fx, (await claims.getClaim(claimId)).policyId);
       await attempt(fx, model, () => claims.connect(from).appeal(claimId));
       return;
     }
     case "escalate": {
-      const claimId = await pickClaim(fx, model, op.claim, [1n]);
+      const claimId = await pickClaim(fx, model, op.claim, [Status.Filed]);
       if (claimId === undefined) return;
       if (op.wait) await advanceTo((await claims.getClaim(claimId)).assessmentDeadline + 1n);
       await attempt(fx, model, () => claims.escalate(claimId));
       return;
     }
     case "resolve": {
-      const claimId = await pickClaim(fx, model, op.claim, [4n, 5n]);
+      const claimId = await pickClaim(fx, model, op.claim, [Status.Appealed, Status.Escalated]);
       if (claimId === undefined) return;
       const c = await claims.getClaim(claimId);
       const payout = op.approved ? (c.amount * BigInt(op.bps)) / 10_000n : 0n;
@@ -277,7 +278,7 @@ async function run(fx: Awaited<ReturnType<typeof propertyFixture>>, model: Model
       return;
     }
     case "settle": {
-      const claimId = await pickClaim(fx, model, op.claim, [2n, 3n]);
+      const claimId = await pickClaim(fx, model, op.claim, [Status.Approved, Status.Rejected]);
       if (claimId === undefined) return;
       if (op.wait) await advanceTo((await claims.getClaim(claimId)).appealDeadline);
       await attempt(fx, model, () => claims.settle(claimId));
@@ -308,7 +309,7 @@ async function checkInvariants(fx: Awaited<ReturnType<typeof propertyFixture>>, 
   const { claims, pool, token } = fx;
   const assets = await pool.totalAssets();
   const locked = await pool.lockedAssets();
-  expect(locked * 10_000n, "P1 utilisation").to.be.lte(assets * MAX_UTIL);
+  expect(locked * 10_000n, "P1 utilisation").to.be.lte(assets * MAX_UTILISATION_BPS);
   expect(await token.balanceOf(await pool.getAddress()), "P2 pool balance").to.equal(assets);
 
   let heldDeposits = 0n;
@@ -319,7 +320,7 @@ async function checkInvariants(fx: Awaited<ReturnType<typeof propertyFixture>>, 
     expect(settled?.count ?? 0, "P6 settled once").to.be.lte(1);
     if (settled) {
       expect(settled.paid, "P6 paid <= amount").to.be.lte(c.amount);
-      if (settled.paid > 0n) expect(c.status, "P6 paid => Paid").to.equal(6n);
+      if (settled.paid > 0n) expect(c.status, "P6 paid => Paid").to.equal(Status.Paid);
     }
   }
   expect(await token.balanceOf(await claims.getAddress()), "P3 claims balance").to.equal(heldDeposits);

@@ -1,13 +1,13 @@
 import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Signature, Wallet, id, keccak256, toUtf8Bytes } from "ethers";
+import { ModelStatus, SECP256K1_N, enumValue } from "@triad/sdk";
 import { MEMBER_KEYS, MODEL_HASH } from "@triad/devkit/insurance";
 
 const { loadFixture } = networkHelpers;
 
 const DIGEST = keccak256(toUtf8Bytes("some EIP-712 digest"));
 const OTHER_MODEL = keccak256(toUtf8Bytes("another model"));
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 /** Raw ECDSA signature of a digest (what `signTypedData` produces for an EIP-712 digest). */
 function signDigest(wallet: Wallet, digest: string): string {
@@ -170,10 +170,10 @@ describe("OracleCommittee", () => {
         .to.emit(committee, "ModelApproved")
         .withArgs(OTHER_MODEL, "2.0.0", "ipfs://m2");
       expect(await committee.isModelApproved(OTHER_MODEL)).to.equal(true);
-      expect(await committee.getModel(OTHER_MODEL)).to.deep.equal([1n, "2.0.0", "ipfs://m2"]);
+      expect(await committee.getModel(OTHER_MODEL)).to.deep.equal([enumValue(ModelStatus, "Approved"), "2.0.0", "ipfs://m2"]);
       await expect(committee.connect(manager).retireModel(OTHER_MODEL)).to.emit(committee, "ModelRetired").withArgs(OTHER_MODEL);
       expect(await committee.isModelApproved(OTHER_MODEL)).to.equal(false);
-      expect((await committee.getModel(OTHER_MODEL)).status).to.equal(2n);
+      expect((await committee.getModel(OTHER_MODEL)).status).to.equal(enumValue(ModelStatus, "Retired"));
       await expect(committee.connect(manager).approveModel(OTHER_MODEL, "2.0.1", "ipfs://m2b"))
         .to.be.revertedWithCustomError(committee, "CommitteeModelExists")
         .withArgs(OTHER_MODEL);

@@ -4,8 +4,12 @@ import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Wallet, id, keccak256, type Typed, type TypedDataDomain } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import {
+  ListingKind,
+  ListingStatus as ListingStatusNames,
+  PurchaseStatus as PurchaseStatusNames,
   deviceRegistryDomain,
   encryptionPublicKey,
+  enumValues,
   parseAi4iCsv,
   prepareReadingBatch,
   registerDevice as registerDeviceAction,
@@ -20,10 +24,10 @@ const { time } = networkHelpers;
 export const DATASET_FILE = readFileSync(path.join(import.meta.dirname, "..", "..", "data", "ai4i2020", "ai4i2020-train.csv"));
 export const AI4I_ROWS = parseAi4iCsv(DATASET_FILE.toString("utf8"), "ai4i2020-train.csv");
 
-export const Kind = { Dataset: 0n, Stream: 1n, Model: 2n } as const;
-export const ListingStatus = { None: 0n, Active: 1n, Paused: 2n, Closed: 3n, TakenDown: 4n } as const;
-export const PurchaseStatus = { None: 0n, Pending: 1n, Delivered: 2n, Refunded: 3n } as const;
-export const DeviceStatus = { None: 0n, Active: 1n, Suspended: 2n, Revoked: 3n } as const;
+/** The marketplace's enums by name, as the ABI takes and returns them (the SDK's lists, in the contract's order). */
+export const Kind = enumValues(ListingKind);
+export const ListingStatus = enumValues(ListingStatusNames);
+export const PurchaseStatus = enumValues(PurchaseStatusNames);
 
 export const FEE_BPS = 250n;
 export const MAX_FEE_BPS = 1_000n;

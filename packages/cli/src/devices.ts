@@ -6,6 +6,7 @@ import {
   DeviceStatus,
   anchorReadings,
   deviceRegistryDomain,
+  enumName,
   parseAi4iCsv,
   registerDevice,
   sensorSchemaId,
@@ -47,7 +48,8 @@ export async function deviceRegister(ctx: Context, args: DeviceRegisterArgs): Pr
   if (!/^[\w.\-/]{1,64}$/.test(schema)) fail(`--schema must be a schema id such as ${AI4I_SCHEMA}, got "${schema}"`);
   const { registry } = await registryAs(ctx, "signer");
   const existing = await registry.ownerAndStatus(key.address);
-  if (existing.status !== 0n) fail(`device ${key.address} is already registered (owner ${existing.owner}, ${DeviceStatus[Number(existing.status)]})`);
+  const existingStatus = enumName(DeviceStatus, existing.status);
+  if (existingStatus !== "None") fail(`device ${key.address} is already registered (owner ${existing.owner}, ${existingStatus})`);
   const { device, metadata, receipt } = await registerDevice(registry, {
     deviceKey: key,
     metadataURI: args.metadataUri,
@@ -64,12 +66,13 @@ export async function deviceShow(ctx: Context, args: { device: string }): Promis
   const device = parseAddress(args.device, "device");
   const { registry } = await registryAs(ctx, "reader");
   const d = await registry.getDevice(device);
-  if (d.status === 0n) fail(`device ${device} is not registered`);
+  const status = enumName(DeviceStatus, d.status);
+  if (status === "None") fail(`device ${device} is not registered`);
   const schema = d.sensorSchema === sensorSchemaId(AI4I_SCHEMA) ? AI4I_SCHEMA : d.sensorSchema;
   const data = {
     device,
     owner: d.owner,
-    status: DeviceStatus[Number(d.status)],
+    status,
     adminHold: d.adminHold,
     sensorSchema: schema,
     metadataHash: d.metadataHash,
@@ -97,7 +100,7 @@ async function changeStatus(ctx: Context, args: { device: string }, fn: "suspend
   const device = parseAddress(args.device, "device");
   const { registry } = await registryAs(ctx, "signer");
   const receipt = (await (await registry[fn](device)).wait())!;
-  const status = DeviceStatus[Number((await registry.ownerAndStatus(device)).status)];
+  const status = enumName(DeviceStatus, (await registry.ownerAndStatus(device)).status);
   return {
     data: { device, status, txHash: receipt.hash, gasUsed: receipt.gasUsed },
     lines: [`Device ${device} is now ${status} (gas ${receipt.gasUsed})`],
@@ -121,7 +124,7 @@ export async function readingsAnchor(ctx: Context, args: ReadingsAnchorArgs): Pr
   if (rows.length === 0) fail(`${args.csv} has no data rows`);
   const { registry, record } = await registryAs(ctx, "signer");
   const d = await registry.getDevice(key.address);
-  if (d.status === 0n) fail(`device ${key.address} is not registered (run device:register first)`);
+  if (enumName(DeviceStatus, d.status) === "None") fail(`device ${key.address} is not registered (run device:register first)`);
   const startSeq = args.startSeq === undefined ? d.nextSeq : parseUint(args.startSeq, "start-seq", { max: 2n ** 63n });
   const domain = deviceRegistryDomain(record.chainId, record.contracts.DeviceRegistry!);
   const now = await ctx.latestTimestamp();

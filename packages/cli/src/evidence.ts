@@ -1,7 +1,17 @@
 import { writeFileSync } from "node:fs";
 import { Wallet } from "ethers";
 import { DeviceRegistry__factory } from "@triad/contracts";
-import { AI4I_SCHEMA, buildEvidenceBundle, deviceRegistryDomain, evidenceHash, parseAi4iCsv, serializeEvidence, signAi4iRows } from "@triad/sdk";
+import {
+  AI4I_SCHEMA,
+  DeviceStatus,
+  buildEvidenceBundle,
+  deviceRegistryDomain,
+  enumName,
+  evidenceHash,
+  parseAi4iCsv,
+  serializeEvidence,
+  signAi4iRows,
+} from "@triad/sdk";
 import { readCsv } from "./devices.ts";
 import type { CommandResult, CommandSpec } from "./lib/command.ts";
 import { fail, fileError, parsePrivateKey, parseUint } from "./lib/common.ts";
@@ -31,7 +41,7 @@ export async function evidenceBuild(ctx: Context, args: EvidenceBuildArgs): Prom
   const registryAddress = record.contracts.DeviceRegistry!;
   const registry = DeviceRegistry__factory.connect(registryAddress, ctx.provider);
   const device = await registry.getDevice(key.address);
-  if (device.status === 0n) fail(`device ${key.address} is not registered on chain ${record.chainId}`);
+  if (enumName(DeviceStatus, device.status) === "None") fail(`device ${key.address} is not registered on chain ${record.chainId}`);
   const startSeq = args.startSeq === undefined ? device.nextSeq : parseUint(args.startSeq, "start-seq", { max: 2n ** 53n - 1n });
 
   const readings = await signAi4iRows({

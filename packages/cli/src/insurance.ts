@@ -1,7 +1,19 @@
 import { readFileSync } from "node:fs";
 import { ZeroAddress, type ContractRunner } from "ethers";
 import { ClaimsInsurance__factory, InsurancePool__factory, OracleCommittee__factory, TestToken__factory } from "@triad/contracts";
-import { ClaimStatus, buyPolicy, depositToPool, evidenceHash, fileClaim, parseEvidence, publishEvidence, settleClaim, withdrawFromPool } from "@triad/sdk";
+import {
+  ClaimStatus,
+  buyPolicy,
+  depositToPool,
+  enumName,
+  evidenceHash,
+  fileClaim,
+  parseEvidence,
+  publishEvidence,
+  settleClaim,
+  withdrawFromPool,
+  type ClaimStatusName,
+} from "@triad/sdk";
 import type { CommandResult, CommandSpec } from "./lib/command.ts";
 import { fail, fileError, formatAmount, parseAddress, parseAmount, parseUint } from "./lib/common.ts";
 import type { Context } from "./lib/context.ts";
@@ -164,7 +176,8 @@ export async function claimShow(ctx: Context, args: { claim: string }): Promise<
   const claimId = parseUint(args.claim, "claim", { min: 1n });
   const { claims, committee, decimals } = await insuranceAs(ctx, "reader");
   const c = await claims.getClaim(claimId);
-  if (c.status === 0n) fail(`claim ${claimId} does not exist`);
+  const status = enumName(ClaimStatus, c.status);
+  if (status === "None") fail(`claim ${claimId} does not exist`);
   const finalised = (await claims.queryFilter(claims.filters.VerdictFinalised(claimId)))[0];
   let signers: string[] = [];
   if (finalised) {
@@ -177,7 +190,6 @@ export async function claimShow(ctx: Context, args: { claim: string }): Promise<
   // What settlement actually moved: the holder gets payout − deductible, and the deposit back unless rejected.
   const settled = (await claims.queryFilter(claims.filters.ClaimSettled(claimId)))[0];
   const f = (v: bigint) => formatAmount(v, decimals);
-  const status = ClaimStatus[Number(c.status)];
   const decided = finalised !== undefined || ["Paid", "Closed"].includes(status);
   const data = {
     claimId,
@@ -219,7 +231,7 @@ export async function claimAppeal(ctx: Context, args: { claim: string }): Promis
   const { claims } = await insuranceAs(ctx);
   const receipt = (await (await claims.appeal(claimId)).wait())!;
   return {
-    data: { claimId, status: "Appealed", txHash: receipt.hash, gasUsed: receipt.gasUsed },
+    data: { claimId, status: "Appealed" satisfies ClaimStatusName, txHash: receipt.hash, gasUsed: receipt.gasUsed },
     lines: [`Claim #${claimId} appealed: the arbiter decides (gas ${receipt.gasUsed})`],
   };
 }

@@ -11,6 +11,7 @@ import {
   deliveredKeyOf,
   encryptFile,
   encryptionPublicKey,
+  enumName,
   generateContentKey,
   openPurchasedFile,
   purchaseListing,
@@ -199,12 +200,12 @@ export async function marketAccess(ctx: Context, args: MarketAccessArgs): Promis
     buyer,
     at,
     hasAccess: has,
-    listingStatus: ListingStatus[Number(listing.status)],
+    listingStatus: enumName(ListingStatus, listing.status),
     since: access.since,
     expiry: access.expiry,
   };
   const lines = [
-    `Listing #${listingId} (${ListingStatus[Number(listing.status)]}): ${buyer} ${has ? "HAS" : "has NO"} access at ${new Date(Number(at) * 1000).toISOString()}`,
+    `Listing #${listingId} (${data.listingStatus}): ${buyer} ${has ? "HAS" : "has NO"} access at ${new Date(Number(at) * 1000).toISOString()}`,
   ];
   const decrypting = [args.purchase, args.buyerKey, args.encryptedFile].filter((v) => v !== undefined).length;
   if (decrypting > 0 && decrypting < 3) fail("decryption needs --purchase, --buyer-key and --encrypted-file together");
@@ -213,7 +214,7 @@ export async function marketAccess(ctx: Context, args: MarketAccessArgs): Promis
     const p = await market.getPurchase(purchaseId);
     if (p.listingId !== listingId) fail(`purchase ${purchaseId} is of listing ${p.listingId}, not ${listingId}`);
     const encryptedKey = await deliveredKeyOf(market, purchaseId);
-    if (!encryptedKey) fail(`purchase ${purchaseId} is ${PurchaseStatus[Number(p.status)]}: no key delivered yet`);
+    if (!encryptedKey) fail(`purchase ${purchaseId} is ${enumName(PurchaseStatus, p.status)}: no key delivered yet`);
     const plaintext = openPurchasedFile({
       buyerPrivateKey: parsePrivateKey(args.buyerKey, "buyer-key"),
       encryptedKey,

@@ -4,7 +4,9 @@ import path from "node:path";
 import { ethers } from "@triad/devkit/network";
 import {
   AI4I_SCHEMA,
+  DeviceStatus as DeviceStatusNames,
   deviceRegistryDomain,
+  enumValues,
   parseAi4iCsv,
   prepareReadingBatch,
   registerDevice,
@@ -28,7 +30,7 @@ import {
   writeTempFile,
 } from "./fixtures.ts";
 
-const DeviceStatus = { None: 0n, Active: 1n, Suspended: 2n, Revoked: 3n } as const;
+const DeviceStatus = enumValues(DeviceStatusNames);
 const ROWS = 3;
 
 /** The deployed suite with nothing registered. */

@@ -3,7 +3,15 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { networkHelpers } from "@triad/devkit/network";
 import { getBytes, keccak256 } from "ethers";
-import { buyerPublicKeyOf, decryptFile, encryptionPublicKey, registerDevice } from "@triad/sdk";
+import {
+  ListingKind as ListingKindNames,
+  PurchaseStatus as PurchaseStatusNames,
+  buyerPublicKeyOf,
+  decryptFile,
+  encryptionPublicKey,
+  enumValues,
+  registerDevice,
+} from "@triad/sdk";
 import {
   ai4iCsv,
   deployTriadForTasks,
@@ -21,8 +29,8 @@ import {
 
 const { time } = networkHelpers;
 
-const ListingKind = { Dataset: 0n, Stream: 1n, Model: 2n } as const;
-const PurchaseStatus = { None: 0n, Pending: 1n, Delivered: 2n, Refunded: 3n } as const;
+const ListingKind = enumValues(ListingKindNames);
+const PurchaseStatus = enumValues(PurchaseStatusNames);
 
 /** Account indexes as `--from` takes them (account 0 is the admin and the treasury of TriadLocal). */
 const SELLER = "1";

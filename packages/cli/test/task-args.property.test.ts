@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import * as fc from "fast-check";
 import { Wallet, getAddress, isAddress } from "ethers";
-import { registerDevice } from "@triad/sdk";
+import { SECP256K1_N, registerDevice } from "@triad/sdk";
 import { CliError, formatAmount, parseAddress, parseAmount, parsePrivateKey, parseUint } from "../src/lib/common.ts";
 import {
   ai4iCsv,
@@ -25,8 +25,6 @@ import {
 
 const RUNS = { numRuns: 40 } as const;
 const TASK_RUNS = { numRuns: 30 } as const;
-/** secp256k1's group order: a private key is an integer in [1, N). */
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const TOKEN_DECIMALS = 6;
 
 const hexDigits = (minLength: number, maxLength = minLength) =>

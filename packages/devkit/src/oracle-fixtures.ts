@@ -7,7 +7,7 @@ import { Wallet, id, type Signer } from "ethers";
 import type { Logger } from "pino";
 import pino from "pino";
 import { registerDevice, type Ai4iRow } from "@triad/sdk";
-import type { OracleConfig } from "@triad/oracle";
+import type { OracleConfig, TickResult } from "@triad/oracle";
 import { createOracle } from "@triad/oracle";
 import { loadModel, type LoadedModel } from "@triad/oracle/model";
 import { deployInsuranceFixture } from "./insurance-fixtures.ts";
@@ -135,8 +135,15 @@ export function testConfig(overrides: Partial<OracleConfig> = {}): Partial<Oracl
   };
 }
 
-/** An in-process oracle for committee member `member` on the in-process Hardhat chain. */
-export function oracleFor(f: OracleFixture, member: Signer, options: { config?: Partial<OracleConfig>; logger?: Logger } = {}) {
+/**
+ * An in-process oracle for committee member `member` on the in-process Hardhat chain. `onTick` sees every tick's
+ * result (the poll loop's too), with its per-claim outcomes.
+ */
+export function oracleFor(
+  f: OracleFixture,
+  member: Signer,
+  options: { config?: Partial<OracleConfig>; logger?: Logger; onTick?: (result: TickResult) => void } = {},
+) {
   return createOracle({
     provider: ethers.provider,
     signer: member,
@@ -144,5 +151,6 @@ export function oracleFor(f: OracleFixture, member: Signer, options: { config?: 
     model: f.model,
     config: testConfig(options.config),
     logger: options.logger ?? pino({ level: "silent" }),
+    onTick: options.onTick,
   });
 }

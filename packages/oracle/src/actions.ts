@@ -3,15 +3,16 @@
  * scripts call them with a real local node. They never write to the chain.
  */
 import { getAddress, type Provider } from "ethers";
-import { claimsDomain, type Verdict } from "@triad/sdk";
+import { ClaimStatus, claimsDomain, enumName, type ClaimStatusName, type Verdict } from "@triad/sdk";
 import { TriadError } from "@triad/sdk";
 import { verdictDigest } from "@triad/sdk";
 import { buildRejectionVerdict, buildVerdict } from "@triad/sdk";
 import { EvidenceError, parseEvidence } from "@triad/sdk";
-import { checkEvidence, scoreEvidence, skippedChecks, type ClaimAssessment, type EvidenceContext, type OracleModel } from "./assess.ts";
-import { CLAIM_STATUS, connectContracts, type OracleAddresses } from "./chain.ts";
+import { DEVICE_ACTIVE, checkEvidence, scoreEvidence, skippedChecks, type EvidenceContext } from "./assess.ts";
+import { connectContracts, type OracleAddresses } from "./chain.ts";
 import type { EvidenceFetchRules } from "./config.ts";
 import { fetchEvidence } from "./evidence.ts";
+import type { ClaimAssessment, OracleModel } from "./model/assessment.ts";
 
 /** Chain access for actions that can use it. */
 export interface ChainDeps {
@@ -54,7 +55,7 @@ export function verdictJson(v: Verdict): Record<string, string | number | boolea
 async function claimContext(chain: ChainDeps, claimId: bigint) {
   const contracts = connectContracts(chain.addresses, chain.provider);
   const [{ chainId }, claim] = await Promise.all([chain.provider.getNetwork(), contracts.claims.getClaim(claimId)]);
-  if (claim.status === 0n) throw new TriadError(`claim ${claimId} does not exist`, "CLAIM_NOT_FOUND", { claimId: claimId.toString() });
+  if (enumName(ClaimStatus, claim.status) === "None") throw new TriadError(`claim ${claimId} does not exist`, "CLAIM_NOT_FOUND", { claimId: claimId.toString() });
   const policy = await contracts.claims.getPolicy(claim.policyId);
   const [, status] = await contracts.registry.ownerAndStatus(policy.device);
   const ctx: EvidenceContext = {
@@ -151,7 +152,7 @@ export interface AuditDifference {
 
 export interface AuditReport {
   claimId: string;
-  status: string;
+  status: ClaimStatusName;
   match: boolean;
   /** The committee verdict recorded on-chain (VerdictFinalised). */
   onChain: { approved: boolean; payout: string; scoreBps: number; modelHash: string; digest: string; block: number } | null;
@@ -169,7 +170,7 @@ export async function auditClaim(
   params: { claimId: bigint },
 ): Promise<AuditReport> {
   const { chainId, claim, ctx, contracts } = await claimContext(deps, params.claimId);
-  const status = CLAIM_STATUS[Number(claim.status)] ?? `#${claim.status}`;
+  const status = enumName(ClaimStatus, claim.status);
   const notes: string[] = [];
   const events = await contracts.claims.queryFilter(contracts.claims.filters.VerdictFinalised(params.claimId), deps.fromBlock ?? 0);
   const event = events[events.length - 1];
@@ -181,7 +182,7 @@ export async function auditClaim(
       onChain: null,
       recomputed: null,
       differences: [],
-      notes: [claim.status === 1n ? "the claim has no verdict yet" : `no committee verdict was finalised for this claim (status ${status})`],
+      notes: [status === "Filed" ? "the claim has no verdict yet" : `no committee verdict was finalised for this claim (status ${status})`],
     };
   }
   const onChain = {
@@ -196,7 +197,7 @@ export async function auditClaim(
   if (deps.model.modelHash.toLowerCase() !== onChain.modelHash) {
     notes.push(`the verdict was made with model ${onChain.modelHash}, this oracle runs ${deps.model.modelHash}: the recomputation uses the local model`);
   }
-  if (ctx.deviceStatus !== 1) notes.push("the device is no longer Active: the recomputation uses its current status");
+  if (ctx.deviceStatus !== DEVICE_ACTIVE) notes.push("the device is no longer Active: the recomputation uses its current status");
 
   let reason: string | null = null;
   let assessment: ClaimAssessment | null = null;

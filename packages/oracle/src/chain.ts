@@ -11,9 +11,6 @@ import type { IClaimsInsurance, IDeviceRegistry, IOracleCommittee } from "@triad
 import type { OracleConfig } from "./config.ts";
 import type { OracleMetrics } from "./metrics.ts";
 
-/** ClaimStatus of IClaimsInsurance, by value. */
-export const CLAIM_STATUS = ["None", "Filed", "Approved", "Rejected", "Appealed", "Escalated", "Paid", "Closed"] as const;
-
 export interface OracleAddresses {
   claims: string;
   registry: string;

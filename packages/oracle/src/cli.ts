@@ -16,7 +16,7 @@ import { JsonRpcProvider, Wallet, WebSocketProvider, type Provider } from "ether
 import pino, { type Logger } from "pino";
 import { TriadError } from "@triad/sdk";
 import { auditClaim, assessEvidence } from "./actions.ts";
-import type { OracleModel } from "./assess.ts";
+import type { OracleModel } from "./model/assessment.ts";
 import { checkChainId, createRpc, resolveAddresses, shortMessage } from "./chain.ts";
 import { ConfigError, loadConfig, type OracleConfig } from "./config.ts";
 import { configHelpText } from "./config-help.ts";

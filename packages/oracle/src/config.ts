@@ -8,7 +8,7 @@ import { parse as parseDotenv } from "dotenv";
 import path from "node:path";
 import { isAddress } from "ethers";
 import { z } from "zod";
-import { TriadError } from "@triad/sdk";
+import { InvalidInputError, TriadError, parsePrivateKey } from "@triad/sdk";
 
 export const TFJS_BACKENDS = ["auto", "tfjs-node", "wasm", "cpu"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -101,6 +101,21 @@ const list = z.string().transform((s) =>
 
 const address = z.string().refine((v) => isAddress(v), { message: "must be a 0x-prefixed 20-byte address" });
 
+/**
+ * The SDK's rules for a key (`parsePrivateKey`: 64 hex digits, optionally 0x-prefixed, a valid secp256k1 scalar),
+ * normalised to 0x-prefixed. The problem line never echoes the value (see SECRET), not even the part the SDK's own
+ * message shows.
+ */
+const privateKey = z.string().transform((v, ctx) => {
+  try {
+    return parsePrivateKey(v, "ORACLE_PRIVATE_KEY");
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be 64 hex digits (optionally 0x-prefixed): a secp256k1 private key, from 1 to the curve order - 1" });
+    return z.NEVER;
+  }
+});
+
 const url = (schemes: string[]) =>
   z.string().refine(
     (v) => {
@@ -116,7 +131,7 @@ const url = (schemes: string[]) =>
 const ENV_SCHEMA = z.object({
   ORACLE_RPC_URL: optional(url(["http", "https", "ws", "wss"])),
   ORACLE_CHAIN_ID: optional(int(1)),
-  ORACLE_PRIVATE_KEY: optional(z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, { message: "must be 64 hex digits (optionally 0x-prefixed)" })),
+  ORACLE_PRIVATE_KEY: optional(privateKey),
   ORACLE_KEYSTORE_FILE: optional(z.string()),
   ORACLE_KEYSTORE_PASSWORD: optional(z.string()),
   ORACLE_CLAIMS_ADDRESS: optional(address),
@@ -205,8 +220,7 @@ export function parseConfig(
 
   let signer: SignerConfig | undefined;
   if (e.ORACLE_PRIVATE_KEY) {
-    const key = e.ORACLE_PRIVATE_KEY.startsWith("0x") ? e.ORACLE_PRIVATE_KEY : `0x${e.ORACLE_PRIVATE_KEY}`;
-    signer = { kind: "privateKey", privateKey: key };
+    signer = { kind: "privateKey", privateKey: e.ORACLE_PRIVATE_KEY };
   } else if (keystoreFile) {
     signer = { kind: "keystore", file: keystoreFile, password: e.ORACLE_KEYSTORE_PASSWORD! };
   }

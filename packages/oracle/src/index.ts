@@ -1,13 +1,34 @@
 /**
  * The oracle as a library (the demo, the benchmark, the tasks): the daemon, the evidence store and the one-shot
  * actions behind `oracle assess` / `oracle audit`. The model module is `./model` (loaded separately: it pulls in
- * TensorFlow.js).
+ * TensorFlow.js); the types of a claim assessment are shared with it and exported here too.
  */
-export { createOracle, mapLimit, type CreateOracleParams, type Oracle, type TickReport } from "./daemon.ts";
+export {
+  createOracle,
+  type ClaimOutcome,
+  type CreateOracleParams,
+  type Oracle,
+  type ReasonCode,
+  type RefusalReason,
+  type SkipReason,
+  type TickReport,
+  type TickResult,
+} from "./daemon.ts";
 export { startEvidenceServer, type EvidenceServer, type EvidenceServerOptions } from "./evidence-server.ts";
 export { assessEvidence, auditClaim, type AssessResult, type AuditReport, type AuditDifference } from "./actions.ts";
-export { checkEvidence, scoreEvidence, skippedChecks, type OracleModel, type ClaimAssessment, type EvidenceContext } from "./assess.ts";
-export { ConfigError, CONFIG_VARIABLES, defaultConfig, loadConfig, parseConfig, type OracleConfig, type EvidenceFetchRules } from "./config.ts";
+export { checkEvidence, scoreEvidence, skippedChecks, type EvidenceContext } from "./assess.ts";
+export type { ClaimAssessment, ClaimInput, OracleModel, ReadingInput } from "./model/assessment.ts";
+export {
+  ConfigError,
+  CONFIG_VARIABLES,
+  defaultConfig,
+  loadConfig,
+  parseConfig,
+  type OracleConfig,
+  type EvidenceFetchRules,
+} from "./config.ts";
 export { fetchEvidence, resolveEvidenceUrl } from "./evidence.ts";
 export { connectContracts, resolveAddresses, type OracleAddresses } from "./chain.ts";
 export { createMetrics, counterValue, type OracleMetrics } from "./metrics.ts";
+/** Bounded-concurrency helpers (documented in ./util/concurrency.ts): scripts use them for bulk chain or HTTP calls. */
+export { createLimiter, mapLimit, type Limiter } from "./util/concurrency.ts";

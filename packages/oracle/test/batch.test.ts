@@ -1,9 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { telemetryToValues } from "@triad/sdk";
-import type { ModelReading } from "../src/assess.ts";
-import { batchAssessor } from "../src/batch.ts";
-import { loadModel } from "../src/model/index.ts";
+import { loadModel, type ReadingInput } from "../src/model/index.ts";
 import { sharedModel } from "@triad/devkit";
 import { ai4iRows } from "@triad/devkit";
 
@@ -16,8 +14,6 @@ function claimArbitrary(rowCount: number) {
 describe("oracle: batched inference across claims", function () {
   it("gives exactly the model's assessClaim result for every claim of a batch", async function () {
     const model = await sharedModel();
-    const assessMany = batchAssessor(model);
-    expect(assessMany, "the shipped model supports batching").to.not.equal(undefined);
     const rows = ai4iRows();
     // Failure rows are rare: mix them in so approvals occur.
     const failures = rows.filter((r) => r.failure === 1);
@@ -27,9 +23,9 @@ describe("oracle: batched inference across claims", function () {
       fc.asyncProperty(fc.array(claimArbitrary(pool.length), { minLength: 1, maxLength: 8 }), async (claims) => {
         const inputs = claims.map((c) => ({
           incidentAt: c.incidentAt,
-          readings: c.readings.map((r): ModelReading => ({ timestamp: c.incidentAt + r.offset, values: telemetryToValues(pool[r.row]) })),
+          readings: c.readings.map((r): ReadingInput => ({ timestamp: c.incidentAt + r.offset, values: telemetryToValues(pool[r.row]) })),
         }));
-        const batched = await assessMany!(inputs);
+        const batched = await model.assessClaims(inputs);
         for (let i = 0; i < inputs.length; i++) {
           const single = await model.assessClaim(inputs[i].readings, inputs[i].incidentAt);
           expect(batched[i]).to.deep.include({

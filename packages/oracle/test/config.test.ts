@@ -64,6 +64,7 @@ describe("oracle config", function () {
       ["ORACLE_RPC_URL", "localhost:8545", /URL with scheme/],
       ["ORACLE_CHAIN_ID", "zero", /whole number/],
       ["ORACLE_PRIVATE_KEY", "0x1234", /64 hex digits/],
+      ["ORACLE_PRIVATE_KEY", `0x${"0".repeat(64)}`, /secp256k1 private key/],
       ["ORACLE_CLAIMS_ADDRESS", "0x12", /address/],
       ["ORACLE_REGISTRY_ADDRESS", "registry", /address/],
       ["ORACLE_COMMITTEE_ADDRESS", "0xZZ", /address/],
@@ -146,7 +147,7 @@ describe("oracle config", function () {
     const lines = run.stderr.trim().split("\n");
     expect(lines).to.deep.equal([
       'config error: ORACLE_RPC_URL: must be a URL with scheme http, https, ws, wss (got "nope")',
-      "config error: ORACLE_PRIVATE_KEY: must be 64 hex digits (optionally 0x-prefixed)",
+      "config error: ORACLE_PRIVATE_KEY: must be 64 hex digits (optionally 0x-prefixed): a secp256k1 private key, from 1 to the curve order - 1",
       'config error: ORACLE_BATCH_SIZE: must be between 1 and 500 (got "0")',
     ]);
     expect(run.stdout).to.equal("");

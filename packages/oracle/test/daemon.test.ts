@@ -2,16 +2,17 @@ import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { keccak256, type Wallet } from "ethers";
 import pino from "pino";
-import { AI4I_SCHEMA, claimsDomain, signVerdict, type EvidenceBundle } from "@triad/sdk";
+import { AI4I_SCHEMA, ClaimStatus, claimsDomain, enumValue, signVerdict, type EvidenceBundle } from "@triad/sdk";
 import { counterValue } from "../src/metrics.ts";
 import { startEvidenceServer, type EvidenceServer } from "../src/evidence-server.ts";
-import { createOracle } from "../src/daemon.ts";
+import { createOracle, type ClaimOutcome, type TickReport } from "../src/daemon.ts";
 import { CLAIM_AMOUNT, deployOracleFixture, oracleFor, testConfig, type OracleFixture } from "@triad/devkit";
-import { bytesOf, captureLogger, closedPort, failureRows, normalRows, startRawServer } from "@triad/devkit";
+import { bytesOf, closedPort, failureRows, normalRows, startRawServer } from "@triad/devkit";
 
 const { loadFixture, time } = networkHelpers;
 
-const STATUS = { Filed: 1n, Approved: 2n, Rejected: 3n, Paid: 6n, Closed: 7n };
+const FILED = enumValue(ClaimStatus, "Filed");
+const PAID = enumValue(ClaimStatus, "Paid");
 
 /** A claim the test filed, with what the oracle must conclude. */
 interface Expected {
@@ -23,6 +24,13 @@ interface Expected {
 async function finalisedVerdicts(f: OracleFixture) {
   const events = await f.claims.queryFilter(f.claims.filters.VerdictFinalised());
   return new Map(events.map((e) => [e.args.claimId, e.args]));
+}
+
+/** The tick's outcome per claim id (each claim has exactly one). */
+function outcomesOf(report: TickReport): Map<bigint, ClaimOutcome> {
+  const byClaim = new Map(report.outcomes.map((o) => [o.claimId, o]));
+  expect(byClaim.size, "one outcome per claim").to.equal(report.outcomes.length);
+  return byClaim;
 }
 
 describe("oracle daemon (in-process Hardhat chain)", function () {
@@ -46,10 +54,10 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     const normalClaim = await f.fileClaim({ hash: normal.hash, uri: server.put(normal.bytes).uri, incidentAt: normal.incidentAt, policy: other.policyId });
 
     const holderBefore = await f.token.balanceOf(f.holder.address);
-    const { logger, lines } = captureLogger();
-    const oracle = oracleFor(f, member, { logger });
+    const oracle = oracleFor(f, member);
     const report = await oracle.tick();
     expect(report).to.include({ claims: 2, submitted: 2, approved: 1, rejected: 1 });
+    expect(report.outcomes).to.have.length(2);
 
     const verdicts = await finalisedVerdicts(f);
     expect(verdicts.get(failureClaim)!.approved).to.equal(true);
@@ -58,21 +66,34 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     expect(verdicts.get(normalClaim)!.approved).to.equal(false);
     expect(verdicts.get(normalClaim)!.payout).to.equal(0n);
     // Parametric product (no appeal window, no deductible): paid in the verdict's transaction.
-    expect((await f.claims.getClaim(failureClaim)).status).to.equal(STATUS.Paid);
+    expect((await f.claims.getClaim(failureClaim)).status).to.equal(PAID);
     expect(await f.token.balanceOf(f.holder.address)).to.be.at.least(holderBefore + CLAIM_AMOUNT);
     // The verdict's score is the model's, so it lies above the model's threshold for the failure only.
     const threshold = Number(f.model.metadata?.threshold ?? 0.5);
     expect(Number(verdicts.get(failureClaim)!.scoreBps)).to.be.at.least(Math.floor(threshold * 10_000));
     expect(Number(verdicts.get(normalClaim)!.scoreBps)).to.be.below(Math.floor(threshold * 10_000));
-    expect(lines.some((l) => l.claimId === failureClaim.toString() && l.msg === "verdict submitted" && l.outcome === "approved")).to.equal(true);
+    // The report says the same, claim by claim: what was signed, in which transaction, and that it decided the claim.
+    const outcomes = outcomesOf(report);
+    const [decision] = await f.claims.queryFilter(f.claims.filters.VerdictFinalised(failureClaim));
+    expect(outcomes.get(failureClaim)).to.deep.include({
+      outcome: "approved",
+      scoreBps: Number(verdicts.get(failureClaim)!.scoreBps),
+      payout: CLAIM_AMOUNT,
+      txHash: decision.transactionHash,
+      finalised: true,
+    });
+    expect(outcomes.get(normalClaim)).to.deep.include({ outcome: "rejected", scoreBps: Number(verdicts.get(normalClaim)!.scoreBps), payout: 0n, finalised: true });
+    expect(outcomes.get(normalClaim)!.reason, "rejected by the model, not for its evidence").to.equal(undefined);
     expect(await counterValue(oracle.metrics.verdictsSubmitted, { outcome: "approved" })).to.equal(1);
     expect(await counterValue(oracle.metrics.verdictsSubmitted, { outcome: "rejected" })).to.equal(1);
 
-    // Nothing is left to do: a second tick finds no new blocks, and a re-scan skips the decided claims.
-    expect((await oracle.tick()).submitted).to.equal(0);
+    // Nothing is left to do: a second tick finds no new claims, and a re-scan skips the decided claims.
+    const second = await oracle.tick();
+    expect(second.submitted).to.equal(0);
+    expect(second.outcomes).to.deep.equal([]);
   });
 
-  it("rejects each kind of bad evidence with its reason, in logs and metrics, and keeps serving", async function () {
+  it("rejects each kind of bad evidence with its reason, in the tick report and metrics, and keeps serving", async function () {
     const f = await loadFixture(deployOracleFixture);
     const [member] = f.members;
     const slow = await startRawServer((_req, res) => {
@@ -155,25 +176,27 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     const genuine = await f.bundle(good);
     expected.push({ claimId: await f.fileClaim({ hash: genuine.hash, uri: server.put(genuine.bytes).uri, incidentAt: genuine.incidentAt }), approved: true });
 
-    const { logger, lines } = captureLogger();
     // Bundles are checked on two worker threads here (the other tests check them inline).
-    const oracle = oracleFor(f, member, { logger, config: { verifyWorkers: 2 } });
+    const oracle = oracleFor(f, member, { config: { verifyWorkers: 2 } });
+    let report: TickReport;
     try {
-      await oracle.tick();
+      report = await oracle.tick();
     } finally {
       await slow.close();
     }
+    expect(report.outcomes, "one outcome per claim of the range").to.have.length(report.claims);
+    const outcomes = outcomesOf(report);
     const verdicts = await finalisedVerdicts(f);
     for (const e of expected) {
       const v = verdicts.get(e.claimId);
       expect(v, `claim ${e.claimId} (${e.reason ?? "genuine"}) has a verdict`).to.not.equal(undefined);
       expect(v!.approved, `claim ${e.claimId} (${e.reason ?? "genuine"})`).to.equal(e.approved);
+      expect(outcomes.get(e.claimId)?.outcome, `outcome of claim ${e.claimId} (${e.reason ?? "genuine"})`).to.equal(e.approved ? "approved" : "rejected");
       if (!e.reason) continue;
       expect(v!.payout).to.equal(0n);
       expect(v!.scoreBps).to.equal(0n);
       expect(v!.modelHash).to.equal(f.model.modelHash);
-      const logged = lines.find((l) => l.claimId === e.claimId.toString() && l.reason !== undefined && l.msg === "evidence invalid: rejecting claim");
-      expect(logged?.reason, `logged reason of claim ${e.claimId}`).to.equal(e.reason);
+      expect(outcomes.get(e.claimId), `reported reason of claim ${e.claimId}`).to.deep.include({ reason: e.reason, scoreBps: 0, payout: 0n, finalised: true });
       expect(await counterValue(oracle.metrics.evidenceFailures, { reason: e.reason }), e.reason).to.equal(1);
     }
 
@@ -181,7 +204,8 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     const later = await f.insureNewDevice("later");
     const b = await f.bundle(good, { device: later.device });
     const laterClaim = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt, policy: later.policyId });
-    await oracle.tick();
+    const afterwards = await oracle.tick();
+    expect(outcomesOf(afterwards).get(laterClaim)?.outcome).to.equal("approved");
     expect((await finalisedVerdicts(f)).get(laterClaim)?.approved).to.equal(true);
     await oracle.stop(); // ends the worker threads
   });
@@ -198,8 +222,9 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
       const claimId = await f.fileClaim({ hash: b.hash, uri: `${counting.url}/e`, incidentAt: b.incidentAt });
       await (await f.registry.connect(f.holder).suspend(f.deviceA.address)).wait();
       const oracle = oracleFor(f, f.members[0]);
-      await oracle.tick();
+      const report = await oracle.tick();
       expect((await finalisedVerdicts(f)).get(claimId)?.approved).to.equal(false);
+      expect(outcomesOf(report).get(claimId)).to.deep.include({ outcome: "rejected", reason: "DEVICE_NOT_ACTIVE" });
       expect(await counterValue(oracle.metrics.evidenceFailures, { reason: "DEVICE_NOT_ACTIVE" })).to.equal(1);
       expect(fetched).to.equal(0);
     } finally {
@@ -214,7 +239,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     try {
       const b = await f.bundle([...normalRows(3), ...failureRows("HDF", 1)]);
       const claimId = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt });
-      await waitFor(async () => (await f.claims.getClaim(claimId)).status !== STATUS.Filed);
+      await waitFor(async () => (await f.claims.getClaim(claimId)).status !== FILED);
       const health = await fetch(`${oracle.opsUrl()}/healthz`);
       expect(health.status).to.equal(200);
       const body = (await health.json()) as Record<string, unknown>;
@@ -258,7 +283,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
       }
       await waitFor(async () => {
         const states = await Promise.all(claimIds.map((id) => f.claims.getClaim(id)));
-        return states.every((s) => s.status !== STATUS.Filed);
+        return states.every((s) => s.status !== FILED);
       });
     } finally {
       await Promise.all(oracles.slice(0, 2).map((o) => o.stop()));
@@ -285,16 +310,22 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     const late = await f.bundle([...normalRows(4), ...failureRows("PWF", 1)], { device: other.device });
     const lateClaim = await f.fileClaim({ hash: late.hash, uri: server.uriOf(late.hash), incidentAt: late.incidentAt, policy: other.policyId });
     const config = testConfig();
-    expect(await oracleFor(f, f.members[0], { config }).tick()).to.include({ submitted: 2, approved: 1, rejected: 1 });
+    const first = await oracleFor(f, f.members[0], { config }).tick();
+    expect(first).to.include({ submitted: 2, approved: 1, rejected: 1 });
+    expect(outcomesOf(first).get(lateClaim)).to.deep.include({ outcome: "rejected", reason: "FETCH_HTTP_STATUS" }); // HTTP 404
 
     // A new instance rewound to the start (as if the checkpoint write was lost); the late evidence is now there.
     server.put(late.bytes);
     const again = oracleFor(f, f.members[0], { config: { ...config, checkpointFile: `${config.checkpointFile}.fresh` } });
     const report = await again.tick();
     expect(report).to.include({ claims: 2, submitted: 0, skipped: 2 });
+    expect(report.outcomes.map((o) => [o.claimId, o.outcome, o.reason])).to.have.deep.members([
+      [claimId, "skipped", "already_signed"],
+      [lateClaim, "skipped", "already_signed"],
+    ]);
     expect(await counterValue(again.metrics.claimsSkipped, { reason: "already_signed" })).to.equal(2);
     for (const id of [claimId, lateClaim]) {
-      expect((await f.claims.getClaim(id)).status).to.equal(STATUS.Filed); // one of two signatures so far
+      expect((await f.claims.getClaim(id)).status).to.equal(FILED); // one of two signatures so far
       expect(await f.claims.queryFilter(f.claims.filters.VerdictSigned(id))).to.have.length(1);
     }
   });
@@ -311,6 +342,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     const oracle = oracleFor(f, f.members[0]);
     const report = await oracle.tick();
     expect(report).to.include({ claims: 1, submitted: 0, skipped: 1 });
+    expect(report.outcomes).to.deep.equal([{ claimId, outcome: "skipped", reason: "decided" }]);
     expect(await counterValue(oracle.metrics.claimsSkipped, { reason: "decided" })).to.equal(1);
   });
 });

@@ -1,11 +1,12 @@
 import { expect } from "chai";
+import pino from "pino";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { buildRejectionVerdict, claimsDomain, signVerdict } from "@triad/sdk";
 import { counterValue } from "../src/metrics.ts";
 import { startEvidenceServer } from "../src/evidence-server.ts";
 import { createOracle } from "../src/daemon.ts";
 import { deployOracleFixture, testConfig } from "@triad/devkit";
-import { captureLogger, failureRows, normalRows } from "@triad/devkit";
+import { failureRows, normalRows } from "@triad/devkit";
 
 const { loadFixture } = networkHelpers;
 
@@ -31,16 +32,19 @@ describe("oracle: what a batch's receipt says", function () {
       }
       return fetch(input, init);
     };
-    const { logger, lines } = captureLogger();
-    const oracle = createOracle({ provider: ethers.provider, signer: f.members[0], addresses: f.addresses, model: f.model, config: testConfig(), logger, fetch: racingFetch });
+    const oracle = createOracle({ provider: ethers.provider, signer: f.members[0], addresses: f.addresses, model: f.model, config: testConfig(), logger: pino({ level: "silent" }), fetch: racingFetch });
     try {
       const report = await oracle.tick();
       expect(decidedByOther).to.equal(true);
       expect(report).to.include({ claims: 2, submitted: 1, approved: 1, transactions: 1 });
       expect(await counterValue(oracle.metrics.verdictsRefused)).to.equal(1);
-      expect(lines.filter((l) => l.msg === "verdict skipped by the contract (VerdictSkipped)").map((l) => l.claimId)).to.deep.equal([xClaim.toString()]);
-      const submitted = lines.filter((l) => l.msg === "verdict submitted");
-      expect(submitted.map((l) => [l.claimId, l.outcome, l.finalised])).to.deep.equal([[yClaim.toString(), "approved", true]]);
+      // Both verdicts went out in one transaction; the receipt refused X's entry (VerdictSkipped) and finalised Y.
+      expect(report.outcomes.map((o) => [o.claimId, o.outcome, o.reason, o.outcome === "approved" ? o.finalised : undefined])).to.deep.equal([
+        [xClaim, "refused", "verdict_skipped", undefined],
+        [yClaim, "approved", undefined, true],
+      ]);
+      const [yDecision] = await f.claims.queryFilter(f.claims.filters.VerdictFinalised(yClaim));
+      expect(report.outcomes.map((o) => o.outcome !== "skipped" && o.txHash)).to.deep.equal([yDecision.transactionHash, yDecision.transactionHash]);
       // X stays decided by the other member's rejection.
       expect((await f.claims.getClaim(xClaim)).approved).to.equal(false);
     } finally {

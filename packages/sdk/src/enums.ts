@@ -4,7 +4,8 @@ import { InvalidInputError } from "./errors.ts";
 /**
  * The contracts' enums and role identifiers, defined once for every TypeScript user (docs/protocol.md, sections on
  * devices, insurance, marketplace and roles). Each enum is a list of names in declaration order, so the ABI's number
- * is the index: `ClaimStatus[Number(claim.status)]` gives the name, `enumValue(ClaimStatus, "Paid")` the number.
+ * is the index: `enumName(ClaimStatus, claim.status)` gives the name, `enumValue(ClaimStatus, "Paid")` the number and
+ * `enumValues(ClaimStatus)` every number by name.
  */
 export const DeviceStatus = ["None", "Active", "Suspended", "Revoked"] as const;
 export const ClaimStatus = ["None", "Filed", "Approved", "Rejected", "Appealed", "Escalated", "Paid", "Closed"] as const;
@@ -20,9 +21,22 @@ export type ListingKindName = (typeof ListingKind)[number];
 export type ListingStatusName = (typeof ListingStatus)[number];
 export type PurchaseStatusName = (typeof PurchaseStatus)[number];
 
-/** The ABI value (a uint8 as bigint) of `name` in `names`. */
+/** The ABI value (a uint8 as bigint) of `name` in `names`; a name that is not in the list is an error rather than -1. */
 export function enumValue<const T extends readonly string[]>(names: T, name: T[number]): bigint {
-  return BigInt(names.indexOf(name));
+  const index = names.indexOf(name);
+  if (index < 0) throw new InvalidInputError(`"${name}" is not one of ${names.join(", ")}`, { name });
+  return BigInt(index);
+}
+
+/** Every name of an enum mapped to its ABI value, e.g. `enumValues(ClaimStatus)` is `{ None: 0n, Filed: 1n, …, Closed: 7n }`. */
+export type EnumValues<T extends readonly string[]> = { readonly [K in T[number]]: bigint };
+
+/**
+ * {@link enumValue} for every name at once, for code that compares many values (tests, mostly):
+ * `const Status = enumValues(ClaimStatus); expect(claim.status).to.equal(Status.Paid)`.
+ */
+export function enumValues<const T extends readonly string[]>(names: T): EnumValues<T> {
+  return Object.freeze(Object.fromEntries(names.map((name, i) => [name, BigInt(i)]))) as EnumValues<T>;
 }
 
 /** The name of an ABI enum value; an unknown value is an error rather than `undefined`. */
@@ -45,8 +59,8 @@ export const ROLES = {
   FEE_MANAGER_ROLE: id("FEE_MANAGER_ROLE"),
 } as const;
 
-/** Order of the secp256k1 group: a private key is a number in [1, N). */
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+/** Order of the secp256k1 group: a private key is a number in [1, N), a canonical signature's s at most N / 2. */
+export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 /**
  * Parses a secp256k1 private key given as 64 hex digits (with or without 0x) into its 0x-prefixed form. `label`

@@ -5,6 +5,7 @@
  */
 export * from "./errors.ts";
 export * from "./enums.ts";
+export * from "./wire.ts";
 export * from "./eip712.ts";
 export * from "./signing.ts";
 export * from "./merkle.ts";

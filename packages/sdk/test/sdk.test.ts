@@ -6,15 +6,27 @@ import { Wallet, ZeroHash, id, keccak256, recoverAddress, toUtf8Bytes } from "et
 import {
   AI4I_COLUMNS,
   AI4I_SCHEMA,
+  ClaimStatus,
   DeploymentNotFoundError,
+  DeviceStatus,
   InvalidInputError,
+  ListingKind,
+  ListingStatus,
+  ModelStatus,
+  PurchaseStatus,
+  ROLES,
+  SECP256K1_N,
   TriadError,
   buildReadingTree,
   deviceBindingDigest,
   deviceRegistryDomain,
+  enumName,
+  enumValue,
+  enumValues,
   loadDeployment,
   metadataHash,
   parseAi4iCsv,
+  parsePrivateKey,
   prepareRegistration,
   readingDigest,
   readingProof,
@@ -37,6 +49,7 @@ import {
 } from "../src/node.ts";
 
 const CSV_FILE = path.resolve(import.meta.dirname, "../../../data/ai4i2020/ai4i2020-train.csv");
+const CONTRACTS_DIR = path.resolve(import.meta.dirname, "../../../contracts");
 const CSV_TEXT = readFileSync(CSV_FILE, "utf8");
 
 const DEVICE = new Wallet(id("triad/test/sdk/device"));
@@ -86,6 +99,120 @@ function inTempDir(body: (dir: string) => void): void {
 }
 
 describe("SDK", function () {
+  describe("contract enums, roles and private keys", function () {
+    /** The members of `enum <name> { … }` in a Solidity file of contracts/, in declaration order. */
+    function solidityEnum(file: string, name: string): string[] {
+      const source = readFileSync(path.join(CONTRACTS_DIR, file), "utf8");
+      const body = new RegExp(`enum\\s+${name}\\s*\\{([^}]*)\\}`).exec(source)?.[1];
+      if (body === undefined) throw new Error(`no enum ${name} in ${file}`);
+      return body
+        .split(",")
+        .map((member) => member.replace(/\/\/.*$/gm, "").trim())
+        .filter((member) => member !== "");
+    }
+
+    it("lists each enum's names in the contracts' declaration order", function () {
+      expect([...DeviceStatus]).to.deep.equal(solidityEnum("interfaces/IDeviceRegistry.sol", "DeviceStatus"));
+      expect([...ClaimStatus]).to.deep.equal(solidityEnum("interfaces/IClaimsInsurance.sol", "ClaimStatus"));
+      expect([...ModelStatus]).to.deep.equal(solidityEnum("interfaces/IOracleCommittee.sol", "ModelStatus"));
+      expect([...ListingKind]).to.deep.equal(solidityEnum("interfaces/IDataMarketplace.sol", "ListingKind"));
+      expect([...ListingStatus]).to.deep.equal(solidityEnum("interfaces/IDataMarketplace.sol", "ListingStatus"));
+      expect([...PurchaseStatus]).to.deep.equal(solidityEnum("interfaces/IDataMarketplace.sol", "PurchaseStatus"));
+    });
+
+    it("enumValue and enumName convert between a name and its ABI value, refusing what is not in the enum", function () {
+      expect(enumValue(ClaimStatus, "None")).to.equal(0n);
+      expect(enumValue(ClaimStatus, "Paid")).to.equal(6n);
+      expect(enumValue(ListingKind, "Model")).to.equal(2n);
+      expect(enumName(ClaimStatus, 6n)).to.equal("Paid");
+      expect(enumName(PurchaseStatus, 3)).to.equal("Refunded");
+      for (const names of [DeviceStatus, ClaimStatus, ModelStatus, ListingKind, ListingStatus, PurchaseStatus]) {
+        names.forEach((name, i) => {
+          expect(enumName(names, enumValue(names, name))).to.equal(name);
+          expect(enumValue(names, enumName(names, i))).to.equal(BigInt(i));
+        });
+      }
+      expect(() => enumName(DeviceStatus, 4n)).to.throw(InvalidInputError, "enum value 4 is out of range (0..3)");
+      expect(() => enumValue(DeviceStatus, "Paused" as (typeof DeviceStatus)[number])).to.throw(
+        InvalidInputError,
+        '"Paused" is not one of None, Active, Suspended, Revoked',
+      );
+    });
+
+    it("enumValues maps every name to its ABI value in one frozen object", function () {
+      const Status = enumValues(ClaimStatus);
+      expect(Status).to.deep.equal({ None: 0n, Filed: 1n, Approved: 2n, Rejected: 3n, Appealed: 4n, Escalated: 5n, Paid: 6n, Closed: 7n });
+      expect(enumValues(ListingKind)).to.deep.equal({ Dataset: 0n, Stream: 1n, Model: 2n });
+      for (const names of [DeviceStatus, ClaimStatus, ModelStatus, ListingKind, ListingStatus, PurchaseStatus]) {
+        const values: Record<string, bigint> = enumValues(names);
+        expect(Object.keys(values)).to.deep.equal([...names]);
+        for (const name of names) expect(values[name]).to.equal(enumValue(names, name));
+      }
+      expect(Object.isFrozen(Status)).to.equal(true);
+    });
+
+    it("ROLES are the keccak256 ids the contracts declare (and the zero default admin role)", function () {
+      const declared = new Map<string, string>();
+      for (const file of [
+        "devices/DeviceRegistry.sol",
+        "insurance/ClaimsInsurance.sol",
+        "insurance/InsurancePool.sol",
+        "oracle/OracleCommittee.sol",
+        "market/DataMarketplace.sol",
+      ]) {
+        const source = readFileSync(path.join(CONTRACTS_DIR, file), "utf8");
+        for (const m of source.matchAll(/bytes32 public constant (\w+_ROLE) = keccak256\("(\w+)"\);/g)) declared.set(m[1], id(m[2]));
+      }
+      expect(Object.fromEntries(declared)).to.deep.equal(
+        Object.fromEntries(Object.entries(ROLES).filter(([name]) => name !== "DEFAULT_ADMIN_ROLE")),
+      );
+      expect(ROLES.DEFAULT_ADMIN_ROLE).to.equal(ZeroHash);
+      expect(ROLES.CLAIMS_ROLE).to.equal(id("CLAIMS_ROLE"));
+    });
+
+    it("parsePrivateKey accepts 64 hex digits (0x optional, blanks trimmed) of a number in [1, N)", function () {
+      const key = Wallet.createRandom().privateKey;
+      expect(parsePrivateKey(key, "--device-key")).to.equal(key);
+      expect(parsePrivateKey(` ${key.slice(2)}\n`, "--device-key")).to.equal(key);
+      expect(parsePrivateKey((SECP256K1_N - 1n).toString(16), "KEY")).to.equal(`0x${(SECP256K1_N - 1n).toString(16)}`);
+      expect(parsePrivateKey("0x" + "0".repeat(63) + "1", "KEY")).to.equal("0x" + "0".repeat(63) + "1");
+    });
+
+    it("parsePrivateKey refuses anything else, naming the label and never echoing a long value", function () {
+      const key = Wallet.createRandom().privateKey;
+      for (const bad of [key.slice(0, -1), `${key}0`, `${key.slice(0, -1)}g`, "", undefined]) {
+        expect(() => parsePrivateKey(bad, "--device-key"))
+          .to.throw(InvalidInputError, "--device-key must be a 32-byte hex private key (64 hex digits), got ")
+          .with.property("details")
+          .that.deep.equals({ label: "--device-key" });
+      }
+      expect(() => parsePrivateKey("0xabc", "--buyer-key")).to.throw(
+        InvalidInputError,
+        '--buyer-key must be a 32-byte hex private key (64 hex digits), got "0xabc"',
+      );
+      expect(() => parsePrivateKey(undefined, "TRIAD_PRIVATE_KEY")).to.throw(
+        InvalidInputError,
+        "TRIAD_PRIVATE_KEY must be a 32-byte hex private key (64 hex digits), got nothing",
+      );
+      for (const outOfRange of ["0".repeat(64), SECP256K1_N.toString(16), (SECP256K1_N + 1n).toString(16), "f".repeat(64)]) {
+        expect(() => parsePrivateKey(outOfRange, "KEY")).to.throw(
+          InvalidInputError,
+          "KEY must be a secp256k1 private key: a number from 1 to the curve order - 1",
+        );
+      }
+      for (const secret of [key.slice(0, -1), "f".repeat(64)]) {
+        let message = "";
+        try {
+          parsePrivateKey(secret, "KEY");
+        } catch (err) {
+          message = (err as Error).message;
+        }
+        expect(message).to.match(/^KEY must be a /);
+        expect(message).not.to.contain(secret.slice(6, 20));
+      }
+    });
+  });
+
   describe("EIP-712 domain", function () {
     it("deviceRegistryDomain is the normative DeviceRegistry domain", function () {
       expect(deviceRegistryDomain(31337, REGISTRY)).to.deep.equal({

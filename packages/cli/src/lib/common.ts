@@ -7,7 +7,7 @@ import {
   OracleCommittee__factory,
   TestToken__factory,
 } from "@triad/contracts";
-import { TriadError } from "@triad/sdk";
+import { InvalidInputError, TriadError, parsePrivateKey as parseKey } from "@triad/sdk";
 
 /**
  * Shared plumbing of the `triad` commands: the two kinds of failure (a refused run, exit code 1; a command line that
@@ -110,27 +110,23 @@ export function parseAddress(value: string | undefined, name: string): string {
   return getAddress(value);
 }
 
-/** Order of the secp256k1 group: a private key is a number in [1, N). */
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-
 /** A private key from `--<name>`. */
 export function parsePrivateKey(value: string | undefined, name: string): string {
   return checkPrivateKey(value, `--${name}`);
 }
 
-/** A private key from the option or variable `label` (`--device-key`, `TRIAD_PRIVATE_KEY`); never echoes it. */
+/**
+ * A private key from the option or variable `label` (`--device-key`, `TRIAD_PRIVATE_KEY`): the SDK's parsePrivateKey,
+ * which names `label` and never echoes the key, refusing as a CliError. Checked here rather than left to the signing
+ * library, whose own refusal does not say which argument it is about.
+ */
 export function checkPrivateKey(value: string | undefined, label: string): string {
-  const v = value?.trim() ?? "";
-  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(v)) fail(`${label} must be a 32-byte hex private key (64 hex digits), got "${mask(v)}"`);
-  const key = v.startsWith("0x") ? v : `0x${v}`;
-  // Checked here: the signing library's own refusal does not say which argument it is about.
-  const n = BigInt(key);
-  if (n === 0n || n >= SECP256K1_N) fail(`${label} must be a secp256k1 private key: a number from 1 to the curve order - 1`);
-  return key;
-}
-
-function mask(v: string): string {
-  return v.length > 10 ? `${v.slice(0, 6)}…(${v.length} chars)` : v;
+  try {
+    return parseKey(value, label);
+  } catch (err) {
+    if (err instanceof InvalidInputError) fail(err.message);
+    throw err;
+  }
 }
 
 export function parseUint(value: string | undefined, name: string, { min = 0n, max }: { min?: bigint; max?: bigint } = {}): bigint {

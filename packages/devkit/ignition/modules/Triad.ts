@@ -1,7 +1,6 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import type { ContractFuture, IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
-import { id } from "ethers";
-import { AI4I_SCHEMA } from "@triad/sdk";
+import { AI4I_SCHEMA, ROLES, sensorSchemaId } from "@triad/sdk";
 
 /**
  * The Triad suite as Ignition modules, deployed AND configured (roles, committee, approved model, default
@@ -67,10 +66,10 @@ function defineSuite(m: IgnitionModuleBuilder, token: ContractFuture<string>, co
     m.getParameter("poolFeeBps", 1000),
   ]);
   const claims = m.contract("ClaimsInsurance", [deployer, pool, committee, registry]);
-  m.call(pool, "grantRole", [id("CLAIMS_ROLE"), claims], { id: "grant_claims_role" });
-  const grantInsurer = m.call(claims, "grantRole", [id("INSURER_ROLE"), deployer], { id: "grant_insurer_role" });
-  m.call(claims, "grantRole", [id("ARBITER_ROLE"), m.getParameter("arbiter", deployer)], { id: "grant_arbiter_role" });
-  m.call(claims, "grantRole", [id("GUARDIAN_ROLE"), m.getParameter("guardian", deployer)], { id: "grant_guardian_role" });
+  m.call(pool, "grantRole", [ROLES.CLAIMS_ROLE, claims], { id: "grant_claims_role" });
+  const grantInsurer = m.call(claims, "grantRole", [ROLES.INSURER_ROLE, deployer], { id: "grant_insurer_role" });
+  m.call(claims, "grantRole", [ROLES.ARBITER_ROLE, m.getParameter("arbiter", deployer)], { id: "grant_arbiter_role" });
+  m.call(claims, "grantRole", [ROLES.GUARDIAN_ROLE, m.getParameter("guardian", deployer)], { id: "grant_guardian_role" });
 
   const createProduct = m.call(
     claims,
@@ -87,7 +86,7 @@ function defineSuite(m: IgnitionModuleBuilder, token: ContractFuture<string>, co
         appealWindow: m.getParameter("productAppealWindow", 2 * DAY),
         minDuration: m.getParameter("productMinDuration", 7 * DAY),
         maxDuration: m.getParameter("productMaxDuration", 365 * DAY),
-        sensorSchema: id(AI4I_SCHEMA),
+        sensorSchema: sensorSchemaId(AI4I_SCHEMA),
         active: true,
       },
     ],

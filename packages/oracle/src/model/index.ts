@@ -14,7 +14,7 @@
  */
 import * as path from "path";
 import type * as tf from "@tensorflow/tfjs";
-import { AI4I_SCHEMA, valuesToTelemetry, type Ai4iTelemetry } from "@triad/sdk";
+import { AI4I_SCHEMA, scoreToBps, valuesToTelemetry, type Ai4iTelemetry } from "@triad/sdk";
 import { InvalidInputError, TriadError } from "@triad/sdk";
 import {
   type MODEL_SCHEMA,
@@ -29,11 +29,13 @@ import {
 } from "./artifacts.ts";
 import { selectBackend, type BackendName } from "./backend.ts";
 import { FEATURE_NAMES, FEATURE_VERSION, featureRecord, featureVector, normalise } from "./features.ts";
-import { toBps, type ClassificationMetrics } from "./metrics.ts";
+import type { ClaimAssessment, ClaimInput, OracleModel, ReadingInput } from "./assessment.ts";
+import type { ClassificationMetrics } from "./metrics.ts";
 import { combineModeProbabilities, predictModeProbabilities } from "./scoring.ts";
 
 export { computeModelHash, selectBackend };
 export type { BackendName, ClaimWindow, TelemetryEnvelope };
+export type { ClaimAssessment, ClaimInput, OracleModel, ReadingInput };
 
 /** Default location of the shipped artifacts. */
 export const DEFAULT_MODEL_DIR = path.resolve(import.meta.dirname, "../../model");
@@ -59,48 +61,12 @@ export interface ModelMetadata extends ModelBinding {
   files: string[];
 }
 
-/** One `ai4i-2020/v1` reading of an evidence bundle (values as in docs/protocol.md §5). */
-export interface ReadingInput {
-  timestamp: number;
-  values: readonly bigint[];
-}
-
-export interface ClaimAssessment {
-  /** Claim score in [0,1]: the maximum over the scored readings (0 when none). */
-  score: number;
-  /** floor(score × 10000), as signed in the verdict. */
-  scoreBps: number;
-  approved: boolean;
-  readingsInWindow: number;
-  /** Readings in the window that were inside the telemetry envelope and were scored. */
-  readingsScored: number;
-  /** Index into the input array of the reading with the maximum score, −1 if none was scored. */
-  maxIndex: number;
-  /** Features of that reading (empty if none). */
-  features: Record<string, number>;
-  /** Per-failure-mode probabilities of that reading (empty if none). */
-  modeProbabilities: Record<string, number>;
-}
-
-/** One claim to assess: its readings and the incident time. */
-export interface ClaimInput {
-  readings: readonly ReadingInput[];
-  incidentAt: number;
-}
-
-export interface LoadedModel {
+export interface LoadedModel extends OracleModel {
   modelHash: `0x${string}`;
   metadata: ModelMetadata;
   backend: BackendName;
   /** Scores in [0,1], one per row, in one batched predict call. No window or envelope rule applies. */
   scoreTelemetry(rows: readonly Ai4iTelemetry[]): Promise<number[]>;
-  assessClaim(readings: readonly ReadingInput[], incidentAt: number): Promise<ClaimAssessment>;
-  /**
-   * `assessClaim` for many claims with one network call: the same result per claim (a row's score does not depend
-   * on the other rows). Throws, like `assessClaim`, on a reading no machine can produce; callers that must not let
-   * one claim fail the others assess claim by claim then.
-   */
-  assessClaims(claims: readonly ClaimInput[]): Promise<ClaimAssessment[]>;
   dispose(): void;
 }
 
@@ -260,7 +226,7 @@ export async function loadModel(dir: string = DEFAULT_MODEL_DIR, opts: LoadModel
       if (!best) {
         return { score: 0, scoreBps: 0, approved: false, readingsInWindow, readingsScored: 0, maxIndex: -1, features: {}, modeProbabilities: {} };
       }
-      const scoreBps = toBps(bestScore);
+      const scoreBps = scoreToBps(bestScore);
       return {
         score: bestScore,
         scoreBps,

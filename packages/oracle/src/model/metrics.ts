@@ -1,4 +1,5 @@
 /** Binary-classification metrics shared by training, cross-validation and `npm run model:eval`. */
+import { scoreToBps } from "@triad/sdk";
 
 export interface ConfusionMatrix {
   tp: number;
@@ -19,17 +20,13 @@ export interface ClassificationMetrics {
   confusion: ConfusionMatrix;
 }
 
-/** Score in [0,1] → whole basis points, rounded down (docs/protocol.md). */
-export function toBps(score: number): number {
-  return Math.floor(score * 10_000);
-}
-
 /**
- * The decision rule, the same everywhere: approve when the score in whole basis points reaches the threshold's.
- * Deciding on `scoreBps` makes the decision a function of the number that is signed on-chain.
+ * The decision rule, the same everywhere: approve when the score in whole basis points (`scoreToBps`, what the
+ * verdict signs) reaches the threshold's. Deciding on `scoreBps` makes the decision a function of the number that is
+ * signed on-chain.
  */
 export function isPositive(score: number, threshold: number): boolean {
-  return toBps(score) >= Math.round(threshold * 10_000);
+  return scoreToBps(score) >= Math.round(threshold * 10_000);
 }
 
 export function confusionAt(scores: readonly number[], labels: readonly (0 | 1)[], threshold: number): ConfusionMatrix {
@@ -96,7 +93,7 @@ export function metricsAt(scores: readonly number[], labels: readonly (0 | 1)[],
 export function chooseThreshold(scores: readonly number[], labels: readonly (0 | 1)[]): number {
   const positivesAtLeast = new Array<number>(10_002).fill(0);
   const negativesAtLeast = new Array<number>(10_002).fill(0);
-  scores.forEach((s, i) => (labels[i] === 1 ? positivesAtLeast : negativesAtLeast)[toBps(s)]++);
+  scores.forEach((s, i) => (labels[i] === 1 ? positivesAtLeast : negativesAtLeast)[scoreToBps(s)]++);
   for (let t = 10_000; t >= 0; t--) {
     positivesAtLeast[t] += positivesAtLeast[t + 1];
     negativesAtLeast[t] += negativesAtLeast[t + 1];
