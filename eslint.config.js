@@ -1,6 +1,6 @@
 // ESLint (flat config): TypeScript rules, and the layering of the repository as rules, so a wrong-way import fails
 // `npm run lint`. The layers (docs/architecture.md):
-//   @triad/contracts (generated bindings) ← @triad/sdk ← @triad/oracle ← @triad/cli
+//   @triad/contracts (generated bindings) ← @triad/sdk ← @triad/oracle, @triad/device, @triad/gateway ← @triad/cli
 //   @triad/devkit (deployment, fixtures; runs inside Hardhat) uses the packages; tools/, test/, e2e/ use everything;
 //   nothing imports tools/, test/ or e2e/, and packages never reach into another package's files.
 import tseslint from "typescript-eslint";
@@ -33,15 +33,28 @@ export default tseslint.config(
           pkg("@triad/oracle", "the SDK imports none of our packages but the contract bindings"),
           pkg("@triad/cli", "the SDK imports none of our packages but the contract bindings"),
           pkg("@triad/devkit", "the SDK imports none of our packages but the contract bindings"),
-          { group: ["node:*", "secp256k1", "secp256k1/*", "hardhat", "hardhat/*"], message: "the SDK's main entry runs in browsers: Node-only code goes in src/node.ts (@triad/sdk/node)" },
+          {
+            group: ["node:*", "secp256k1", "secp256k1/*", "hardhat", "hardhat/*"],
+            message: "the SDK's main entry runs in browsers: Node-only code goes in src/node.ts (@triad/sdk/node)",
+          },
         ],
-        ["fs", "path", "crypto", "os", "module", "child_process"].map((name) => ({ name, message: "the SDK's main entry runs in browsers" })),
+        ["fs", "path", "crypto", "os", "module", "child_process"].map((name) => ({
+          name,
+          message: "the SDK's main entry runs in browsers",
+        })),
       ),
     },
   },
   {
     files: ["packages/sdk/src/node.ts"],
-    rules: { "no-restricted-imports": restrict([...noReachingOut, pkg("@triad/oracle", "the SDK imports none of our packages"), pkg("@triad/cli", "the SDK imports none of our packages"), pkg("@triad/devkit", "the SDK imports none of our packages")]) },
+    rules: {
+      "no-restricted-imports": restrict([
+        ...noReachingOut,
+        pkg("@triad/oracle", "the SDK imports none of our packages"),
+        pkg("@triad/cli", "the SDK imports none of our packages"),
+        pkg("@triad/devkit", "the SDK imports none of our packages"),
+      ]),
+    },
   },
   {
     files: ["packages/oracle/src/**/*.ts"],
@@ -61,6 +74,31 @@ export default tseslint.config(
         ...noReachingOut,
         pkg("@triad/devkit", "the CLI runs without Hardhat: devkit is for tools and tests"),
         { group: ["hardhat", "hardhat/*", "@nomicfoundation/*"], message: "the CLI runs without Hardhat" },
+      ]),
+    },
+  },
+  {
+    files: ["packages/device/src/**/*.ts", "packages/gateway/src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": restrict([
+        ...noReachingOut,
+        pkg("@triad/cli", "the device agent and the gateway do not depend on the CLI"),
+        pkg("@triad/devkit", "the device agent and the gateway run without Hardhat: devkit is for tools and tests"),
+        pkg("@triad/oracle", "the device agent and the gateway do not depend on the oracle daemon"),
+        { group: ["hardhat", "hardhat/*", "@nomicfoundation/*"], message: "the device agent and the gateway run without Hardhat" },
+      ]),
+    },
+  },
+  {
+    files: ["packages/device/src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": restrict([
+        ...noReachingOut,
+        pkg("@triad/gateway", "a device talks to the gateway over MQTT only"),
+        pkg("@triad/cli", "the device agent does not depend on the CLI"),
+        pkg("@triad/devkit", "the device agent runs without Hardhat"),
+        pkg("@triad/oracle", "the device agent does not depend on the oracle daemon"),
+        { group: ["hardhat", "hardhat/*", "@nomicfoundation/*"], message: "the device agent runs without Hardhat" },
       ]),
     },
   },

@@ -18,7 +18,10 @@ export default defineConfig({
     version: SOLC_VERSION,
     path: require.resolve("solc/soljson.js"),
     // Bindings for the token interfaces the SDK, the CLI and dApps talk to.
-    npmFilesToBuild: ["@openzeppelin/contracts/token/ERC20/IERC20.sol", "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol"],
+    npmFilesToBuild: [
+      "@openzeppelin/contracts/token/ERC20/IERC20.sol",
+      "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol",
+    ],
     settings: {
       evmVersion: "cancun",
       optimizer: { enabled: true, runs: 200 },

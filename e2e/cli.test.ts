@@ -20,12 +20,16 @@ const CSV = path.join(ROOT, "data/ai4i2020/ai4i2020-train.csv");
 const IGNITION_DIR = path.join(ROOT, "packages/devkit/ignition");
 const LOCAL_PARAMETERS = JSON.parse(readFileSync(path.join(IGNITION_DIR, "parameters/localhost.json"), "utf8")).TriadLocal as {
   productWaitingPeriod: number;
+  withdrawalCooldown: number;
 };
 /** The Ignition journal of the local chain id: `npm run deploy` writes it inside the project. */
 const IGNITION_JOURNAL = path.join(IGNITION_DIR, "deployments/chain-31337");
 /** The `triad` command: the bin that @triad/cli declares (what `npx triad` runs). */
 const CLI_PACKAGE = path.join(ROOT, "packages/cli");
-const TRIAD_BIN = path.join(CLI_PACKAGE, (JSON.parse(readFileSync(path.join(CLI_PACKAGE, "package.json"), "utf8")) as { bin: { triad: string } }).bin.triad);
+const TRIAD_BIN = path.join(
+  CLI_PACKAGE,
+  (JSON.parse(readFileSync(path.join(CLI_PACKAGE, "package.json"), "utf8")) as { bin: { triad: string } }).bin.triad,
+);
 /** The oracle's CLI, run through tsx. */
 const ORACLE_CLI = ["--import", "tsx", path.join(ROOT, "packages/oracle/src/cli.ts")];
 /** Committee members 5 and 6 of Hardhat's default mnemonic (threshold 2). */
@@ -122,11 +126,15 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
 /** n distinct free ports on 127.0.0.1 (all held open together, then released). */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once("error", reject);
-      s.listen(0, "127.0.0.1", () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once("error", reject);
+          s.listen(0, "127.0.0.1", () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -184,7 +192,11 @@ describe("triad CLI end to end (hardhat node + evidence store + two oracle daemo
   }
 
   async function rpc<T>(method: string, params: unknown[] = []): Promise<T> {
-    const res = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    const res = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
     const body = (await res.json()) as { result?: T; error?: { message: string } };
     if (body.error) throw new Error(`${method}: ${body.error.message}`);
     return body.result as T;
@@ -219,12 +231,28 @@ describe("triad CLI end to end (hardhat node + evidence store + two oracle daemo
     metricsPorts = metrics;
     rpcUrl = `http://127.0.0.1:${nodePort}`;
 
-    node = start("hardhat node", "npx", ["hardhat", "node", "--port", String(nodePort), "--hostname", "127.0.0.1"], { ...baseEnv(), NO_COLOR: "1" }, { tail: true });
-    const store = start("evidence-server", process.execPath, [...ORACLE_CLI, "evidence-server", "--port", String(storePort), "--dir", path.join(tmp, "store")], baseEnv());
+    node = start(
+      "hardhat node",
+      "npx",
+      ["hardhat", "node", "--port", String(nodePort), "--hostname", "127.0.0.1"],
+      { ...baseEnv(), NO_COLOR: "1" },
+      { tail: true },
+    );
+    const store = start(
+      "evidence-server",
+      process.execPath,
+      [...ORACLE_CLI, "evidence-server", "--port", String(storePort), "--dir", path.join(tmp, "store")],
+      baseEnv(),
+    );
     const hash = run("model:hash", "npm", ["run", "model:hash"], baseEnv());
 
     const exitedEarly = (p: Proc) => () => (p.exited ? `${p.name} exited\n${p.stderr}` : undefined);
-    await waitFor("the hardhat node", () => node.stdout.includes(`Started HTTP and WebSocket JSON-RPC server at ${rpcUrl}/`), 60_000, exitedEarly(node));
+    await waitFor(
+      "the hardhat node",
+      () => node.stdout.includes(`Started HTTP and WebSocket JSON-RPC server at ${rpcUrl}/`),
+      60_000,
+      exitedEarly(node),
+    );
     await waitFor("the evidence store", () => store.stdout.includes('"url"'), 60_000, exitedEarly(store));
     storeUrl = (JSON.parse(store.stdout.trim().split("\n").pop()!) as { url: string }).url;
     expect(storeUrl).to.equal(`http://127.0.0.1:${storePort}`);
@@ -313,9 +341,56 @@ describe("triad CLI end to end (hardhat node + evidence store + two oracle daemo
     expect(regB).to.include({ device: keyB.address, owner: holder2 });
     expect(deposit.assets).to.equal((100_000n * DECIMALS).toString());
 
+    // ---- the LP asks for 1,000 back (ERC-7540: request, cancel, request again; claimed at the end, after the cooldown)
+    type PoolShown = {
+      request: { shares: string; pending: string; claimable: string; claimableAt: string };
+      maxWithdraw: string;
+      withdrawalCooldown: number;
+    };
+    const requested = await task<{ shares: string; assetsAtRequest: string; claimableAt: string }>(
+      "pool:request-withdrawal",
+      "--amount",
+      "1000",
+      "--from",
+      "3",
+    );
+    expect(BigInt(requested.assetsAtRequest)).to.be.gte(1000n * DECIMALS);
+    const pendingShown = await task<PoolShown>("pool:show", "--from", "3");
+    expect(pendingShown.request).to.include({ shares: requested.shares, pending: requested.shares, claimable: "0" });
+    expect(pendingShown.maxWithdraw).to.equal("0");
+    expect(pendingShown.withdrawalCooldown).to.equal(LOCAL_PARAMETERS.withdrawalCooldown);
+    expect(await task<{ shares: string }>("pool:cancel-withdrawal", "--from", "3")).to.include({ shares: requested.shares });
+    const request = await task<{ shares: string; assetsAtRequest: string; claimableAt: string }>(
+      "pool:request-withdrawal",
+      "--amount",
+      "1000",
+      "--from",
+      "3",
+    );
+
     const [polA, polB] = await Promise.all([
-      task<{ policyId: string; device: string; coverage: string }>("policy:buy", "--device", keyA.address, "--coverage", "5000", "--days", "30", "--from", "1"),
-      task<{ policyId: string; device: string; coverage: string }>("policy:buy", "--device", keyB.address, "--coverage", "5000", "--days", "30", "--from", "2"),
+      task<{ policyId: string; device: string; coverage: string }>(
+        "policy:buy",
+        "--device",
+        keyA.address,
+        "--coverage",
+        "5000",
+        "--days",
+        "30",
+        "--from",
+        "1",
+      ),
+      task<{ policyId: string; device: string; coverage: string }>(
+        "policy:buy",
+        "--device",
+        keyB.address,
+        "--coverage",
+        "5000",
+        "--days",
+        "30",
+        "--from",
+        "2",
+      ),
     ]);
     expect(polA).to.include({ device: keyA.address, coverage: (5000n * DECIMALS).toString() });
     expect(polB.device).to.equal(keyB.address);
@@ -328,9 +403,31 @@ describe("triad CLI end to end (hardhat node + evidence store + two oracle daemo
     const bundleB = path.join(tmp, "evidence-b.json");
     const build = (key: { privateKey: string }, csv: string, out: string) =>
       task<{ out: string; evidenceHash: string; device: string; readings: number; incidentAt: string }>(
-        "evidence:build", "--device-key", key.privateKey, "--csv", csv, "--incident-at", String(incidentAt), "--interval", String(INTERVAL_S), "--out", out,
+        "evidence:build",
+        "--device-key",
+        key.privateKey,
+        "--csv",
+        csv,
+        "--incident-at",
+        String(incidentAt),
+        "--interval",
+        String(INTERVAL_S),
+        "--out",
+        out,
       );
-    const badInput = run("claim:file (missing evidence)", process.execPath, [TRIAD_BIN, "claim:file", "--policy", polA.policyId, "--amount", "1500", "--evidence", path.join(tmp, "missing.json"), "--from", "1", "--json"]);
+    const badInput = run("claim:file (missing evidence)", process.execPath, [
+      TRIAD_BIN,
+      "claim:file",
+      "--policy",
+      polA.policyId,
+      "--amount",
+      "1500",
+      "--evidence",
+      path.join(tmp, "missing.json"),
+      "--from",
+      "1",
+      "--json",
+    ]);
     const usageError = run("device:show (misspelt option)", process.execPath, [TRIAD_BIN, "device:show", "--devise", keyA.address]);
     const [evA, evB] = await Promise.all([build(keyA, hdfCsv, bundleA), build(keyB, normalCsv, bundleB)]);
     expect(evA).to.include({ out: bundleA, device: keyA.address, readings: ROWS_PER_BUNDLE, incidentAt: String(incidentAt) });
@@ -367,24 +464,49 @@ describe("triad CLI end to end (hardhat node + evidence store + two oracle daemo
 
     // ---- the committee decides: poll claim:show (bounded), each try after the daemons' logs say it is final
     type Shown = {
-      claimId: string; status: string; approved: boolean | null; payout: string; scoreBps: number; modelHash: string;
-      evidenceHash: string; signers: string[]; appealDeadline: number;
+      claimId: string;
+      status: string;
+      approved: boolean | null;
+      payout: string;
+      scoreBps: number;
+      modelHash: string;
+      evidenceHash: string;
+      signers: string[];
+      appealDeadline: number;
       settlement: { recipient: string; paid: string; depositRefunded: string } | null;
     };
     const finalisedInLogs = (id: string) =>
-      daemons.some((d) => d.stdout.split("\n").some((l) => l.includes('"verdict submitted"') && l.includes(`"claimId":"${id}"`) && l.includes('"finalised":true')));
+      daemons.some((d) =>
+        d.stdout
+          .split("\n")
+          .some((l) => l.includes('"verdict submitted"') && l.includes(`"claimId":"${id}"`) && l.includes('"finalised":true')),
+      );
     let shownA: Shown | undefined;
     let shownB: Shown | undefined;
     for (let attempt = 1; ; attempt++) {
-      await waitFor("verdicts in the daemons' logs", () => finalisedInLogs(claimA.claimId) && finalisedInLogs(claimB.claimId), 30_000, daemonDied).catch((e: Error) => {
+      await waitFor(
+        "verdicts in the daemons' logs",
+        () => finalisedInLogs(claimA.claimId) && finalisedInLogs(claimB.claimId),
+        30_000,
+        daemonDied,
+      ).catch((e: Error) => {
         if (daemonDied()) throw e;
       });
-      [shownA, shownB] = await Promise.all([task<Shown>("claim:show", "--claim", claimA.claimId), task<Shown>("claim:show", "--claim", claimB.claimId)]);
+      [shownA, shownB] = await Promise.all([
+        task<Shown>("claim:show", "--claim", claimA.claimId),
+        task<Shown>("claim:show", "--claim", claimB.claimId),
+      ]);
       if (shownA.status !== "Filed" && shownB.status !== "Filed") break;
       if (attempt === 4) throw new Error(`no verdicts: ${JSON.stringify([shownA, shownB])}\n${daemons.map((d) => d.stdout).join("\n")}`);
     }
     const sorted = (xs: string[]) => xs.map((x) => x.toLowerCase()).sort();
-    expect(shownA).to.include({ status: "Approved", approved: true, payout: (1500n * DECIMALS).toString(), modelHash, evidenceHash: evA.evidenceHash });
+    expect(shownA).to.include({
+      status: "Approved",
+      approved: true,
+      payout: (1500n * DECIMALS).toString(),
+      modelHash,
+      evidenceHash: evA.evidenceHash,
+    });
     expect(shownA.scoreBps).to.be.greaterThan(0);
     expect(sorted(shownA.signers)).to.deep.equal(sorted(members));
     expect(shownB).to.include({ status: "Rejected", approved: false, payout: "0", modelHash, evidenceHash: evB.evidenceHash });
@@ -399,23 +521,53 @@ describe("triad CLI end to end (hardhat node + evidence store + two oracle daemo
       task<Settled>("claim:settle", "--claim", claimA.claimId, "--from", "1"),
       task<Settled>("claim:settle", "--claim", claimB.claimId, "--from", "2"),
     ]);
-    expect(settledA).to.include({ status: "Paid", recipient: holder, paid: (1400n * DECIMALS).toString(), depositRefunded: (10n * DECIMALS).toString() });
+    expect(settledA).to.include({
+      status: "Paid",
+      recipient: holder,
+      paid: (1400n * DECIMALS).toString(),
+      depositRefunded: (10n * DECIMALS).toString(),
+    });
     expect(settledB).to.include({ status: "Closed", recipient: holder2, paid: "0", depositRefunded: "0" });
 
-    const [finalA, finalB] = await Promise.all([task<Shown>("claim:show", "--claim", claimA.claimId), task<Shown>("claim:show", "--claim", claimB.claimId)]);
+    const [finalA, finalB] = await Promise.all([
+      task<Shown>("claim:show", "--claim", claimA.claimId),
+      task<Shown>("claim:show", "--claim", claimB.claimId),
+    ]);
     expect(finalA).to.include({ status: "Paid", approved: true, payout: (1500n * DECIMALS).toString() });
-    expect(finalA.settlement).to.deep.equal({ recipient: holder, paid: (1400n * DECIMALS).toString(), depositRefunded: (10n * DECIMALS).toString() });
+    expect(finalA.settlement).to.deep.equal({
+      recipient: holder,
+      paid: (1400n * DECIMALS).toString(),
+      depositRefunded: (10n * DECIMALS).toString(),
+    });
     expect(finalB).to.include({ status: "Closed", approved: false, payout: "0" });
     expect(finalB.settlement).to.deep.equal({ recipient: holder2, paid: "0", depositRefunded: "0" });
     // Claim deposit out at filing and back at settlement: the holder is up exactly payout − deductible.
     expect((await token.balanceOf(holder)) as bigint).to.equal(balanceBefore + 1400n * DECIMALS);
 
+    // ---- the LP claims its request after the cooldown: at most its value at request (the approved payout was
+    // reserved at approval, so the LP shares the loss)
+    const claimableIn = Number(request.claimableAt) - (await blockNow());
+    if (claimableIn > 0) await advance(claimableIn + 1);
+    const claimed = await task<{ assets: string }>("pool:claim-withdrawal", "--from", "3");
+    expect(BigInt(claimed.assets)).to.be.greaterThan(0n);
+    expect(BigInt(claimed.assets)).to.be.lte(BigInt(request.assetsAtRequest));
+    expect((await task<PoolShown>("pool:show", "--from", "3")).request.shares).to.equal("0");
+
     // ---- the daemons stop cleanly, having refused or failed nothing
     for (const d of daemons) {
       await stop(d); // SIGTERM to the group: the daemon (and its verification workers)
-      const logs = d.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { level: number; msg: string });
-      expect(logs.map((l) => l.msg), `${d.name}\n${d.stderr}`).to.include("oracle stopped");
-      expect(logs.filter((l) => l.level >= 50 || l.msg === "verdict refused by the contract"), d.name).to.deep.equal([]);
+      const logs = d.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { level: number; msg: string });
+      expect(
+        logs.map((l) => l.msg),
+        `${d.name}\n${d.stderr}`,
+      ).to.include("oracle stopped");
+      expect(
+        logs.filter((l) => l.level >= 50 || l.msg === "verdict refused by the contract"),
+        d.name,
+      ).to.deep.equal([]);
     }
   });
 });

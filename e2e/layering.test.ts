@@ -30,6 +30,9 @@ describe("import layering (npm run lint)", function () {
     ["packages/cli/src/probe.ts", 'import { x } from "../../../tools/lib/report.ts";', /never import test code, e2e tests or tools/],
     ["packages/cli/src/probe.ts", 'import { x } from "@triad/oracle";', null],
     ["packages/devkit/src/probe.ts", 'import { x } from "@triad/cli";', /does not depend on the CLI/],
+    ["packages/gateway/src/probe.ts", 'import { x } from "@triad/devkit";', /run without Hardhat/],
+    ["packages/gateway/src/probe.ts", 'import { x } from "@triad/sdk/node";', null],
+    ["packages/device/src/probe.ts", 'import { x } from "@triad/gateway";', /over MQTT only/],
     ["test/insurance/probe.test.ts", 'import { x } from "../../tools/lib/report.ts";', /do not import tools/],
     ["e2e/probe.test.ts", 'import { x } from "../packages/oracle/src/daemon.ts";', /by its name/],
   ];

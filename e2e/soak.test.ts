@@ -44,8 +44,14 @@ describe("oracle under faults (e2e)", function () {
     ]);
     expect(result.daemons.slice(1).every((d) => d.logs.some((l) => l.msg === "oracle resumed from checkpoint"))).to.equal(true);
     const during = result.daemons[1].logs;
-    expect(during.some((l) => l.msg === "RPC request failed, retrying" || l.msg === "tick failed; retrying from the checkpoint"), "the daemon saw the outage").to.equal(true);
-    expect(result.daemons.every((d) => d.logs.some((l) => l.msg === "verdict submitted")), "every daemon decided claims").to.equal(true);
+    expect(
+      during.some((l) => l.msg === "RPC request failed, retrying" || l.msg === "tick failed; retrying from the checkpoint"),
+      "the daemon saw the outage",
+    ).to.equal(true);
+    expect(
+      result.daemons.every((d) => d.logs.some((l) => l.msg === "verdict submitted")),
+      "every daemon decided claims",
+    ).to.equal(true);
   });
 
   it("a claim that vanishes in a reorg below the confirmation depth is never acted on", async function () {
@@ -80,7 +86,8 @@ describe("oracle under faults (e2e)", function () {
       await mine(CONFIRMATIONS - 1); // X is CONFIRMATIONS − 1 blocks deep: seen, not confirmed
       // The daemon has read a head with X in the chain and scanned up to the block before X.
       await waitFor(
-        async () => (await gauge(oracle.metrics.headBlock)) >= xBlock + CONFIRMATIONS - 1 && (await gauge(oracle.metrics.checkpointBlock)) === xBlock,
+        async () =>
+          (await gauge(oracle.metrics.headBlock)) >= xBlock + CONFIRMATIONS - 1 && (await gauge(oracle.metrics.checkpointBlock)) === xBlock,
         "the daemon to see the head above X",
       );
       await new Promise((r) => setTimeout(r, 200)); // several more polls at that head
@@ -147,13 +154,18 @@ describe("oracle under faults (e2e)", function () {
         return (await f.claims.getClaim(claimId)).status !== FILED;
       }, "the claim to be decided again");
       await mine(CONFIRMATIONS);
-      await waitFor(async () => (await oracle.metrics.checkpointBlock.get()).values[0].value > first.blockNumber, "the checkpoint to pass the verdict");
+      await waitFor(
+        async () => (await oracle.metrics.checkpointBlock.get()).values[0].value > first.blockNumber,
+        "the checkpoint to pass the verdict",
+      );
     } finally {
       await oracle.stop();
       await served.close();
     }
     expect(await f.claims.queryFilter(f.claims.filters.VerdictFinalised(claimId)), "decided once in the chain as it is").to.have.length(1);
-    expect(lines.some((l) => l.msg === "tick failed; retrying from the checkpoint" && String(l.err).includes("dropped by a reorg"))).to.equal(true);
+    expect(
+      lines.some((l) => l.msg === "tick failed; retrying from the checkpoint" && String(l.err).includes("dropped by a reorg")),
+    ).to.equal(true);
     // Mined twice: by the tick that then failed because its transaction vanished, and by the tick that re-scanned.
     const mined = minedVerdicts(ticks);
     expect(mined.map((o) => o.claimId)).to.deep.equal([claimId, claimId]);

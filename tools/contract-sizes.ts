@@ -114,9 +114,18 @@ function main() {
   const header = ["contract", "source", "runtime B", "headroom B", "of EIP-170", "initcode B", `<= ${n(limit)}`];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const numeric = new Set([2, 3, 4, 5]);
-  const line = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   console.log(line(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  ").trimEnd());
+  console.log(
+    widths
+      .map((w) => "-".repeat(w))
+      .join("  ")
+      .trimEnd(),
+  );
   for (const row of rows) console.log(line(row));
 
   const over = sizes.filter((s) => s.runtime > limit);

@@ -97,13 +97,17 @@ async function main() {
   const probe = devices[1].readings[123];
   const probeBatch = Math.floor(123 / BATCH_SIZE);
   const digest = readingDigest(domain, probe);
-  const batchDigests = devices[1].readings.slice(probeBatch * BATCH_SIZE, (probeBatch + 1) * BATCH_SIZE).map((r) => readingDigest(domain, r));
+  const batchDigests = devices[1].readings
+    .slice(probeBatch * BATCH_SIZE, (probeBatch + 1) * BATCH_SIZE)
+    .map((r) => readingDigest(domain, r));
   const proof = readingProof(buildReadingTree(batchDigests), digest);
-  const onChain = await registry.verifyReading(devices[1].roots[probeBatch], digest, proof);
+  const onChain = await registry.verifyReading(devices[1].address, devices[1].roots[probeBatch], digest, proof);
   const signer = recoverReading(domain, probe);
-  const anchor = await registry.anchorOf(devices[1].roots[probeBatch]);
+  const anchor = await registry.anchorOf(devices[1].address, devices[1].roots[probeBatch]);
   if (!onChain || signer !== devices[1].address) throw new Error("reading verification failed");
-  step(`Verified reading seq ${probe.seq} of device 2: signed by the device, in batch anchored at ${new Date(Number(anchor.anchoredAt) * 1000).toISOString()}`);
+  step(
+    `Verified reading seq ${probe.seq} of device 2: signed by the device, in batch anchored at ${new Date(Number(anchor.anchoredAt) * 1000).toISOString()}`,
+  );
 
   // Operators react to a suspicious device: suspend, investigate, resume; a compromised one is revoked for good.
   gas.add("suspend device", await (await asOwner.suspend(devices[2].address)).wait());
@@ -143,7 +147,14 @@ async function main() {
   });
   gas.add("market: list dataset", dataset.receipt);
 
-  const manifest = Buffer.from(JSON.stringify({ schema: "triad.stream/v1", device: devices[1].address, sensorSchema: AI4I_SCHEMA, endpoint: "wss://stream.example/cnc-mill-2" }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schema: "triad.stream/v1",
+      device: devices[1].address,
+      sensorSchema: AI4I_SCHEMA,
+      endpoint: "wss://stream.example/cnc-mill-2",
+    }),
+  );
   const streamKey = generateContentKey();
   const encryptedManifest = encryptFile(manifest, streamKey);
   const stream = await createListing(seller, {
@@ -157,7 +168,9 @@ async function main() {
     devices: [devices[1].address],
   });
   gas.add("market: list stream", stream.receipt);
-  step(`Listed dataset #${dataset.listingId} (${seller1.readings.length} signed readings, 25 tUSD) and stream #${stream.listingId} (5 tUSD / 30 days)`);
+  step(
+    `Listed dataset #${dataset.listingId} (${seller1.readings.length} signed readings, 25 tUSD) and stream #${stream.listingId} (5 tUSD / 30 days)`,
+  );
 
   // The buyer (an AI developer) pays into escrow and records an encryption key; the seller delivers the content keys.
   const buyerSecret = ethers.Wallet.createRandom().privateKey;
@@ -170,7 +183,9 @@ async function main() {
   const deliveredStream = await deliverContentKey(seller, { purchaseId: sub.purchaseId, contentKey: streamKey });
   gas.add("market: deliver key", deliveredDataset.receipt);
   gas.add("market: deliver key", deliveredStream.receipt);
-  step(`Buyer paid ${fmt(bought.amount + sub.amount)} tUSD into escrow; seller delivered both keys (fee ${fmt(deliveredDataset.fee + deliveredStream.fee)} tUSD)`);
+  step(
+    `Buyer paid ${fmt(bought.amount + sub.amount)} tUSD into escrow; seller delivered both keys (fee ${fmt(deliveredDataset.fee + deliveredStream.fee)} tUSD)`,
+  );
 
   // The buyer decrypts, checks the content hash, then checks every reading against its anchored root.
   const openedDataset = openPurchasedFile({
@@ -183,6 +198,7 @@ async function main() {
   for (const batch of parseReadingDataset(openedDataset).batches) {
     const check = await verifyAnchoredReadings(registry, {
       domain,
+      device: batch.readings[0].reading.device,
       root: batch.root,
       readings: batch.readings,
       listing: { marketplace: market, listingId: dataset.listingId },
@@ -218,11 +234,18 @@ async function main() {
   const insured = [devices[0], devices[1]];
   const policies: bigint[] = [];
   for (const d of insured) {
-    const bought = await buyPolicy(holder, token.connect(operator), { productId, device: d.address, coverage: units(5_000), durationSeconds: 30n * 86_400n });
+    const bought = await buyPolicy(holder, token.connect(operator), {
+      productId,
+      device: d.address,
+      coverage: units(5_000),
+      durationSeconds: 30n * 86_400n,
+    });
     gas.add("insurance: buy policy", bought.receipt);
     policies.push(bought.policyId);
   }
-  step(`Owner bought policies #${policies.join(", #")} (5,000 tUSD cover, 30 days, premium ${fmt(await claims.quotePremium(productId, units(5_000), 30n * 86_400n))} tUSD each)`);
+  step(
+    `Owner bought policies #${policies.join(", #")} (5,000 tUSD cover, 30 days, premium ${fmt(await claims.quotePremium(productId, units(5_000), 30n * 86_400n))} tUSD each)`,
+  );
   const product = await claims.getProduct(productId);
   await advanceTime(Number(product.waitingPeriod) + 60);
   step(`${Number(product.waitingPeriod) / 3600} h waiting period passed (chain time advanced)`);
@@ -248,8 +271,20 @@ async function main() {
   const genuineEvidence = await evidenceFor(devices[0], [...normal.slice(0, 4), ...failures]);
   const fraudEvidence = await evidenceFor(devices[1], normal);
   const claimAmount = units(1_500);
-  const genuine = await fileClaim(holder, token.connect(operator), { policyId: policies[0], amount: claimAmount, incidentAt, evidenceHash: genuineEvidence.hash, evidenceURI: genuineEvidence.uri });
-  const fraud = await fileClaim(holder, token.connect(operator), { policyId: policies[1], amount: claimAmount, incidentAt, evidenceHash: fraudEvidence.hash, evidenceURI: fraudEvidence.uri });
+  const genuine = await fileClaim(holder, token.connect(operator), {
+    policyId: policies[0],
+    amount: claimAmount,
+    incidentAt,
+    evidenceHash: genuineEvidence.hash,
+    evidenceURI: genuineEvidence.uri,
+  });
+  const fraud = await fileClaim(holder, token.connect(operator), {
+    policyId: policies[1],
+    amount: claimAmount,
+    incidentAt,
+    evidenceHash: fraudEvidence.hash,
+    evidenceURI: fraudEvidence.uri,
+  });
   gas.add("insurance: file claim", genuine.receipt);
   gas.add("insurance: file claim", fraud.receipt);
   step(`Filed claim #${genuine.claimId} (failure telemetry) and claim #${fraud.claimId} (normal telemetry), evidence on ${store.url}`);
@@ -280,7 +315,9 @@ async function main() {
   });
   await Promise.all(daemons.map((d) => d.start()));
   const t1 = Date.now();
-  step(`Oracle committee started: ${LOCAL_COMMITTEE_ACCOUNTS.length} daemons, threshold ${await committee.threshold()}, model ${modelHash.slice(0, 10)}… on tfjs ${model.backend}`);
+  step(
+    `Oracle committee started: ${LOCAL_COMMITTEE_ACCOUNTS.length} daemons, threshold ${await committee.threshold()}, model ${modelHash.slice(0, 10)}… on tfjs ${model.backend}`,
+  );
   const decided = async () =>
     (await Promise.all([genuine.claimId, fraud.claimId].map((id) => claims.getClaim(id)))).every((c) => c.status !== 1n);
   for (let i = 0; i < 300 && !(await decided()); i++) await new Promise((r) => setTimeout(r, 100));
@@ -292,7 +329,9 @@ async function main() {
   }
   const [g, f] = await Promise.all([claims.getClaim(genuine.claimId), claims.getClaim(fraud.claimId)]);
   if (!g.approved || f.approved) throw new Error("unexpected verdicts");
-  step(`Committee decided in ${(verdictMs / 1000).toFixed(1)} s: claim #${genuine.claimId} APPROVED (score ${(Number(g.scoreBps) / 100).toFixed(2)} %), claim #${fraud.claimId} REJECTED (score ${(Number(f.scoreBps) / 100).toFixed(2)} %)`);
+  step(
+    `Committee decided in ${(verdictMs / 1000).toFixed(1)} s: claim #${genuine.claimId} APPROVED (score ${(Number(g.scoreBps) / 100).toFixed(2)} %), claim #${fraud.claimId} REJECTED (score ${(Number(f.scoreBps) / 100).toFixed(2)} %)`,
+  );
 
   await advanceTime(Number(product.appealWindow) + 1);
   step(`${Number(product.appealWindow) / 3600} h appeal window passed without an appeal`);
@@ -302,7 +341,9 @@ async function main() {
   gas.add("insurance: settle", paid.receipt);
   gas.add("insurance: settle", closed.receipt);
   const received = (await token.balanceOf(operator.address)) - before;
-  step(`Settled: claim #${genuine.claimId} paid ${fmt(paid.paid)} tUSD (claim ${fmt(claimAmount)} − deductible ${fmt(product.deductible)}) + deposit back; claim #${fraud.claimId} closed, its deposit forfeited to the pool`);
+  step(
+    `Settled: claim #${genuine.claimId} paid ${fmt(paid.paid)} tUSD (claim ${fmt(claimAmount)} − deductible ${fmt(product.deductible)}) + deposit back; claim #${fraud.claimId} closed, its deposit forfeited to the pool`,
+  );
 
   console.log("\nSummary");
   console.log(
@@ -314,7 +355,10 @@ async function main() {
       ["reading proof", "verified on-chain and signature recovered off-chain"],
       ["marketplace", `dataset + 30-day stream sold; keys delivered; ${verifiedReadings} readings verified by the buyer`],
       ["insurance pool", `${fmt(await pool.totalAssets())} tUSD assets, ${fmt(await pool.lockedAssets())} tUSD locked as cover`],
-      ["genuine claim", `#${genuine.claimId} approved by a ${await committee.threshold()}-of-${LOCAL_COMMITTEE_ACCOUNTS.length} committee; holder received ${fmt(received)} tUSD (payout + deposit)`],
+      [
+        "genuine claim",
+        `#${genuine.claimId} approved by a ${await committee.threshold()}-of-${LOCAL_COMMITTEE_ACCOUNTS.length} committee; holder received ${fmt(received)} tUSD (payout + deposit)`,
+      ],
       ["fraudulent claim", `#${fraud.claimId} rejected by the AI oracle (normal telemetry), deposit forfeited`],
     ]),
   );

@@ -65,15 +65,19 @@ async function main() {
   {
     const fx = await fresh(2);
     const [device] = await registerDevices(fx, fx.holder, 1, "buy");
-    add("buyPolicy", "standard product, 5,000 tUSD for 90 days", await gasOf(
-      fx.claims.connect(fx.holder).buyPolicy(fx.productId, device, 5_000n * UNIT, 90n * 86_400n),
-    ));
+    add(
+      "buyPolicy",
+      "standard product, 5,000 tUSD for 90 days",
+      await gasOf(fx.claims.connect(fx.holder).buyPolicy(fx.productId, device, 5_000n * UNIT, 90n * 86_400n)),
+    );
     const policyId = await fx.claims.policyCount();
     const incidentAt = (await fx.claims.getPolicy(policyId)).start + 86_400n + 3_600n;
     await time.increaseTo(incidentAt + 3_600n);
-    add("fileClaim", "50 tUSD deposit, 24-byte evidence URI", await gasOf(
-      fx.claims.connect(fx.holder).fileClaim(policyId, 1_000n * UNIT, incidentAt, ethers.id("e"), "ipfs://evidence/abcdefgh"),
-    ));
+    add(
+      "fileClaim",
+      "50 tUSD deposit, 24-byte evidence URI",
+      await gasOf(fx.claims.connect(fx.holder).fileClaim(policyId, 1_000n * UNIT, incidentAt, ethers.id("e"), "ipfs://evidence/abcdefgh")),
+    );
   }
 
   for (const kind of ["standard", "parametric", "parametric, no deposit"] as Kind[]) {
@@ -81,9 +85,11 @@ async function main() {
       const fx = await fresh(k);
       const [claimId] = await openClaims(fx, kind, 1, `k${k}`);
       const v = await verdictFor(fx, claimId, true);
-      add(`submitVerdict, ${k} signature${k > 1 ? "s" : ""}, finalising`, kind, await gasOf(
-        fx.claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, k), v)),
-      ));
+      add(
+        `submitVerdict, ${k} signature${k > 1 ? "s" : ""}, finalising`,
+        kind,
+        await gasOf(fx.claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, k), v))),
+      );
     }
     for (const n of [10, 20]) {
       const fx = await fresh(1);
@@ -114,14 +120,22 @@ async function main() {
     const r = await verdictFor(fx, second, false);
     await fx.claims.submitVerdict(r, await signBy(fx, fx.members.slice(0, 2), r));
     add("appeal", "holder appeals a rejection", await gasOf(fx.claims.connect(fx.holder).appeal(second)));
-    add("resolve", "arbiter approves: payout + deposit refund", await gasOf(fx.claims.connect(fx.arbiter).resolve(second, true, 1_000n * UNIT)));
+    add(
+      "resolve",
+      "arbiter approves: payout + deposit refund",
+      await gasOf(fx.claims.connect(fx.arbiter).resolve(second, true, 1_000n * UNIT)),
+    );
   }
 
   {
     const fx = await fresh(2);
     await fx.token.mint(fx.lp2.address, 1_000n * UNIT);
     add("pool deposit", "ERC-4626 deposit by a second LP", await gasOf(fx.pool.connect(fx.lp2).deposit(1_000n * UNIT, fx.lp2.address)));
-    add("pool withdraw", "ERC-4626 withdraw of free capital", await gasOf(fx.pool.connect(fx.lp1).withdraw(1_000n * UNIT, fx.lp1.address, fx.lp1.address)));
+    add(
+      "pool withdraw",
+      "ERC-4626 withdraw of free capital",
+      await gasOf(fx.pool.connect(fx.lp1).withdraw(1_000n * UNIT, fx.lp1.address, fx.lp1.address)),
+    );
   }
 
   console.log("| operation | case | gasUsed |");

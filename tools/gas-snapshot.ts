@@ -11,7 +11,7 @@
  *
  * The figures are the benchmark's (tools/lib/bench-gas.ts: the Ignition deployment plus a parametric product, every
  * operation sent through the SDK actions users call, steady-state balances), plus what the benchmark leaves out:
- * appeal, resolve, escalate and coverage release, pool deposit / redeem / withdraw, and the marketplace's refund and
+ * appeal, resolve, escalate and coverage release, pool deposit / withdrawal request / redeem / withdraw / cancel, and the marketplace's refund and
  * seller withdrawal. Timestamps and signatures differ from run to run, so calldata (and its gas) varies by a few
  * units: the tolerance absorbs that; a real change of code or storage layout moves figures by far more.
  * A figure present on one side only (an operation added or removed) fails the comparison too: rerun with
@@ -115,9 +115,13 @@ async function extraFigures(s: BenchSuite): Promise<Figures> {
   const pool = triad.pool.connect(lp);
   const deposited = await depositToPool(pool, triad.token.connect(lp), 1_000n * UNIT);
   figures["pool.deposit"] = gasOf(deposited.receipt);
-  figures["pool.redeem"] = gasOf(await mined(pool.redeem(deposited.shares, lp.address, lp.address)));
-  figures["pool.withdraw"] = gasOf((await withdrawFromPool(pool, 1_000n * UNIT)).receipt);
-  console.log("  extra: pool deposit, redeem, withdraw");
+  // ERC-7540: request (escrow), then claim after the cooldown by redeem (shares) and by withdraw (assets).
+  figures["pool.requestRedeem"] = gasOf(await mined(pool.requestRedeem(deposited.shares, lp.address, lp.address)));
+  await time.increase(await pool.withdrawalCooldown());
+  figures["pool.redeem"] = gasOf(await mined(pool.redeem(deposited.shares / 2n, lp.address, lp.address)));
+  figures["pool.withdraw"] = gasOf((await withdrawFromPool(pool, 100n * UNIT)).receipt);
+  figures["pool.cancelRedeemRequest"] = gasOf(await mined(pool.cancelRedeemRequest(0n, lp.address)));
+  console.log("  extra: pool deposit, requestRedeem, redeem, withdraw, cancelRedeemRequest");
 
   // ---------------------------------------------------------------- insurance: appeal, resolve, escalate, release
   await setThreshold(s, 2);
@@ -132,12 +136,23 @@ async function extraFigures(s: BenchSuite): Promise<Figures> {
   const file = async (policyId: bigint) => {
     const evidenceHash = id(`triad/gas-snapshot/evidence/${policyId}`);
     const incidentAt = BigInt(await time.latest()) - 600n;
-    const filed = await fileClaim(claims, triad.token.connect(holder), { policyId, amount: CLAIM_AMOUNT, incidentAt, evidenceHash, evidenceURI: EVIDENCE_URI });
+    const filed = await fileClaim(claims, triad.token.connect(holder), {
+      policyId,
+      amount: CLAIM_AMOUNT,
+      incidentAt,
+      evidenceHash,
+      evidenceURI: EVIDENCE_URI,
+    });
     return { ...filed, evidenceHash };
   };
   const rejected = await file(appealed.policyId);
   const verdict: Verdict = buildVerdict(
-    { claimId: rejected.claimId, amount: CLAIM_AMOUNT, evidenceHash: rejected.evidenceHash, assessmentDeadline: rejected.assessmentDeadline },
+    {
+      claimId: rejected.claimId,
+      amount: CLAIM_AMOUNT,
+      evidenceHash: rejected.evidenceHash,
+      assessmentDeadline: rejected.assessmentDeadline,
+    },
     { approved: false, scoreBps: 1_200 },
     triad.modelHash,
   );
@@ -145,7 +160,9 @@ async function extraFigures(s: BenchSuite): Promise<Figures> {
   await mined(triad.claims.connect(deployer).submitVerdict(verdict, signatures));
   figures["insurance.appeal"] = gasOf(await mined(claims.appeal(rejected.claimId)));
   // The deployer holds ARBITER_ROLE on the local deployment (ignition/modules/Triad.ts).
-  figures["insurance.resolve.approvePaid"] = gasOf(await mined(triad.claims.connect(deployer).resolve(rejected.claimId, true, CLAIM_AMOUNT)));
+  figures["insurance.resolve.approvePaid"] = gasOf(
+    await mined(triad.claims.connect(deployer).resolve(rejected.claimId, true, CLAIM_AMOUNT)),
+  );
 
   const late = await file(escalated.policyId);
   await time.increaseTo(late.assessmentDeadline + 1n);
@@ -201,9 +218,18 @@ function compare(old: Figures, current: Figures, updating: boolean): string[] {
   });
   const header = ["operation", "snapshot", "now", "change", ""];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   console.log(line(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  ").trimEnd());
+  console.log(
+    widths
+      .map((w) => "-".repeat(w))
+      .join("  ")
+      .trimEnd(),
+  );
   for (const row of rows) console.log(line(row));
   return failed;
 }

@@ -42,7 +42,10 @@ async function main() {
         ["paid out (token units)", r.paid],
         ["daemons", r.daemons.map((d) => `${d.stoppedWith} → exit ${d.exitCode}`).join(", ")],
         ["RPC outage (ms)", r.outageMs],
-        ["RPC retries logged / ticks failed", `${count("RPC request failed, retrying")} / ${count("tick failed; retrying from the checkpoint")}`],
+        [
+          "RPC retries logged / ticks failed",
+          `${count("RPC request failed, retrying")} / ${count("tick failed; retrying from the checkpoint")}`,
+        ],
         ["verdicts submitted (log lines)", count("verdict submitted")],
         ["claims skipped (log lines)", count("claim skipped")],
         ["set-up / run (s)", `${r.setupSeconds.toFixed(0)} / ${r.runSeconds.toFixed(0)}`],

@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 
 /// @title DeviceRegistry
@@ -14,16 +15,24 @@ import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 ///   `DeviceBinding(address device,address owner,bytes32 metadataHash,uint256 nonce,uint256 deadline)` in the domain
 ///   `{name: "Triad DeviceRegistry", version: "1", chainId, verifyingContract: this}`, so a key cannot be squatted,
 ///   a binding cannot be replayed (per-device nonce) or used on another chain or registry.
-/// - Status: Active <-> Suspended (owner or admin; an admin's suspension can only be lifted by an admin) and
-///   -> Revoked (owner or admin; final).
+/// - Status: Active <-> Suspended (owner or admin; an admin's suspension, or an admin hold put on an owner's
+///   suspension, can only be lifted by an admin) and -> Revoked (owner or admin; final). Every status change is
+///   also appended to the device's status history, so {statusAt} answers the status at any past time: what a
+///   claim on an incident depends on is the status at the incident, not today's (audit M-2).
 /// - Owners (or gateways they authorise) anchor batches of readings as StandardMerkleTree roots whose leaves are the
-///   readings' EIP-712 `Reading` digests. Per device, anchored seq ranges only move forward and never overlap.
+///   readings' EIP-712 `Reading` digests. Anchors are keyed by (device, root): a root anchored for one device says
+///   nothing about another, so nobody can take another device's root by anchoring it first (audit M-1). Per
+///   device, anchored seq ranges only move forward, never overlap, and one batch advances the sequence by at most
+///   {MAX_SEQ_ADVANCE} (audit L-5: the 2^64 sequence space cannot be used up in a few calls).
 ///
-/// Invariant: `_devices[d].nextSeq` only grows; every anchored range of `d` lies below it.
+/// Invariants: `_devices[d].nextSeq` only grows; every anchored range of `d` lies below it. The last checkpoint of
+/// `_statusHistory[d]` equals `_devices[d].status`.
 ///
 /// WARNING: the sensor schema given at registration is declared by the owner; the device signs the metadata hash,
 /// so consumers that care should check the metadata document (which names the schema) against `metadataHash`.
 contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
+    using Checkpoints for Checkpoints.Trace208;
+
     /// @notice Role that may suspend, resume and revoke any device (human oversight, incident response).
     bytes32 public constant DEVICE_ADMIN_ROLE = keccak256("DEVICE_ADMIN_ROLE");
 
@@ -35,11 +44,18 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     bytes32 public constant READING_TYPEHASH =
         keccak256("Reading(address device,uint64 seq,uint64 timestamp,int64[] values)");
 
+    /// @notice Largest amount by which one batch may move a device's `nextSeq` (`toSeq + 1 - nextSeq`).
+    uint64 public constant MAX_SEQ_ADVANCE = 2 ** 32;
+
     mapping(address device => Device) private _devices;
     mapping(address device => uint256) private _nonces;
     mapping(address device => address) private _pendingOwners;
     mapping(address owner => mapping(address gateway => bool)) private _gateways;
-    mapping(bytes32 root => Anchor) private _anchors;
+    /// @dev Per-device namespace of roots (M-1). Fleet anchors (keyed by gateway and root) get a mapping of their
+    /// own beside this one, so the two namespaces cannot collide.
+    mapping(address device => mapping(bytes32 root => Anchor)) private _anchors;
+    /// @dev Append-only (since, status) checkpoints: key = block timestamp of the change, value = the status.
+    mapping(address device => Checkpoints.Trace208) private _statusHistory;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE and DEVICE_ADMIN_ROLE.
     constructor(address admin) EIP712("Triad DeviceRegistry", "1") {
@@ -79,12 +95,14 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         d.sensorSchema = sensorSchema;
         d.metadataHash = metadataHash;
         d.metadataURI = metadataURI;
+        _recordStatus(device, DeviceStatus.Active);
         emit DeviceRegistered(device, msg.sender, sensorSchema, metadataHash, metadataURI);
     }
 
     /// @notice Replaces the device metadata (for example after a firmware update). The device key signs a new
     /// `DeviceBinding` with its next nonce, so an old binding cannot roll the metadata back.
-    /// @dev Requirements: caller is the owner, device not revoked, valid fresh binding. Emits {DeviceMetadataUpdated}.
+    /// @dev Requirements: caller is the owner, device not revoked and not under an admin hold, valid fresh binding.
+    /// Emits {DeviceMetadataUpdated}.
     /// @param device The device.
     /// @param metadataHash The new metadata hash.
     /// @param metadataURI The new metadata location.
@@ -100,6 +118,7 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         Device storage d = _registered(device);
         if (msg.sender != d.owner) revert DeviceUnauthorized(device, msg.sender);
         if (d.status == DeviceStatus.Revoked) revert DeviceNotActive(device, d.status);
+        if (d.adminHold) revert DeviceAdminHold(device);
         _useBinding(device, msg.sender, metadataHash, deadline, signature);
 
         d.metadataHash = metadataHash;
@@ -110,14 +129,21 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     // ------------------------------------------------------------------ status
 
     /// @notice Suspends an Active device. An admin's suspension (by an admin who is not the owner) can only be
-    /// lifted by an admin.
-    /// @dev Requirements: caller is the owner or a DEVICE_ADMIN_ROLE holder; status Active.
-    /// Emits {DeviceStatusChanged}.
+    /// lifted by an admin. An admin may also put a hold on a device its owner already suspended (audit L-6), so an
+    /// owner's own suspension cannot pre-empt an admin's.
+    /// @dev Requirements: caller is the owner or a DEVICE_ADMIN_ROLE holder; status Active, or (admin only)
+    /// Suspended without an admin hold. Emits {DeviceStatusChanged}, or {DeviceAdminHoldSet} for a hold on an
+    /// already suspended device.
     /// @param device The device.
     function suspend(address device) external {
         Device storage d = _registered(device);
         bool byOwner = msg.sender == d.owner;
         if (!byOwner && !hasRole(DEVICE_ADMIN_ROLE, msg.sender)) revert DeviceUnauthorized(device, msg.sender);
+        if (!byOwner && d.status == DeviceStatus.Suspended && !d.adminHold) {
+            d.adminHold = true;
+            emit DeviceAdminHoldSet(device, true, msg.sender);
+            return;
+        }
         d.adminHold = !byOwner;
         _setStatus(device, d, DeviceStatus.Suspended);
     }
@@ -189,8 +215,10 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     // ------------------------------------------------------------------ anchors
 
     /// @notice Anchors a batch of the device's readings as a StandardMerkleTree root over their EIP-712 digests.
-    /// @dev Requirements: caller is the owner or one of its gateways; device Active; root non-zero and new;
-    /// `nextSeq <= fromSeq <= toSeq < type(uint64).max`. Gaps between batches are allowed. Emits {BatchAnchored}.
+    /// @dev Requirements: caller is the owner or one of its gateways; device Active; root non-zero and not yet
+    /// anchored for this device (another device may anchor the same root: anchors are per device);
+    /// `nextSeq <= fromSeq <= toSeq < type(uint64).max` and `toSeq + 1 - nextSeq <= MAX_SEQ_ADVANCE`. Gaps between
+    /// batches are allowed. Emits {BatchAnchored}.
     /// Storage is one slot per batch whatever its size; the range and URI live in the event.
     /// @param device The device.
     /// @param root The Merkle root.
@@ -203,16 +231,21 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         if (msg.sender != owner && !_gateways[owner][msg.sender]) revert DeviceUnauthorized(device, msg.sender);
         if (d.status != DeviceStatus.Active) revert DeviceNotActive(device, d.status);
         if (root == bytes32(0)) revert AnchorZeroRoot();
-        if (_anchors[root].anchoredAt != 0) revert AnchorAlreadyExists(root);
+        Anchor storage anchor = _anchors[device][root];
+        if (anchor.anchoredAt != 0) revert AnchorAlreadyExists(device, root);
         uint64 nextSeq = d.nextSeq;
         if (fromSeq < nextSeq || toSeq < fromSeq || toSeq == type(uint64).max) {
             revert AnchorInvalidRange(device, fromSeq, toSeq, nextSeq);
         }
-        // Cannot overflow: toSeq < type(uint64).max was checked above.
+        // Cannot overflow or underflow: nextSeq <= fromSeq <= toSeq < type(uint64).max was checked above.
         unchecked {
+            if (toSeq - nextSeq >= MAX_SEQ_ADVANCE) {
+                revert AnchorSeqAdvanceTooLarge(device, fromSeq, toSeq, nextSeq, MAX_SEQ_ADVANCE);
+            }
             d.nextSeq = toSeq + 1;
         }
-        _anchors[root] = Anchor({device: device, anchoredAt: uint64(block.timestamp)});
+        anchor.device = device;
+        anchor.anchoredAt = uint64(block.timestamp);
         emit BatchAnchored(device, root, fromSeq, toSeq, uri, msg.sender);
     }
 
@@ -240,13 +273,23 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IDeviceRegistry
-    function anchorOf(bytes32 root) external view returns (Anchor memory) {
-        return _anchors[root];
+    function statusAt(address device, uint64 timestamp) external view returns (DeviceStatus) {
+        uint48 key = timestamp > type(uint48).max ? type(uint48).max : uint48(timestamp);
+        return DeviceStatus(uint8(_statusHistory[device].upperLookupRecent(key)));
     }
 
     /// @inheritdoc IDeviceRegistry
-    function verifyReading(bytes32 root, bytes32 digest, bytes32[] calldata proof) external view returns (bool) {
-        if (_anchors[root].anchoredAt == 0) return false;
+    function anchorOf(address device, bytes32 root) external view returns (Anchor memory) {
+        return _anchors[device][root];
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function verifyReading(address device, bytes32 root, bytes32 digest, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        if (_anchors[device][root].anchoredAt == 0) return false;
         // StandardMerkleTree leaf for the single-value encoding ["bytes32"]: double keccak of the ABI encoding.
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest))));
         return MerkleProof.verifyCalldata(proof, root, leaf);
@@ -340,6 +383,14 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
             || (current == DeviceStatus.Suspended && next != DeviceStatus.Suspended);
         if (!allowed) revert DeviceInvalidStatusTransition(device, current, next);
         d.status = next;
+        _recordStatus(device, next);
         emit DeviceStatusChanged(device, current, next, msg.sender);
+    }
+
+    /// @dev Appends (now, status) to the device's status history; a second change in the same block overwrites
+    /// that block's checkpoint, so the history holds the status at the end of each block time.
+    function _recordStatus(address device, DeviceStatus status) private {
+        // block.timestamp < 2^48 for the next eight million years.
+        _statusHistory[device].push(uint48(block.timestamp), uint208(uint8(status)));
     }
 }

@@ -22,7 +22,7 @@ import {VerdictHashing} from "../libraries/VerdictHashing.sol";
 /// payouts from the {InsurancePool}. The lifecycle and the payout rule are in {IClaimsInsurance}.
 ///
 /// Roles: DEFAULT_ADMIN_ROLE grants roles; INSURER_ROLE creates products, allows models, challenges approvals;
-/// ARBITER_ROLE resolves appealed and escalated claims (final); GUARDIAN_ROLE pauses new policies and claims.
+/// ARBITER_ROLE resolves appealed and escalated claims (final); GUARDIAN_ROLE pauses new policies.
 ///
 /// Invariants:
 /// - (C1) The pool's locked capital attributable to a policy is `coverage - paidOut` until the policy is released,
@@ -57,7 +57,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
     bytes32 public constant INSURER_ROLE = keccak256("INSURER_ROLE");
     /// @notice Resolves appealed and escalated claims (human oversight; final).
     bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
-    /// @notice Pauses and unpauses new policies and claims.
+    /// @notice Pauses and unpauses new policies (claims on existing policies are never paused).
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
 
     /// @notice Longest policy a product may offer.
@@ -207,13 +207,16 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
     // ------------------------------------------------------------------ claims
 
     /// @inheritdoc IClaimsInsurance
+    /// @dev Not paused by the guardian (audit L-1): a pause longer than a claim window would otherwise void covered
+    /// claims for good. Filing only records a claim and takes its deposit; money moves only on a committee or
+    /// arbiter decision.
     function fileClaim(
         uint256 policyId,
         uint256 amount,
         uint64 incidentAt,
         bytes32 evidenceHash,
         string calldata evidenceURI
-    ) external whenNotPaused nonReentrant returns (uint256 claimId) {
+    ) external nonReentrant returns (uint256 claimId) {
         return _fileClaim(msg.sender, policyId, amount, incidentAt, evidenceHash, evidenceURI);
     }
 
@@ -451,6 +454,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         if (duration < product.minDuration || duration > product.maxDuration) {
             revert ClaimsInvalidDuration(duration, product.minDuration, product.maxDuration);
         }
+        _checkCanPay(product, coverage, duration);
         uint256 premium = PremiumMath.premium(coverage, product.premiumRateBps, duration);
 
         // Cannot overflow: the counter grows by one per call; 2^256 calls are out of reach.
@@ -475,9 +479,18 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         emit PolicyPurchased(policyId, productId, device, buyer, coverage, premium, start, end);
 
         token.safeTransferFrom(buyer, address(this), premium);
-        pool.collectPremium(policyId, premium);
+        pool.collectPremium(policyId, premium, start, end);
         pool.lock(coverage);
         _safeMint(buyer, policyId);
+    }
+
+    /// @dev A policy that could never pay is refused (audit L-3): no incident is covered when the term ends within
+    /// the waiting period, and no payout is left when the coverage does not exceed the deductible.
+    function _checkCanPay(Product storage product, uint256 coverage, uint32 duration) private view {
+        uint32 waitingPeriod = product.waitingPeriod;
+        if (duration <= waitingPeriod) revert ClaimsDurationNotAboveWaitingPeriod(duration, waitingPeriod);
+        uint256 deductible = product.deductible;
+        if (coverage <= deductible) revert ClaimsCoverageNotAboveDeductible(coverage, deductible);
     }
 
     /// @dev The buyer must own the device, which must be Active, of the product's sensor schema and not covered.
@@ -561,6 +574,17 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         if (amount == 0 || amount > remaining) revert ClaimsInvalidAmount(policyId, amount, remaining);
         product = _products[p.productId];
         _checkIncident(policyId, p, product, incidentAt);
+        _checkDeviceAtIncident(p.device, incidentAt);
+    }
+
+    /// @dev The device was Active at the incident (audit M-2, I-1). Its status today does not matter: the device
+    /// owner, who may not hold the policy, cannot void a claim by suspending, transferring or revoking the device
+    /// after the incident; an incident while it was suspended or after it was revoked is not covered.
+    function _checkDeviceAtIncident(address device, uint64 incidentAt) private view {
+        IDeviceRegistry.DeviceStatus status = registry.statusAt(device, incidentAt);
+        if (status != IDeviceRegistry.DeviceStatus.Active) {
+            revert ClaimsDeviceNotActiveAtIncident(device, incidentAt, status);
+        }
     }
 
     /// @dev `caller` holds the token of policy `policyId`, which exists.
@@ -616,14 +640,16 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         );
     }
 
-    /// @dev start + waitingPeriod <= incidentAt <= min(end, now), and now <= incidentAt + claimWindow.
+    /// @dev start + waitingPeriod <= incidentAt < end, incidentAt <= now, and now <= incidentAt + claimWindow.
+    /// The covered period is half-open (audit L-2): a renewal may start at `end` (see {_checkDevice}), so the
+    /// instant `end` belongs to the next policy only, never to two.
     function _checkIncident(uint256 policyId, PolicyRecord storage p, Product storage product, uint64 incidentAt)
         private
         view
     {
         uint64 coveredFrom = p.start + product.waitingPeriod;
         uint64 end = p.end;
-        if (incidentAt < coveredFrom || incidentAt > end) {
+        if (incidentAt < coveredFrom || incidentAt >= end) {
             revert ClaimsIncidentNotCovered(policyId, incidentAt, coveredFrom, end);
         }
         if (incidentAt > block.timestamp) revert ClaimsIncidentInFuture(incidentAt, block.timestamp);
@@ -705,7 +731,8 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         }
     }
 
-    /// @dev Records the committee's decision; a zero appeal window settles at once (parametric cover).
+    /// @dev Records the committee's decision; a zero appeal window settles at once (parametric cover), otherwise an
+    /// approval's payout is reserved in the pool until settlement (docs/protocol.md §12.3).
     function _decide(uint256 claimId, ClaimRecord storage c, Verdict calldata v, uint16 modelRef, bytes32 digest)
         private
     {
@@ -719,6 +746,13 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         c.payout = uint96(v.payout); // payout <= amount < 2^96 (checked)
         emit VerdictFinalised(claimId, approved, v.payout, v.scoreBps, v.modelHash, digest);
         if (appealWindow == 0) _settle(claimId, c);
+        else if (approved) _reservePayout(claimId, v.payout, c.deductible);
+    }
+
+    /// @dev Reserves in the pool what a claim would pay (`claimed - deductible`), if anything; {_settle}'s
+    /// `payClaim` (or {_resolve}) releases it.
+    function _reservePayout(uint256 claimId, uint256 claimed, uint256 deductible) private {
+        if (claimed > deductible) pool.reservePayout(claimId, claimed - deductible);
     }
 
     /// @dev The one place {ClaimsUnexpectedStatus} is encoded (six call sites). The status tests stay at the call
@@ -763,6 +797,8 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         if (block.timestamp <= deadline) revert ClaimsAssessmentPending(claimId, deadline, block.timestamp);
         c.status = ClaimStatus.Escalated;
         emit ClaimEscalated(claimId, msg.sender);
+        // Undecided with no deadline for the arbiter: the most it can pay is reserved (docs/protocol.md §12.3).
+        _reservePayout(claimId, c.amount, c.deductible);
     }
 
     function _resolve(uint256 claimId, bool approved, uint256 payout) private {
@@ -776,6 +812,8 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         c.payout = uint96(payout); // payout <= amount < 2^96 (checked)
         emit ClaimResolved(claimId, approved, payout, msg.sender);
         _settle(claimId, c);
+        // A payment released the claim's reserve; otherwise release it here (a no-op when there was none).
+        if (c.status != ClaimStatus.Paid) pool.reservePayout(claimId, 0);
     }
 
     /// @dev {settle}: a decided claim after its appeal window.

@@ -375,11 +375,12 @@ interface IClaimsInsurance {
     /// @param amount The amount claimed.
     /// @param remaining Coverage not yet paid out.
     error ClaimsInvalidAmount(uint256 policyId, uint256 amount, uint256 remaining);
-    /// @notice The incident lies outside the covered period [start + waitingPeriod, end].
+    /// @notice The incident lies outside the covered period [start + waitingPeriod, end) (half-open: the instant
+    /// `end` belongs to a renewal starting then).
     /// @param policyId The policy.
     /// @param incidentAt The incident time.
-    /// @param coveredFrom Start of cover (after the waiting period).
-    /// @param coveredUntil End of cover.
+    /// @param coveredFrom Start of cover (after the waiting period), inclusive.
+    /// @param coveredUntil End of cover, exclusive.
     error ClaimsIncidentNotCovered(uint256 policyId, uint64 incidentAt, uint64 coveredFrom, uint64 coveredUntil);
     /// @notice The incident time is in the future.
     /// @param incidentAt The incident time.
@@ -392,6 +393,22 @@ interface IClaimsInsurance {
     error ClaimsClaimWindowClosed(uint256 policyId, uint64 incidentAt, uint256 closedAt);
     /// @notice The evidence hash must not be zero.
     error ClaimsZeroEvidence();
+
+    /// @notice The device was not Active at the incident (suspended, revoked, or not yet registered then).
+    /// @param device The device.
+    /// @param incidentAt The incident time.
+    /// @param status Its status at that time ({IDeviceRegistry-statusAt}).
+    error ClaimsDeviceNotActiveAtIncident(address device, uint64 incidentAt, IDeviceRegistry.DeviceStatus status);
+
+    /// @notice The policy's term ends within the product's waiting period: it would cover no incident.
+    /// @param duration The requested duration.
+    /// @param waitingPeriod The product's waiting period.
+    error ClaimsDurationNotAboveWaitingPeriod(uint32 duration, uint32 waitingPeriod);
+
+    /// @notice The coverage does not exceed the product's deductible: the policy could never pay.
+    /// @param coverage The requested coverage.
+    /// @param deductible The product's deductible.
+    error ClaimsCoverageNotAboveDeductible(uint256 coverage, uint256 deductible);
     /// @notice The claim is not in a status that allows this (None means unknown).
     /// @param claimId The claim.
     /// @param status Its status.
@@ -491,8 +508,9 @@ interface IClaimsInsurance {
     /// @notice Buys a policy on `device` and mints its ERC-721 token to the caller. The premium
     /// ({quotePremium}) is pulled from the caller and paid into the pool; the coverage is locked in the pool.
     /// @dev Requirements: not paused; active product; the caller owns `device`, which is Active with the product's
-    /// sensor schema and not covered by another policy; 1 <= coverage <= maxCoverage; minDuration <= duration <=
-    /// maxDuration; the pool can lock the coverage; allowance for the premium. Emits {PolicyPurchased}.
+    /// sensor schema and not covered by another policy; deductible < coverage <= maxCoverage; minDuration <= duration
+    /// <= maxDuration and duration > waitingPeriod (a policy that could never pay is refused); the pool can lock the
+    /// coverage; allowance for the premium. Emits {PolicyPurchased}.
     /// @param productId The product.
     /// @param device The device to insure.
     /// @param coverage The coverage (token units).
@@ -503,10 +521,11 @@ interface IClaimsInsurance {
         returns (uint256 policyId);
 
     /// @notice Files a claim on a policy. The product's claim deposit is pulled from the caller.
-    /// @dev Requirements: not paused; the caller holds the policy token; no claim open on the policy; coverage not
-    /// released; 0 < amount <= remaining coverage; start + waitingPeriod <= incidentAt <= min(end, now);
-    /// now <= incidentAt + claimWindow; evidenceHash != 0; allowance for the deposit. The assessment deadline is
-    /// now + assessmentWindow. Emits {ClaimFiled}.
+    /// @dev Requirements: the caller holds the policy token; no claim open on the policy; coverage not released;
+    /// 0 < amount <= remaining coverage; start + waitingPeriod <= incidentAt < end and incidentAt <= now;
+    /// now <= incidentAt + claimWindow; the device was Active at `incidentAt` ({IDeviceRegistry-statusAt}: its
+    /// status now does not matter); evidenceHash != 0; allowance for the deposit. Works while paused (a pause must
+    /// not run out claim windows). The assessment deadline is now + assessmentWindow. Emits {ClaimFiled}.
     /// @param policyId The policy.
     /// @param amount Amount claimed.
     /// @param incidentAt Incident time (equal to the evidence bundle's `incidentAt`).
@@ -558,7 +577,8 @@ interface IClaimsInsurance {
     /// @param policyId The policy.
     function releaseCoverage(uint256 policyId) external;
 
-    /// @notice Stops new policies and new claims. Verdicts, appeals, settlements and releases continue.
+    /// @notice Stops new policies. Claims on existing policies, verdicts, appeals, settlements and releases continue
+    /// (a pause longer than a claim window must not void covered claims).
     /// @dev Requirements: GUARDIAN_ROLE; not paused. Emits {Paused}.
     function pause() external;
 

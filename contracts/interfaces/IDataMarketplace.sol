@@ -304,10 +304,11 @@ interface IDataMarketplace {
     /// @param device The device.
     error MarketDeviceRevoked(address device);
 
-    /// @notice The root is not anchored in the DeviceRegistry for one of the listing's devices.
+    /// @notice None of the listing's devices anchored the root in the DeviceRegistry (anchors are per device: a
+    /// root anchored by another device does not count).
+    /// @param listingId The listing.
     /// @param root The root.
-    /// @param device The device it is anchored for (zero when not anchored).
-    error MarketAnchorNotForListing(bytes32 root, address device);
+    error MarketAnchorNotForListing(uint256 listingId, bytes32 root);
 
     /// @notice The root is already attached to the listing.
     /// @param listingId The listing.

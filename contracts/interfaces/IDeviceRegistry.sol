@@ -34,8 +34,8 @@ interface IDeviceRegistry {
         string metadataURI;
     }
 
-    /// @notice An anchored batch of readings, looked up by its Merkle root.
-    /// @param device The device whose readings the batch holds.
+    /// @notice An anchored batch of readings, looked up by (device, Merkle root).
+    /// @param device The device whose readings the batch holds (the device asked about; zero when not anchored).
     /// @param anchoredAt Block timestamp of the anchor: every reading in the batch existed by then.
     struct Anchor {
         address device;
@@ -88,6 +88,12 @@ interface IDeviceRegistry {
     /// @param gateway The gateway account.
     /// @param authorised Whether the gateway may now anchor.
     event GatewaySet(address indexed owner, address indexed gateway, bool authorised);
+
+    /// @notice An admin put a hold on a device its owner had already suspended: only an admin can resume it now.
+    /// @param device The device.
+    /// @param held Whether the device is now under an admin hold.
+    /// @param by The admin.
+    event DeviceAdminHoldSet(address indexed device, bool held, address indexed by);
 
     /// @notice A batch of device readings was anchored.
     /// @param device The device whose readings are in the batch.
@@ -161,9 +167,18 @@ interface IDeviceRegistry {
     /// @param nextSeq The lowest seq a new batch may start at.
     error AnchorInvalidRange(address device, uint64 fromSeq, uint64 toSeq, uint64 nextSeq);
 
-    /// @notice This Merkle root is already anchored.
+    /// @notice This Merkle root is already anchored for this device.
+    /// @param device The device.
     /// @param root The root.
-    error AnchorAlreadyExists(bytes32 root);
+    error AnchorAlreadyExists(address device, bytes32 root);
+
+    /// @notice The batch would move the device's sequence forward by more than `maxAdvance` (`toSeq + 1 - nextSeq`).
+    /// @param device The device.
+    /// @param fromSeq First seq of the batch.
+    /// @param toSeq Last seq of the batch.
+    /// @param nextSeq The lowest seq a new batch may start at.
+    /// @param maxAdvance The largest advance one batch may make.
+    error AnchorSeqAdvanceTooLarge(address device, uint64 fromSeq, uint64 toSeq, uint64 nextSeq, uint64 maxAdvance);
 
     /// @notice The zero root cannot be anchored.
     error AnchorZeroRoot();
@@ -192,15 +207,28 @@ interface IDeviceRegistry {
         view
         returns (address owner, DeviceStatus status, bytes32 sensorSchema);
 
-    /// @notice The anchor recorded for `root` (zero when none).
+    /// @notice The status `device` had at `timestamp`: the status set by its last change at or before that time
+    /// (`None` before registration). A change at time t counts from t on.
+    /// @param device The device.
+    /// @param timestamp A unix time in seconds.
+    /// @return The status at that time.
+    function statusAt(address device, uint64 timestamp) external view returns (DeviceStatus);
+
+    /// @notice The anchor recorded for `root` by `device` (zero when `device` never anchored `root`).
+    /// @param device The device.
     /// @param root The Merkle root.
     /// @return The anchor.
-    function anchorOf(bytes32 root) external view returns (Anchor memory);
+    function anchorOf(address device, bytes32 root) external view returns (Anchor memory);
 
-    /// @notice Whether `digest` (a reading's EIP-712 digest) is a leaf of the anchored batch `root` (false if `root` is not anchored).
-    /// @param root An anchored Merkle root.
+    /// @notice Whether `digest` (a reading's EIP-712 digest) is a leaf of the batch `root` anchored by `device`
+    /// (false if `device` did not anchor `root`).
+    /// @param device The device.
+    /// @param root A Merkle root anchored by `device`.
     /// @param digest The reading's EIP-712 digest.
     /// @param proof The StandardMerkleTree proof of the leaf.
     /// @return True when the reading is in the anchored batch.
-    function verifyReading(bytes32 root, bytes32 digest, bytes32[] calldata proof) external view returns (bool);
+    function verifyReading(address device, bytes32 root, bytes32 digest, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
 }

@@ -377,20 +377,28 @@ contract DataMarketplace is IDataMarketplace, AccessControl, ReentrancyGuard {
         _addAnchors(listingId, devices, params.anchors);
     }
 
-    /// @dev Attaches roots after checking each is anchored for one of `devices`.
+    /// @dev Attaches roots after checking each is anchored by one of `devices` (anchors are keyed by device and
+    /// root, so the first listing device that anchored the root is the one named in {ListingAnchorAdded}).
     function _addAnchors(uint256 listingId, address[] memory devices, bytes32[] calldata roots) private {
         uint256 count = roots.length;
         if (count > MAX_ANCHORS_PER_CALL) revert MarketTooManyAnchors(count, MAX_ANCHORS_PER_CALL);
         for (uint256 i = 0; i < count; ++i) {
             bytes32 root = roots[i];
-            IDeviceRegistry.Anchor memory anchor = REGISTRY.anchorOf(root);
-            if (anchor.anchoredAt == 0 || !_contains(devices, anchor.device)) {
-                revert MarketAnchorNotForListing(root, anchor.device);
-            }
+            address device = _anchoringDevice(devices, root);
+            if (device == address(0)) revert MarketAnchorNotForListing(listingId, root);
             if (_listingAnchors[listingId][root]) revert MarketAnchorAlreadyAdded(listingId, root);
             _listingAnchors[listingId][root] = true;
-            emit ListingAnchorAdded(listingId, root, anchor.device);
+            emit ListingAnchorAdded(listingId, root, device);
         }
+    }
+
+    /// @dev The first of `devices` (at most MAX_DEVICES) that anchored `root` in the registry; zero when none did.
+    function _anchoringDevice(address[] memory devices, bytes32 root) private view returns (address) {
+        uint256 n = devices.length;
+        for (uint256 j = 0; j < n; ++j) {
+            if (REGISTRY.anchorOf(devices[j], root).anchoredAt != 0) return devices[j];
+        }
+        return address(0);
     }
 
     function _setPrice(uint256 listingId, Listing storage listing, uint128 newPrice) private {
@@ -597,13 +605,5 @@ contract DataMarketplace is IDataMarketplace, AccessControl, ReentrancyGuard {
     /// @dev Fee rounded down, so rounding never takes from the seller more than the rate.
     function _feeOf(uint256 amount, uint16 bps) private pure returns (uint256) {
         return (amount * bps) / BPS;
-    }
-
-    function _contains(address[] memory list, address item) private pure returns (bool) {
-        uint256 length = list.length;
-        for (uint256 i = 0; i < length; ++i) {
-            if (list[i] == item) return true;
-        }
-        return false;
     }
 }

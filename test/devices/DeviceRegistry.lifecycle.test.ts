@@ -63,14 +63,18 @@ describe("DeviceRegistry", function () {
         .withArgs(device.address, Status.Suspended, Status.Active, admin.address);
     });
 
-    it("a second suspension by an admin of an owner-suspended device reverts and sets no hold", async function () {
+    it("a second suspension by an admin of an owner-suspended device puts an admin hold on it (L-6), a third reverts", async function () {
       const { registry, admin, owner, device } = await loadFixture(registeredDeviceFixture);
       await registry.connect(owner).suspend(device.address);
       await expect(registry.connect(admin).suspend(device.address))
+        .to.emit(registry, "DeviceAdminHoldSet")
+        .withArgs(device.address, true, admin.address);
+      expect((await registry.getDevice(device.address)).adminHold).to.equal(true);
+      await expect(registry.connect(admin).suspend(device.address))
         .to.be.revertedWithCustomError(registry, "DeviceInvalidStatusTransition")
         .withArgs(device.address, Status.Suspended, Status.Suspended);
-      expect((await registry.getDevice(device.address)).adminHold).to.equal(false);
-      await expect(registry.connect(owner).resume(device.address)).to.emit(registry, "DeviceStatusChanged");
+      await expect(registry.connect(owner).resume(device.address)).to.be.revertedWithCustomError(registry, "DeviceAdminHold");
+      await expect(registry.connect(admin).resume(device.address)).to.emit(registry, "DeviceStatusChanged");
     });
 
     it("any DEVICE_ADMIN_ROLE holder acts as admin, and loses that power with the role", async function () {
@@ -178,7 +182,7 @@ describe("DeviceRegistry", function () {
       expect(stored.registeredAt).to.equal(0n);
       expect(await registry.nonces(device)).to.equal(0n);
       expect(await registry.pendingOwner(device)).to.equal(ZeroAddress);
-      const anchor = await registry.anchorOf(id("root"));
+      const anchor = await registry.anchorOf(device, id("root"));
       expect(anchor.device).to.equal(ZeroAddress);
       expect(anchor.anchoredAt).to.equal(0n);
     });
@@ -280,7 +284,13 @@ describe("DeviceRegistry", function () {
       await expect(
         registry
           .connect(newOwner)
-          .updateMetadata(device.address, forNewOwner.binding.metadataHash, forNewOwner.uri, forNewOwner.binding.deadline, forNewOwner.signature),
+          .updateMetadata(
+            device.address,
+            forNewOwner.binding.metadataHash,
+            forNewOwner.uri,
+            forNewOwner.binding.deadline,
+            forNewOwner.signature,
+          ),
       ).to.emit(registry, "DeviceMetadataUpdated");
     });
   });
@@ -300,10 +310,7 @@ describe("DeviceRegistry", function () {
 
     it("reverts with DeviceZeroAddress for the zero gateway", async function () {
       const { registry, owner } = await loadFixture(registeredDeviceFixture);
-      await expect(registry.connect(owner).setGateway(ZeroAddress, true)).to.be.revertedWithCustomError(
-        registry,
-        "DeviceZeroAddress",
-      );
+      await expect(registry.connect(owner).setGateway(ZeroAddress, true)).to.be.revertedWithCustomError(registry, "DeviceZeroAddress");
     });
 
     it("an authorised gateway anchors for the owner's device", async function () {
@@ -333,4 +340,4 @@ describe("DeviceRegistry", function () {
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -37,7 +37,7 @@ describe("DeviceRegistry", function () {
       await expect(registry.connect(owner).anchorBatch(device.address, root, 0n, 99n, "ipfs://batch-0"))
         .to.emit(registry, "BatchAnchored")
         .withArgs(device.address, root, 0n, 99n, "ipfs://batch-0", owner.address);
-      const anchor = await registry.anchorOf(root);
+      const anchor = await registry.anchorOf(device.address, root);
       expect(anchor.device).to.equal(device.address);
       expect(anchor.anchoredAt).to.equal(BigInt(await time.latest()));
       expect((await registry.getDevice(device.address)).nextSeq).to.equal(100n);
@@ -78,16 +78,22 @@ describe("DeviceRegistry", function () {
         .withArgs(device.address, 5n, 4n, 0n);
     });
 
-    it("reverts with AnchorInvalidRange for toSeq == 2**64-1, and accepts 2**64-2 as the last seq", async function () {
+    it("reverts with AnchorInvalidRange for toSeq == 2**64-1, and walks forward MAX_SEQ_ADVANCE at a time", async function () {
       const { registry, owner, device } = await loadFixture(registeredDeviceFixture);
       await expect(registry.connect(owner).anchorBatch(device.address, id("a"), 0n, UINT64_MAX, "ipfs://a"))
         .to.be.revertedWithCustomError(registry, "AnchorInvalidRange")
         .withArgs(device.address, 0n, UINT64_MAX, 0n);
-      await registry.connect(owner).anchorBatch(device.address, id("a"), 0n, UINT64_MAX - 1n, "ipfs://a");
-      expect((await registry.getDevice(device.address)).nextSeq).to.equal(UINT64_MAX);
+      // Reaching the end of the sequence space takes 2^32 batches of MAX_SEQ_ADVANCE each (L-5).
+      const max = await registry.MAX_SEQ_ADVANCE();
+      let next = 0n;
+      for (const to of [max - 1n, 2n * max - 1n]) {
+        await registry.connect(owner).anchorBatch(device.address, id(`walk-${to}`), next, to, "ipfs://walk");
+        next = to + 1n;
+      }
+      expect((await registry.getDevice(device.address)).nextSeq).to.equal(2n * max);
       await expect(registry.connect(owner).anchorBatch(device.address, id("b"), UINT64_MAX, UINT64_MAX, "ipfs://b"))
         .to.be.revertedWithCustomError(registry, "AnchorInvalidRange")
-        .withArgs(device.address, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+        .withArgs(device.address, UINT64_MAX, UINT64_MAX, 2n * max);
     });
 
     it("reverts with AnchorZeroRoot for the zero root", async function () {
@@ -98,17 +104,19 @@ describe("DeviceRegistry", function () {
       );
     });
 
-    it("reverts with AnchorAlreadyExists for a root already anchored, by any device", async function () {
+    it("reverts with AnchorAlreadyExists for a root the same device already anchored; another device may anchor it", async function () {
       const { registry, owners, owner, device, devices, registerDevice } = await loadFixture(registeredDeviceFixture);
       await registerDevice(devices[1], owners[1]);
       await registry.connect(owner).anchorBatch(device.address, id("a"), 0n, 9n, "ipfs://a");
       await expect(registry.connect(owner).anchorBatch(device.address, id("a"), 10n, 19n, "ipfs://a"))
         .to.be.revertedWithCustomError(registry, "AnchorAlreadyExists")
-        .withArgs(id("a"));
-      await expect(registry.connect(owners[1]).anchorBatch(devices[1].address, id("a"), 0n, 9n, "ipfs://a"))
-        .to.be.revertedWithCustomError(registry, "AnchorAlreadyExists")
-        .withArgs(id("a"));
-      expect((await registry.anchorOf(id("a"))).device).to.equal(device.address);
+        .withArgs(device.address, id("a"));
+      await expect(registry.connect(owners[1]).anchorBatch(devices[1].address, id("a"), 0n, 9n, "ipfs://a")).to.emit(
+        registry,
+        "BatchAnchored",
+      );
+      expect((await registry.anchorOf(device.address, id("a"))).device).to.equal(device.address);
+      expect((await registry.anchorOf(devices[1].address, id("a"))).device).to.equal(devices[1].address);
     });
 
     it("reverts with DeviceNotActive for a suspended device, and anchors again once resumed", async function () {
@@ -140,7 +148,7 @@ describe("DeviceRegistry", function () {
         expect(await registry.readingDigest(reading.device, reading.seq, reading.timestamp, reading.values)).to.equal(digests[i]);
         const proof = readingProof(tree, digests[i]);
         expect(verifyReadingProof(tree.root, digests[i], proof)).to.equal(true);
-        expect(await registry.verifyReading(tree.root, digests[i], proof)).to.equal(true);
+        expect(await registry.verifyReading(device.address, tree.root, digests[i], proof)).to.equal(true);
       }
     });
 
@@ -157,7 +165,7 @@ describe("DeviceRegistry", function () {
       const outsiderDigest = readingDigest(domain, outsider);
       expect(digests).to.not.include(outsiderDigest);
       for (const member of digests) {
-        expect(await registry.verifyReading(tree.root, outsiderDigest, readingProof(tree, member))).to.equal(false);
+        expect(await registry.verifyReading(device.address, tree.root, outsiderDigest, readingProof(tree, member))).to.equal(false);
       }
     });
 
@@ -165,17 +173,17 @@ describe("DeviceRegistry", function () {
       const { registry, owner, device, digests, tree } = await loadFixture(signedBatchFixture);
       await registry.connect(owner).anchorBatch(device.address, tree.root, 0n, 6n, "ipfs://batch");
       const proofOfFirst = readingProof(tree, digests[0]);
-      expect(await registry.verifyReading(tree.root, digests[0], proofOfFirst)).to.equal(true);
-      expect(await registry.verifyReading(tree.root, digests[1], proofOfFirst)).to.equal(false);
-      expect(await registry.verifyReading(tree.root, digests[0], proofOfFirst.slice(1))).to.equal(false);
-      expect(await registry.verifyReading(tree.root, digests[0], [])).to.equal(false);
+      expect(await registry.verifyReading(device.address, tree.root, digests[0], proofOfFirst)).to.equal(true);
+      expect(await registry.verifyReading(device.address, tree.root, digests[1], proofOfFirst)).to.equal(false);
+      expect(await registry.verifyReading(device.address, tree.root, digests[0], proofOfFirst.slice(1))).to.equal(false);
+      expect(await registry.verifyReading(device.address, tree.root, digests[0], [])).to.equal(false);
     });
 
     it("is false for a root that is not anchored, though the proof is valid", async function () {
-      const { registry, digests, tree } = await loadFixture(signedBatchFixture);
+      const { registry, device, digests, tree } = await loadFixture(signedBatchFixture);
       const proof = readingProof(tree, digests[3]);
       expect(verifyReadingProof(tree.root, digests[3], proof)).to.equal(true);
-      expect(await registry.verifyReading(tree.root, digests[3], proof)).to.equal(false);
+      expect(await registry.verifyReading(device.address, tree.root, digests[3], proof)).to.equal(false);
     });
 
     it("verifies a one-reading batch with an empty proof", async function () {
@@ -184,8 +192,8 @@ describe("DeviceRegistry", function () {
       const proof = readingProof(tree, digests[0]);
       expect(proof).to.deep.equal([]);
       await registry.connect(owner).anchorBatch(device.address, tree.root, 0n, 0n, "ipfs://one");
-      expect(await registry.verifyReading(tree.root, digests[0], proof)).to.equal(true);
-      expect(await registry.verifyReading(tree.root, digests[1], proof)).to.equal(false);
+      expect(await registry.verifyReading(device.address, tree.root, digests[0], proof)).to.equal(true);
+      expect(await registry.verifyReading(device.address, tree.root, digests[1], proof)).to.equal(false);
     });
   });
 
@@ -229,10 +237,12 @@ describe("DeviceRegistry", function () {
         { device: devices[1].address, owner: owners[1].address, metadataHash: ZeroHash, nonce: 7n, deadline: MaxUint256 },
       ];
       for (const b of bindings) {
-        expect(await registry.bindingDigest(b.device, b.owner, b.metadataHash, b.nonce, b.deadline)).to.equal(deviceBindingDigest(domain, b));
+        expect(await registry.bindingDigest(b.device, b.owner, b.metadataHash, b.nonce, b.deadline)).to.equal(
+          deviceBindingDigest(domain, b),
+        );
       }
     });
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -180,9 +180,7 @@ describe("DeviceRegistry", function () {
     it("reverts with DeviceInvalidSignature(device, 0) for a malformed signature", async function () {
       const { registry, owners, devices } = await loadFixture(deployRegistryFixture);
       const device = devices[0];
-      await expect(
-        registry.connect(owners[0]).register(device.address, sensorSchemaId(), ZeroHash, "ipfs://d", MaxUint256, "0x1234"),
-      )
+      await expect(registry.connect(owners[0]).register(device.address, sensorSchemaId(), ZeroHash, "ipfs://d", MaxUint256, "0x1234"))
         .to.be.revertedWithCustomError(registry, "DeviceInvalidSignature")
         .withArgs(device.address, ZeroAddress);
     });
@@ -225,7 +223,9 @@ describe("DeviceRegistry", function () {
       };
       const signature = await signDeviceBinding(attackerKey, domain, binding);
       await expect(
-        registry.connect(stranger).register(binding.device, sensorSchemaId(), binding.metadataHash, "ipfs://d", binding.deadline, signature),
+        registry
+          .connect(stranger)
+          .register(binding.device, sensorSchemaId(), binding.metadataHash, "ipfs://d", binding.deadline, signature),
       )
         .to.be.revertedWithCustomError(registry, "DeviceInvalidSignature")
         .withArgs(binding.device, attackerKey.address);
@@ -247,9 +247,7 @@ describe("DeviceRegistry", function () {
         { device: reg.device, owner: owners[0].address, metadataHash: forged, nonce: 0n, deadline: reg.deadline },
         reg.signature,
       );
-      await expect(
-        registry.connect(owners[0]).register(reg.device, reg.sensorSchema, forged, reg.metadataURI, reg.deadline, reg.signature),
-      )
+      await expect(registry.connect(owners[0]).register(reg.device, reg.sensorSchema, forged, reg.metadataURI, reg.deadline, reg.signature))
         .to.be.revertedWithCustomError(registry, "DeviceInvalidSignature")
         .withArgs(reg.device, recovered);
     });
@@ -362,7 +360,13 @@ describe("DeviceRegistry", function () {
       await expect(
         registry
           .connect(owner)
-          .updateMetadata(device.address, registration.metadataHash, registration.metadataURI, registration.deadline, registration.signature),
+          .updateMetadata(
+            device.address,
+            registration.metadataHash,
+            registration.metadataURI,
+            registration.deadline,
+            registration.signature,
+          ),
       )
         .to.be.revertedWithCustomError(registry, "DeviceInvalidSignature")
         .withArgs(device.address, recoverDeviceBinding(domain, oldBinding, registration.signature));
@@ -386,9 +390,9 @@ describe("DeviceRegistry", function () {
         .withArgs(device.address, Status.Revoked);
     });
 
-    it("allows an update while the device is suspended (only revocation is final)", async function () {
-      const { registry, admin, owner, device, domain } = await loadFixture(registeredDeviceFixture);
-      await registry.connect(admin).suspend(device.address);
+    it("allows an update while the device is suspended by its owner (only revocation and an admin hold block it)", async function () {
+      const { registry, owner, device, domain } = await loadFixture(registeredDeviceFixture);
+      await registry.connect(owner).suspend(device.address);
       const { binding, uri, signature } = await updateBinding(device, owner.address, domain, 1n);
       await expect(registry.connect(owner).updateMetadata(device.address, binding.metadataHash, uri, binding.deadline, signature))
         .to.emit(registry, "DeviceMetadataUpdated")
@@ -406,4 +410,4 @@ describe("DeviceRegistry", function () {
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -58,9 +58,7 @@ export async function deployRegistryFixture() {
       deadline: options.deadline ?? BigInt(await time.latest()) + BINDING_TTL,
     });
     const { sensorSchema, metadataHash, metadataURI, deadline, signature } = registration;
-    await (
-      await registry.connect(owner).register(device.address, sensorSchema, metadataHash, metadataURI, deadline, signature)
-    ).wait();
+    await (await registry.connect(owner).register(device.address, sensorSchema, metadataHash, metadataURI, deadline, signature)).wait();
     return registration;
   }
 

@@ -33,9 +33,21 @@ const { loadFixture, time } = networkHelpers;
 
 type InsuranceOp =
   | { kind: "deposit"; caller: number; assets: bigint; receiver: number }
-  | { kind: "withdraw" | "redeem"; caller: number; bps: bigint; receiver: number; owner: number }
+  | { kind: "withdraw" | "redeem"; caller: number; bps: bigint; receiver: number; owner: number; wait: boolean }
+  | { kind: "requestRedeem"; caller: number; bps: bigint; controller: number; owner: number }
+  | { kind: "cancelRedeemRequest"; caller: number; controller: number }
   | { kind: "buyPolicy"; caller: number; product: number; device: number; coverage: bigint; duration: bigint }
-  | { kind: "fileClaim"; caller: number; policy: number; amountBps: bigint; amount: bigint; incident: number; offset: bigint; zeroEvidence: boolean; wait: boolean }
+  | {
+      kind: "fileClaim";
+      caller: number;
+      policy: number;
+      amountBps: bigint;
+      amount: bigint;
+      incident: number;
+      offset: bigint;
+      zeroEvidence: boolean;
+      wait: boolean;
+    }
   | {
       kind: "submitVerdict";
       claim: number;
@@ -70,8 +82,27 @@ const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
       bps: mostly(fc.bigInt({ min: 0n, max: 10_000n }), fc.bigInt({ min: 10_001n, max: 20_000n }), uint(MAX256 / 10n ** 30n)),
       receiver: fc.nat({ max: 4 }),
       owner: mostly(fc.constant(-1), fc.nat({ max: 4 })),
+      wait: fc.boolean(),
     }),
   })),
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("requestRedeem" as const),
+      caller: fc.nat({ max: 4 }),
+      bps: mostly(fc.bigInt({ min: 0n, max: 10_000n }), fc.bigInt({ min: 10_001n, max: 20_000n })),
+      controller: mostly(fc.constant(-1), fc.nat({ max: 4 })),
+      owner: mostly(fc.constant(-1), fc.nat({ max: 4 })),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("cancelRedeemRequest" as const),
+      caller: fc.nat({ max: 4 }),
+      controller: mostly(fc.constant(-1), fc.nat({ max: 4 })),
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -110,10 +141,7 @@ const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
       deadline: uint(MAX64),
       exactEvidence: mostly(fc.constant(true), fc.constant(false)),
       model: mostly(fc.constant(0), fc.constantFrom(1, 2)),
-      signers: mostly(
-        fc.uniqueArray(fc.nat({ max: 2 }), { minLength: 1, maxLength: 3 }),
-        fc.array(fc.nat({ max: 4 }), { maxLength: 4 }),
-      ),
+      signers: mostly(fc.uniqueArray(fc.nat({ max: 2 }), { minLength: 1, maxLength: 3 }), fc.array(fc.nat({ max: 4 }), { maxLength: 4 })),
     }),
   },
   ...(["appeal", "settle", "escalate"] as const).map((kind) => ({
@@ -124,7 +152,13 @@ const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
 );
 
 const ClaimStatus = enumValues(ClaimStatusNames);
-const UNSETTLED = new Set<bigint>([ClaimStatus.Filed, ClaimStatus.Approved, ClaimStatus.Rejected, ClaimStatus.Appealed, ClaimStatus.Escalated]);
+const UNSETTLED = new Set<bigint>([
+  ClaimStatus.Filed,
+  ClaimStatus.Approved,
+  ClaimStatus.Rejected,
+  ClaimStatus.Appealed,
+  ClaimStatus.Escalated,
+]);
 
 /**
  * The insurance fixture plus: three more devices of `holder`, one of `other`, funds and pool approvals for the
@@ -171,13 +205,25 @@ async function claimFor(fx: InsuranceFuzz, i: number, statuses: readonly bigint[
 /** Pool (P) and claims (C) accounting that must hold after every call. */
 async function checkInsuranceInvariants(fx: InsuranceFuzz) {
   const { pool, claims, token } = fx;
-  const [assets, locked, maxUtil, supply] = await Promise.all([pool.totalAssets(), pool.lockedAssets(), pool.maxUtilisationBps(), pool.totalSupply()]);
-  expect(locked * BPS, "P1 locked <= assets * maxUtilisation").to.be.lte(assets * maxUtil);
-  expect(assets, "P2 ledger fits 112 bits").to.be.lt(2n ** 112n);
-  expect(await token.balanceOf(await pool.getAddress()), "P3 pool balance == totalAssets").to.equal(assets);
-  const holders = [...fx.callers, fx.admin, fx.treasury].map((s) => s.address);
+  const [assets, reserved, unearned, locked, maxUtil, supply] = await Promise.all([
+    pool.totalAssets(),
+    pool.reservedPayouts(),
+    pool.unearnedPremiums(),
+    pool.lockedAssets(),
+    pool.maxUtilisationBps(),
+    pool.totalSupply(),
+  ]);
+  expect(locked * BPS, "P1 locked <= (assets + reserved) * maxUtilisation").to.be.lte((assets + reserved) * maxUtil);
+  expect(reserved, "P1 reserved <= locked").to.be.lte(locked);
+  expect(assets + reserved, "P2 ledger fits 112 bits").to.be.lt(2n ** 112n);
+  expect(await token.balanceOf(await pool.getAddress()), "P3 pool balance == the books").to.equal(assets + reserved + unearned);
+  // Escrowed shares of redeem requests are held by the pool itself.
+  const holders = [...fx.callers, fx.admin, fx.treasury, { address: await pool.getAddress() }].map((s) => s.address);
   const shares = await Promise.all(holders.map((h) => pool.balanceOf(h)));
-  expect(shares.reduce((a, b) => a + b, 0n), "P4 shares of known holders == totalSupply").to.equal(supply);
+  expect(
+    shares.reduce((a, b) => a + b, 0n),
+    "P4 shares of known holders == totalSupply",
+  ).to.equal(supply);
 
   let deposits = 0n;
   const claimCount = await claims.claimCount();
@@ -203,7 +249,7 @@ describe("Entry points under random arguments (property-based)", function () {
     logOutcomes(["pool.", "claims."]);
   });
 
-  it("InsurancePool and ClaimsInsurance: deposit, withdraw, redeem, buyPolicy, fileClaim, submitVerdict, appeal, settle, escalate", async function () {
+  it("InsurancePool and ClaimsInsurance: deposit, requestRedeem, cancelRedeemRequest, withdraw, redeem, buyPolicy, fileClaim, submitVerdict, appeal, settle, escalate", async function () {
     await fc.assert(
       fc.asyncProperty(fc.array(insuranceOpArb, { minLength: 20, maxLength: 40 }), async (ops) => {
         const fx = await loadFixture(insuranceFuzzFixture);
@@ -218,7 +264,7 @@ describe("Entry points under random arguments (property-based)", function () {
             await time.increase(op.seconds);
             continue;
           }
-          const entry = `${["deposit", "withdraw", "redeem"].includes(op.kind) ? "pool" : "claims"}.${op.kind}`;
+          const entry = `${["deposit", "withdraw", "redeem", "requestRedeem", "cancelRedeemRequest"].includes(op.kind) ? "pool" : "claims"}.${op.kind}`;
           const claimCount = await claims.claimCount();
           const policyCount = await claims.policyCount();
           switch (op.kind) {
@@ -228,33 +274,78 @@ describe("Entry points under random arguments (property-based)", function () {
               const maxDeposit = await pool.maxDeposit(receiver);
               // previewDeposit of an amount beyond the 112-bit ledger is meaningless (and may overflow in the view).
               const shares = op.assets <= maxDeposit ? await pool.previewDeposit(op.assets) : 0n;
-              const [assetsBefore, sharesBefore, [tokensBefore]] = [await pool.totalAssets(), await pool.balanceOf(receiver), await balances(token, [signer.address])];
+              const [sharesBefore, [tokensBefore, poolBefore]] = [
+                await pool.balanceOf(receiver),
+                await balances(token, [signer.address, poolAddress]),
+              ];
               const outcome = await call(entry, poolDeclared, () => pool.connect(signer).deposit(op.assets, receiver));
               if (!outcome.ok) break;
               expect(op.assets, "deposit stays within maxDeposit").to.be.lte(maxDeposit);
-              expect(await pool.totalAssets()).to.equal(assetsBefore + op.assets);
-              expect(await pool.balanceOf(receiver)).to.equal(sharesBefore + shares);
+              expect(await token.balanceOf(poolAddress)).to.equal(poolBefore + op.assets);
+              // Premium is earned every second, so the price may have risen between the preview and the block.
+              const minted = eventsOf(outcome.receipt, poolAddress, pool.interface).find((e) => e.name === "Deposit")!.args
+                .shares as bigint;
+              expect(minted, "no more shares than previewed").to.be.lte(shares);
+              expect(await pool.balanceOf(receiver)).to.equal(sharesBefore + minted);
               expect(await token.balanceOf(signer.address)).to.equal(tokensBefore - op.assets);
               break;
             }
             case "withdraw":
             case "redeem": {
+              // ERC-7540 claim of the controller's (`owner`'s) request.
               const signer = pick(fx.callers, op.caller);
               const owner = op.owner < 0 ? signer.address : pick(fx.callers, op.owner).address;
               const receiver = pick(fx.callers, op.receiver).address;
+              const [requested, atRequest, claimableAt] = await pool.redeemRequest(owner);
+              if (op.wait && claimableAt > BigInt(await time.latest())) await time.increaseTo(claimableAt);
               const max = op.kind === "withdraw" ? await pool.maxWithdraw(owner) : await pool.maxRedeem(owner);
               const amount = (max * op.bps) / BPS + (op.bps > 20_000n ? op.bps : 0n);
-              const assets = op.kind === "withdraw" ? amount : await pool.previewRedeem(amount);
-              const shares = op.kind === "withdraw" ? await pool.previewWithdraw(amount) : amount;
-              const [assetsBefore, sharesBefore, [tokensBefore]] = [await pool.totalAssets(), await pool.balanceOf(owner), await balances(token, [receiver])];
+              const [[tokensBefore], supplyBefore] = [await balances(token, [receiver]), await pool.totalSupply()];
               const outcome = await call(entry, poolDeclared, () =>
-                op.kind === "withdraw" ? pool.connect(signer).withdraw(amount, receiver, owner) : pool.connect(signer).redeem(amount, receiver, owner),
+                op.kind === "withdraw"
+                  ? pool.connect(signer).withdraw(amount, receiver, owner)
+                  : pool.connect(signer).redeem(amount, receiver, owner),
               );
               if (!outcome.ok) break;
               expect(amount, `${op.kind} stays within max${op.kind}`).to.be.lte(max);
-              expect(await pool.totalAssets()).to.equal(assetsBefore - assets);
-              expect(await pool.balanceOf(owner)).to.equal(sharesBefore - shares);
+              expect(
+                signer.address === owner || (await pool.isOperator(owner, signer.address)),
+                "only the controller or its operator",
+              ).to.equal(true);
+              const withdrawn = eventsOf(outcome.receipt, poolAddress, pool.interface).find((e) => e.name === "Withdraw");
+              const [assets, shares] = withdrawn ? [withdrawn.args.assets as bigint, withdrawn.args.shares as bigint] : [0n, 0n];
+              expect(op.kind === "withdraw" ? assets : shares, "the amount asked for").to.equal(amount);
+              // Never more than the request's value at request, pro rata.
+              if (shares > 0n) expect(assets * requested).to.be.lte(atRequest * shares);
+              expect((await pool.redeemRequest(owner))[0]).to.equal(requested - shares);
+              expect(await pool.totalSupply()).to.equal(supplyBefore - shares);
               expect(await token.balanceOf(receiver)).to.equal(tokensBefore + assets);
+              break;
+            }
+            case "requestRedeem": {
+              const signer = pick(fx.callers, op.caller);
+              const owner = op.owner < 0 ? signer.address : pick(fx.callers, op.owner).address;
+              const controller = op.controller < 0 ? owner : pick(fx.callers, op.controller).address;
+              const balance = await pool.balanceOf(owner);
+              const shares = (balance * op.bps) / BPS;
+              const [requested] = await pool.redeemRequest(controller);
+              const outcome = await call(entry, poolDeclared, () => pool.connect(signer).requestRedeem(shares, controller, owner));
+              if (!outcome.ok) break;
+              expect(shares, "request within the owner's shares").to.be.lte(balance);
+              expect(await pool.balanceOf(owner)).to.equal(balance - shares);
+              expect(await pool.pendingRedeemRequest(0n, controller)).to.equal(requested + shares);
+              expect(await pool.maxRedeem(controller), "nothing claimable during the cooldown").to.equal(0n);
+              break;
+            }
+            case "cancelRedeemRequest": {
+              const signer = pick(fx.callers, op.caller);
+              const controller = op.controller < 0 ? signer.address : pick(fx.callers, op.controller).address;
+              const [requested] = await pool.redeemRequest(controller);
+              const balance = await pool.balanceOf(controller);
+              const outcome = await call(entry, poolDeclared, () => pool.connect(signer).cancelRedeemRequest(0n, controller));
+              if (!outcome.ok) break;
+              expect(await pool.balanceOf(controller)).to.equal(balance + requested);
+              expect((await pool.redeemRequest(controller))[0]).to.equal(0n);
               break;
             }
             case "buyPolicy": {
@@ -265,12 +356,17 @@ describe("Entry points under random arguments (property-based)", function () {
               const locked = await pool.lockedAssets();
               const accounts = [signer.address, fx.treasury.address, poolAddress];
               const before = await balances(token, accounts);
-              const outcome = await call(entry, claimsDeclared, () => claims.connect(signer).buyPolicy(productId, device, op.coverage, op.duration));
+              const outcome = await call(entry, claimsDeclared, () =>
+                claims.connect(signer).buyPolicy(productId, device, op.coverage, op.duration),
+              );
               if (!outcome.ok) break;
               const premium = await claims.quotePremium(productId, op.coverage, op.duration);
               const protocolFee = (premium * fee) / BPS;
               const after = await balances(token, accounts);
-              expect(after.map((a, i) => a - before[i]), "premium split").to.deep.equal([-premium, protocolFee, premium - protocolFee]);
+              expect(
+                after.map((a, i) => a - before[i]),
+                "premium split",
+              ).to.deep.equal([-premium, protocolFee, premium - protocolFee]);
               expect(await pool.lockedAssets()).to.equal(locked + op.coverage);
               expect(await claims.ownerOf(policyCount + 1n)).to.equal(signer.address);
               break;
@@ -285,7 +381,12 @@ describe("Entry points under random arguments (property-based)", function () {
                 if (BigInt(await time.latest()) < coveredFrom) await time.increaseTo(coveredFrom);
               }
               const now = BigInt(await time.latest());
-              const incidents = [now - (op.offset % 3_600n), policy.start + product.waitingPeriod + op.offset, now + 1n + op.offset, op.offset * 1_000n];
+              const incidents = [
+                now - (op.offset % 3_600n),
+                policy.start + product.waitingPeriod + op.offset,
+                now + 1n + op.offset,
+                op.offset * 1_000n,
+              ];
               const incidentAt = incidents[op.incident] > MAX64 ? MAX64 : incidents[op.incident] < 0n ? 0n : incidents[op.incident];
               const amount = op.amount === 0n ? ((policy.coverage - policy.paidOut) * op.amountBps) / BPS : op.amount;
               const evidenceHash = op.zeroEvidence ? ZeroHash : id(`fuzz evidence ${now}`);
@@ -296,8 +397,16 @@ describe("Entry points under random arguments (property-based)", function () {
               if (!outcome.ok) break;
               const claim = await claims.getClaim(claimCount + 1n);
               const after = await balances(token, [signer.address, claimsAddress]);
-              expect(after.map((a, i) => a - before[i]), "deposit taken").to.deep.equal([-claim.deposit, claim.deposit]);
-              expect([claim.status, claim.amount, claim.policyId, claim.deposit]).to.deep.equal([ClaimStatus.Filed, amount, policyId, product.claimDeposit]);
+              expect(
+                after.map((a, i) => a - before[i]),
+                "deposit taken",
+              ).to.deep.equal([-claim.deposit, claim.deposit]);
+              expect([claim.status, claim.amount, claim.policyId, claim.deposit]).to.deep.equal([
+                ClaimStatus.Filed,
+                amount,
+                policyId,
+                product.claimDeposit,
+              ]);
               expect(amount).to.be.greaterThan(0n);
               expect(amount).to.be.lte(policy.coverage - policy.paidOut);
               break;
@@ -325,7 +434,9 @@ describe("Entry points under random arguments (property-based)", function () {
               const decided = (await claims.getClaim(claimId)).status;
               if (events.some((e) => e.name === "VerdictFinalised")) {
                 expect(verdict.payout).to.be.lte(op.approved ? claim.amount : 0n);
-                expect(decided).to.be.oneOf(op.approved ? [ClaimStatus.Approved, ClaimStatus.Paid, ClaimStatus.Closed] : [ClaimStatus.Rejected, ClaimStatus.Closed]);
+                expect(decided).to.be.oneOf(
+                  op.approved ? [ClaimStatus.Approved, ClaimStatus.Paid, ClaimStatus.Closed] : [ClaimStatus.Rejected, ClaimStatus.Closed],
+                );
               } else {
                 expect(decided).to.equal(ClaimStatus.Filed);
               }
@@ -362,7 +473,10 @@ describe("Entry points under random arguments (property-based)", function () {
                 const refund = claim.approved ? claim.deposit : 0n;
                 const forfeit = claim.approved ? 0n : claim.deposit;
                 const after = await balances(token, accounts);
-                expect(after.map((a, i) => a - before[i]), "settlement moves payout and deposit").to.deep.equal([paid + refund, forfeit - paid, -claim.deposit]);
+                expect(
+                  after.map((a, i) => a - before[i]),
+                  "settlement moves payout and deposit",
+                ).to.deep.equal([paid + refund, forfeit - paid, -claim.deposit]);
                 expect(status).to.equal(paid > 0n ? ClaimStatus.Paid : ClaimStatus.Closed);
               }
               break;
@@ -373,10 +487,20 @@ describe("Entry points under random arguments (property-based)", function () {
       }),
       FUZZ,
     );
-    expectEverySucceeded(
-      ["pool.deposit", "pool.withdraw", "pool.redeem", "claims.buyPolicy", "claims.fileClaim", "claims.submitVerdict", "claims.appeal", "claims.settle", "claims.escalate"],
-    );
+    expectEverySucceeded([
+      "pool.deposit",
+      "pool.requestRedeem",
+      "pool.cancelRedeemRequest",
+      "pool.withdraw",
+      "pool.redeem",
+      "claims.buyPolicy",
+      "claims.fileClaim",
+      "claims.submitVerdict",
+      "claims.appeal",
+      "claims.settle",
+      "claims.escalate",
+    ]);
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -13,21 +13,7 @@ import {
   PurchaseStatus,
   listedFixture,
 } from "../market/fixtures.ts";
-import {
-  BPS,
-  FUZZ,
-  MAX128,
-  MAX256,
-  balances,
-  call,
-  expectEverySucceeded,
-  idFor,
-  index,
-  logOutcomes,
-  mostly,
-  pick,
-  uint,
-} from "./model.ts";
+import { BPS, FUZZ, MAX128, MAX256, balances, call, expectEverySucceeded, idFor, index, logOutcomes, mostly, pick, uint } from "./model.ts";
 
 const { loadFixture, time } = networkHelpers;
 
@@ -76,7 +62,11 @@ const marketOpArb: fc.Arbitrary<MarketOp> = fc.oneof(
         fc.array(fc.nat({ max: 3 }), { maxLength: 3 }),
         fc.array(fc.nat({ max: 1 }), { minLength: 17, maxLength: 17 }),
       ),
-      anchors: mostly(fc.array(fc.constant(0), { maxLength: 1 }), fc.array(fc.nat({ max: 2 }), { maxLength: 3 }), fc.constant(Array(33).fill(0))),
+      anchors: mostly(
+        fc.array(fc.constant(0), { maxLength: 1 }),
+        fc.array(fc.nat({ max: 2 }), { maxLength: 3 }),
+        fc.constant(Array(33).fill(0)),
+      ),
     }),
   },
   {
@@ -101,14 +91,34 @@ const marketOpArb: fc.Arbitrary<MarketOp> = fc.oneof(
   },
   {
     weight: 3,
-    arbitrary: fc.record({ kind: fc.constant("refund" as const), caller: mostly(fc.constantFrom(1, 2), fc.nat({ max: 6 })), purchase: index, wait: fc.boolean() }),
+    arbitrary: fc.record({
+      kind: fc.constant("refund" as const),
+      caller: mostly(fc.constantFrom(1, 2), fc.nat({ max: 6 })),
+      purchase: index,
+      wait: fc.boolean(),
+    }),
   },
   {
     weight: 3,
-    arbitrary: fc.record({ kind: fc.constant("withdraw" as const), caller: mostly(fc.constantFrom(0, 4, 6), fc.nat({ max: 6 })), to: mostly(fc.nat({ max: 6 }), fc.constant(7)) }),
+    arbitrary: fc.record({
+      kind: fc.constant("withdraw" as const),
+      caller: mostly(fc.constantFrom(0, 4, 6), fc.nat({ max: 6 })),
+      to: mostly(fc.nat({ max: 6 }), fc.constant(7)),
+    }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("setPrice" as const), caller: mostly(fc.constant(0), fc.nat({ max: 6 })), listing: index, price: priceArb }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("takeDown" as const), caller: mostly(fc.constant(5), fc.nat({ max: 6 })), listing: index }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("setPrice" as const),
+      caller: mostly(fc.constant(0), fc.nat({ max: 6 })),
+      listing: index,
+      price: priceArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("takeDown" as const), caller: mostly(fc.constant(5), fc.nat({ max: 6 })), listing: index }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 1, max: 3 * 86_400 }) }) },
 );
 
@@ -186,15 +196,15 @@ describe("Entry points under random arguments (property-based)", function () {
               const newId = listingCount + 1n;
               expect(await market.listingCount()).to.equal(newId);
               const listing = await market.getListing(newId);
-              expect([listing.seller, listing.kind, listing.status, listing.price, listing.period, listing.deliveryWindow, [...listing.devices]]).to.deep.equal([
-                caller,
-                BigInt(op.listingKind),
-                ListingStatus.Active,
-                op.price,
-                period,
-                op.deliveryWindow,
-                params.devices,
-              ]);
+              expect([
+                listing.seller,
+                listing.kind,
+                listing.status,
+                listing.price,
+                listing.period,
+                listing.deliveryWindow,
+                [...listing.devices],
+              ]).to.deep.equal([caller, BigInt(op.listingKind), ListingStatus.Active, op.price, period, op.deliveryWindow, params.devices]);
               // Only the rules of createListing could have let it through.
               expect(op.price).to.not.equal(0n);
               expect(BigInt(op.listingKind) === Kind.Stream).to.equal(period !== 0n);
@@ -214,7 +224,13 @@ describe("Entry points under random arguments (property-based)", function () {
               const after = await balances(token, [caller, marketAddress]);
               expect([after[0] - before[0], after[1] - before[1]], "purchase moves the price into escrow").to.deep.equal([-price, price]);
               const p = await market.getPurchase(purchaseCount + 1n);
-              expect([p.buyer, p.status, p.amount, p.feeBps, p.listingId]).to.deep.equal([caller, PurchaseStatus.Pending, price, fee, listingId]);
+              expect([p.buyer, p.status, p.amount, p.feeBps, p.listingId]).to.deep.equal([
+                caller,
+                PurchaseStatus.Pending,
+                price,
+                fee,
+                listingId,
+              ]);
               expect(price).to.be.lte(maxPrice);
               escrow.set(purchaseCount + 1n, price);
               break;
@@ -222,13 +238,22 @@ describe("Entry points under random arguments (property-based)", function () {
             case "deliver": {
               const p = await market.getPurchase(purchaseId);
               const seller = (await market.getListing(p.listingId)).seller;
-              const before = await Promise.all([market.withdrawable(seller), market.withdrawable(treasury), token.balanceOf(marketAddress)]);
-              const outcome = await call(entry, declared, () => market.connect(signer).deliver(purchaseId, op.emptyKey ? "0x" : ENCRYPTED_KEY));
+              const before = await Promise.all([
+                market.withdrawable(seller),
+                market.withdrawable(treasury),
+                token.balanceOf(marketAddress),
+              ]);
+              const outcome = await call(entry, declared, () =>
+                market.connect(signer).deliver(purchaseId, op.emptyKey ? "0x" : ENCRYPTED_KEY),
+              );
               if (!outcome.ok) continue;
               const fee = (p.amount * p.feeBps) / BPS;
               const after = await Promise.all([market.withdrawable(seller), market.withdrawable(treasury), token.balanceOf(marketAddress)]);
               const expectedDelta = seller === treasury ? [p.amount, p.amount, 0n] : [p.amount - fee, fee, 0n];
-              expect(after.map((a, i) => a - before[i]), "deliver releases escrow to balances").to.deep.equal(expectedDelta);
+              expect(
+                after.map((a, i) => a - before[i]),
+                "deliver releases escrow to balances",
+              ).to.deep.equal(expectedDelta);
               expect((await market.getPurchase(purchaseId)).status).to.equal(PurchaseStatus.Delivered);
               expect(escrow.delete(purchaseId), "delivered purchase was pending").to.equal(true);
               break;
@@ -274,7 +299,9 @@ describe("Entry points under random arguments (property-based)", function () {
           // The escrow invariant, after every call that succeeded or failed.
           const owedAll = await Promise.all(accounts.map((a) => market.withdrawable(a)));
           const held = [...escrow.values()].reduce((a, b) => a + b, 0n);
-          expect(await token.balanceOf(marketAddress), "balance == escrow + withdrawable").to.equal(held + owedAll.reduce((a, b) => a + b, 0n));
+          expect(await token.balanceOf(marketAddress), "balance == escrow + withdrawable").to.equal(
+            held + owedAll.reduce((a, b) => a + b, 0n),
+          );
         }
         // The escrow model matches the chain: every pending purchase and nothing else.
         const count = await market.purchaseCount();
@@ -289,4 +316,4 @@ describe("Entry points under random arguments (property-based)", function () {
   });
 });
 
-networkHelpers
+networkHelpers;

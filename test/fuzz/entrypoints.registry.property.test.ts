@@ -4,18 +4,7 @@ import fc from "fast-check";
 import { Wallet, ZeroAddress, ZeroHash, id, type ContractTransactionResponse } from "ethers";
 import { DeviceStatus as DeviceStatusNames, enumValues } from "@triad/sdk";
 import { registeredDeviceFixture } from "../devices/fixtures.ts";
-import {
-  FUZZ,
-  MAX64,
-  call,
-  eventsOf,
-  expectEvent,
-  expectEverySucceeded,
-  index,
-  logOutcomes,
-  mostly,
-  pick,
-} from "./model.ts";
+import { FUZZ, MAX64, call, eventsOf, expectEvent, expectEverySucceeded, index, logOutcomes, mostly, pick } from "./model.ts";
 
 const { loadFixture } = networkHelpers;
 
@@ -29,12 +18,24 @@ const { loadFixture } = networkHelpers;
 const DeviceStatus = enumValues(DeviceStatusNames);
 
 type RegistryOp =
-  | { kind: "anchorBatch"; caller: number; device: number; root: number; fromDelta: number; length: number; from: number; to: number; uri: string }
+  | {
+      kind: "anchorBatch";
+      caller: number;
+      device: number;
+      root: number;
+      fromDelta: number;
+      length: number;
+      from: number;
+      to: number;
+      uri: string;
+    }
   | { kind: "suspend" | "resume" | "revoke" | "acceptOwnership"; caller: number; device: number }
   | { kind: "proposeOwner"; caller: number; device: number; newOwner: number }
   | { kind: "setGateway"; caller: number; gateway: number; authorised: boolean };
 
 /** Extreme seqs; index 0 means "relative to nextSeq". */
+/** DeviceRegistry.MAX_SEQ_ADVANCE (L-5). */
+const MAX_SEQ_ADVANCE = 2n ** 32n;
 const SEQ_EXTREMES = [undefined, 0n, MAX64 - 1n, MAX64] as const;
 
 /** Callers 0 admin, 1 and 2 owners, 3 gateway, 4 stranger; devices 0-2 registered, 3 not. */
@@ -62,9 +63,17 @@ const registryOpArb: fc.Arbitrary<RegistryOp> = fc.oneof(
   })),
   {
     weight: 3,
-    arbitrary: fc.record({ kind: fc.constant("proposeOwner" as const), caller: registryCaller, device: registryDevice, newOwner: mostly(fc.nat({ max: 2 }), index) }),
+    arbitrary: fc.record({
+      kind: fc.constant("proposeOwner" as const),
+      caller: registryCaller,
+      device: registryDevice,
+      newOwner: mostly(fc.nat({ max: 2 }), index),
+    }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("setGateway" as const), caller: index, gateway: index, authorised: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("setGateway" as const), caller: index, gateway: index, authorised: fc.boolean() }),
+  },
 );
 
 interface DeviceModel {
@@ -100,7 +109,9 @@ function expectedRegistryError(
   if (!d) return ["DeviceNotRegistered", [device]];
   const byOwner = caller === d.owner;
   const transition = (next: bigint): [string, unknown[]] | null => {
-    const allowed = (d.status === DeviceStatus.Active && next !== DeviceStatus.Active) || (d.status === DeviceStatus.Suspended && next !== DeviceStatus.Suspended);
+    const allowed =
+      (d.status === DeviceStatus.Active && next !== DeviceStatus.Active) ||
+      (d.status === DeviceStatus.Suspended && next !== DeviceStatus.Suspended);
     return allowed ? null : ["DeviceInvalidStatusTransition", [device, d.status, next]];
   };
   switch (op.kind) {
@@ -108,14 +119,20 @@ function expectedRegistryError(
       if (!byOwner && !gateways.has(`${d.owner}/${caller}`)) return ["DeviceUnauthorized", [device, caller]];
       if (d.status !== DeviceStatus.Active) return ["DeviceNotActive", [device, d.status]];
       if (args.root === ZeroHash) return ["AnchorZeroRoot", []];
-      if (anchors.has(args.root!)) return ["AnchorAlreadyExists", [args.root]];
+      // Anchors are keyed by (device, root) (M-1): another device's anchor of the same root does not block.
+      if (anchors.has(`${device}/${args.root}`)) return ["AnchorAlreadyExists", [device, args.root]];
       if (args.from! < d.nextSeq || args.to! < args.from! || args.to === MAX64) {
         return ["AnchorInvalidRange", [device, args.from, args.to, d.nextSeq]];
+      }
+      if (args.to! - d.nextSeq >= MAX_SEQ_ADVANCE) {
+        return ["AnchorSeqAdvanceTooLarge", [device, args.from, args.to, d.nextSeq, MAX_SEQ_ADVANCE]];
       }
       return null;
     }
     case "suspend":
       if (!byOwner && !isAdmin) return ["DeviceUnauthorized", [device, caller]];
+      // An admin puts a hold on a device its owner suspended (L-6).
+      if (!byOwner && d.status === DeviceStatus.Suspended && !d.adminHold) return null;
       return transition(DeviceStatus.Suspended);
     case "resume":
       if (!byOwner && !isAdmin) return ["DeviceUnauthorized", [device, caller]];
@@ -218,12 +235,17 @@ describe("Entry points under random arguments (property-based)", function () {
             case "anchorBatch": {
               expectEvent(events, "BatchAnchored", [device, args.root, args.from, args.to, op.uri, caller]);
               d.nextSeq = args.to! + 1n;
-              anchors.add(args.root!);
+              anchors.add(`${device}/${args.root}`);
               const block = await ethers.provider.getBlock(outcome.receipt.blockNumber);
-              expect(await registry.anchorOf(args.root!)).to.deep.equal([device, BigInt(block!.timestamp)]);
+              expect(await registry.anchorOf(device, args.root!)).to.deep.equal([device, BigInt(block!.timestamp)]);
               break;
             }
             case "suspend":
+              if (caller !== d.owner && d.status === DeviceStatus.Suspended) {
+                expectEvent(events, "DeviceAdminHoldSet", [device, true, caller]);
+                d.adminHold = true;
+                break;
+              }
               status(d.status, DeviceStatus.Suspended);
               d.status = DeviceStatus.Suspended;
               d.adminHold = caller !== d.owner;
@@ -248,6 +270,10 @@ describe("Entry points under random arguments (property-based)", function () {
               break;
           }
           const onChain = await registry.getDevice(device);
+          // The status history ends with the current status (M-2).
+          expect(
+            await registry.statusAt(device, BigInt((await ethers.provider.getBlock(outcome.receipt.blockNumber))!.timestamp)),
+          ).to.equal(d.status);
           expect([onChain.owner, onChain.status, onChain.adminHold, onChain.nextSeq, await registry.pendingOwner(device)]).to.deep.equal([
             d.owner,
             d.status,
@@ -259,8 +285,10 @@ describe("Entry points under random arguments (property-based)", function () {
       }),
       FUZZ,
     );
-    expectEverySucceeded(["anchorBatch", "suspend", "resume", "revoke", "proposeOwner", "acceptOwnership", "setGateway"].map((e) => `registry.${e}`));
+    expectEverySucceeded(
+      ["anchorBatch", "suspend", "resume", "revoke", "proposeOwner", "acceptOwnership", "setGateway"].map((e) => `registry.${e}`),
+    );
   });
 });
 
-networkHelpers
+networkHelpers;

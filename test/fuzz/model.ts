@@ -77,7 +77,11 @@ function decodeDeclared(data: string, declared: readonly Interface[]): ErrorDesc
  * Sends a transaction and classifies it. A revert must be a custom error that one of `declared` declares; anything
  * else fails the test with the entry point's name.
  */
-export async function call(entry: string, declared: readonly Interface[], send: () => Promise<ContractTransactionResponse>): Promise<Outcome> {
+export async function call(
+  entry: string,
+  declared: readonly Interface[],
+  send: () => Promise<ContractTransactionResponse>,
+): Promise<Outcome> {
   let tx: ContractTransactionResponse;
   try {
     tx = await send();
@@ -131,7 +135,7 @@ export async function balances(token: { balanceOf(a: string): Promise<bigint> },
 }
 
 /** The `i`-th element of `list`, modulo its length. */
-export const pick = <T,>(list: readonly T[], i: number): T => list[i % list.length];
+export const pick = <T>(list: readonly T[], i: number): T => list[i % list.length];
 
 /** An id among `1..count` four times in five, else one that does not exist (0 or count + 1). */
 export const idFor = (i: number, count: bigint): bigint =>

@@ -13,6 +13,12 @@ const DEDUCTIBLE = BigInt(STANDARD_PRODUCT.deductible);
 const WAITING = BigInt(STANDARD_PRODUCT.waitingPeriod);
 const CLAIM_WINDOW = BigInt(STANDARD_PRODUCT.claimWindow);
 
+/** The pool's books: LP equity + reserved payouts + unearned premium (== its token balance; time does not move it). */
+async function booksOf(fx: InsuranceFixture): Promise<bigint> {
+  const { pool } = fx;
+  return (await pool.totalAssets()) + (await pool.reservedPayouts()) + (await pool.unearnedPremiums());
+}
+
 /** Fixture + a standard-product policy (policy 1), nothing filed. */
 async function policyFixture() {
   const fx = await deployInsuranceFixture();
@@ -105,10 +111,7 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       await expect(claims.connect(holder).fileClaim(policyId, AMOUNT, incidentAt, evidenceHash, evidenceURI))
         .to.be.revertedWithCustomError(claims, "ClaimsNotPolicyHolder")
         .withArgs(policyId, holder.address, other.address);
-      await expect(claims.connect(other).fileClaim(policyId, AMOUNT, incidentAt, evidenceHash, evidenceURI)).to.emit(
-        claims,
-        "ClaimFiled",
-      );
+      await expect(claims.connect(other).fileClaim(policyId, AMOUNT, incidentAt, evidenceHash, evidenceURI)).to.emit(claims, "ClaimFiled");
     });
 
     it("allows one open claim per policy", async () => {
@@ -133,7 +136,7 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
         .withArgs(policyId, DEFAULT_COVERAGE + 1n, DEFAULT_COVERAGE);
     });
 
-    it("requires the incident inside [start + waitingPeriod, end], not in the future, filed within the claim window", async () => {
+    it("requires the incident inside [start + waitingPeriod, end), not in the future, filed within the claim window", async () => {
       const fx = await loadFixture(policyFixture);
       const { claims, holder, policyId, policy } = fx;
       const from = policy.start + WAITING;
@@ -145,6 +148,10 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       await expect(claims.connect(holder).fileClaim(policyId, AMOUNT, policy.end + 1n, evidenceHash, evidenceURI))
         .to.be.revertedWithCustomError(claims, "ClaimsIncidentNotCovered")
         .withArgs(policyId, policy.end + 1n, from, policy.end);
+      // Half-open (L-2): the instant `end` belongs to a renewal, not to this policy.
+      await expect(claims.connect(holder).fileClaim(policyId, AMOUNT, policy.end, evidenceHash, evidenceURI))
+        .to.be.revertedWithCustomError(claims, "ClaimsIncidentNotCovered")
+        .withArgs(policyId, policy.end, from, policy.end);
       await time.setNextBlockTimestamp(from + 200n);
       await expect(claims.connect(holder).fileClaim(policyId, AMOUNT, from + 201n, evidenceHash, evidenceURI))
         .to.be.revertedWithCustomError(claims, "ClaimsIncidentInFuture")
@@ -155,10 +162,7 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
         .withArgs(policyId, from, from + CLAIM_WINDOW);
       // The last second of the window still works.
       await time.setNextBlockTimestamp(from + 2n + CLAIM_WINDOW);
-      await expect(claims.connect(holder).fileClaim(policyId, AMOUNT, from + 2n, evidenceHash, evidenceURI)).to.emit(
-        claims,
-        "ClaimFiled",
-      );
+      await expect(claims.connect(holder).fileClaim(policyId, AMOUNT, from + 2n, evidenceHash, evidenceURI)).to.emit(claims, "ClaimFiled");
     });
 
     it("requires evidence", async () => {
@@ -184,29 +188,31 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       await mine();
       const paid = AMOUNT - DEDUCTIBLE;
       const locked = await pool.lockedAssets();
-      const assets = await pool.totalAssets();
+      const books = await booksOf(fx);
+      // Reserved since the approval: the share price already carries the loss.
+      expect(await pool.reservedPayouts()).to.equal(paid);
       const tx = claims.connect(other).settle(claimId); // anyone may settle
       await expect(tx).to.emit(claims, "ClaimSettled").withArgs(claimId, holder.address, Status.Paid, paid, DEPOSIT);
       await expect(tx).to.changeTokenBalances(ethers, token, [holder, pool, claims, other], [paid + DEPOSIT, -paid, -DEPOSIT, 0n]);
       expect(await pool.lockedAssets()).to.equal(locked - paid);
-      expect(await pool.totalAssets()).to.equal(assets - paid);
+      expect(await booksOf(fx)).to.equal(books - paid);
+      expect(await pool.reservedPayouts()).to.equal(0n);
       expect((await claims.getClaim(claimId)).status).to.equal(Status.Paid);
       const policy = await claims.getPolicy(policyId);
       expect([policy.paidOut, policy.openClaimId, policy.released]).to.deep.equal([paid, 0n, false]);
-      await expect(claims.settle(claimId))
-        .to.be.revertedWithCustomError(claims, "ClaimsUnexpectedStatus")
-        .withArgs(claimId, Status.Paid);
+      await expect(claims.settle(claimId)).to.be.revertedWithCustomError(claims, "ClaimsUnexpectedStatus").withArgs(claimId, Status.Paid);
     });
 
     it("closes a rejection and sends the deposit to the pool", async () => {
       const fx = await loadFixture(rejectedFixture);
       const { claims, pool, token, holder, claimId, policyId } = fx;
       await afterAppealWindow(fx, claimId);
-      const assets = await pool.totalAssets();
+      const books = await booksOf(fx);
       const tx = claims.settle(claimId);
       await expect(tx).to.emit(claims, "ClaimSettled").withArgs(claimId, holder.address, Status.Closed, 0n, 0n);
       await expect(tx).to.changeTokenBalances(ethers, token, [holder, pool, claims], [0n, DEPOSIT, -DEPOSIT]);
-      expect(await pool.totalAssets()).to.equal(assets + DEPOSIT);
+      // Booked as unearned, earned over one withdrawal cooldown (docs/protocol.md §12.2).
+      expect(await booksOf(fx)).to.equal(books + DEPOSIT);
       expect((await claims.getPolicy(policyId)).openClaimId).to.equal(0n);
     });
 
@@ -223,7 +229,8 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       const fx = await loadFixture(approvedFixture);
       await fx.claims.connect(fx.holder).transferFrom(fx.holder.address, fx.other.address, fx.policyId);
       await afterAppealWindow(fx, fx.claimId);
-      await expect(fx.claims.settle(fx.claimId)).to.changeTokenBalances(ethers, 
+      await expect(fx.claims.settle(fx.claimId)).to.changeTokenBalances(
+        ethers,
         fx.token,
         [fx.holder, fx.other],
         [0n, AMOUNT - DEDUCTIBLE + DEPOSIT],
@@ -285,12 +292,12 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       const { claims, pool, token, holder, claimId } = fx;
       await decide(fx, claimId, false);
       await afterAppealWindow(fx, claimId);
-      const assets = await pool.totalAssets();
+      const books = await booksOf(fx);
       const tx = claims.settle(claimId);
       await expect(tx).to.emit(claims, "ClaimSettled").withArgs(claimId, holder.address, Status.Closed, 0n, 0n);
       await expect(tx).not.to.emit(pool, "DepositForfeited");
       await expect(tx).to.changeTokenBalances(ethers, token, [holder, pool, claims], [0n, 0n, 0n]);
-      expect(await pool.totalAssets()).to.equal(assets);
+      expect(await booksOf(fx)).to.equal(books);
     });
 
     it("pays an approval minus the deductible and refunds nothing", async () => {
@@ -318,11 +325,18 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
         .to.be.revertedWithCustomError(claims, "ClaimsUnexpectedStatus")
         .withArgs(claimId, Status.Appealed);
       const tx = claims.connect(arbiter).resolve(claimId, true, 800n * UNIT);
-      await expect(tx).to.emit(claims, "ClaimResolved").withArgs(claimId, true, 800n * UNIT, arbiter.address);
+      await expect(tx)
+        .to.emit(claims, "ClaimResolved")
+        .withArgs(claimId, true, 800n * UNIT, arbiter.address);
       await expect(tx)
         .to.emit(claims, "ClaimSettled")
         .withArgs(claimId, holder.address, Status.Paid, 800n * UNIT - DEDUCTIBLE, DEPOSIT);
-      await expect(tx).to.changeTokenBalances(ethers, token, [holder, pool], [800n * UNIT - DEDUCTIBLE + DEPOSIT, -(800n * UNIT - DEDUCTIBLE)]);
+      await expect(tx).to.changeTokenBalances(
+        ethers,
+        token,
+        [holder, pool],
+        [800n * UNIT - DEDUCTIBLE + DEPOSIT, -(800n * UNIT - DEDUCTIBLE)],
+      );
       const c = await claims.getClaim(claimId);
       expect([c.status, c.approved, c.payout]).to.deep.equal([Status.Paid, true, 800n * UNIT]);
       await expect(claims.connect(arbiter).resolve(claimId, true, 1n))
@@ -426,7 +440,8 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       await expect(claims.escalate(claimId))
         .to.be.revertedWithCustomError(claims, "ClaimsUnexpectedStatus")
         .withArgs(claimId, Status.Escalated);
-      await expect(claims.connect(arbiter).resolve(claimId, true, AMOUNT)).to.changeTokenBalances(ethers, 
+      await expect(claims.connect(arbiter).resolve(claimId, true, AMOUNT)).to.changeTokenBalances(
+        ethers,
         token,
         [holder],
         [AMOUNT - DEDUCTIBLE + DEPOSIT],
@@ -435,7 +450,7 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
   });
 
   describe("pause", () => {
-    it("stops new policies and claims; verdicts, appeals, settlements, releases and LP exits continue", async () => {
+    it("stops new policies; claims, verdicts, appeals, settlements, releases and LP exits continue", async () => {
       const fx = await loadFixture(approvedFixture);
       const { claims, pool, token, guardian, holder, lp1, device, productId, claimId, policyId } = fx;
       // A second open claim on another policy, filed before the pause, to be decided during it.
@@ -443,30 +458,31 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       const policy2 = await buyPolicy(fx, { device: device2 });
       const second = await fileClaim(fx, policy2, { tag: "pause" });
 
+      // An LP's withdrawal request, made before the pause, is claimed during it.
+      await pool.connect(lp1).requestRedeem((await pool.balanceOf(lp1.address)) / 10n, lp1.address, lp1.address);
       await expect(claims.connect(guardian).pause()).to.emit(claims, "Paused").withArgs(guardian.address);
       await expect(claims.connect(holder).buyPolicy(productId, device, UNIT, 30n * DAY)).to.be.revertedWithCustomError(
         claims,
         "EnforcedPause",
       );
       const { evidenceHash, evidenceURI } = evidence("paused");
-      await expect(
-        claims.connect(holder).fileClaim(policyId, UNIT, second.incidentAt, evidenceHash, evidenceURI),
-      ).to.be.revertedWithCustomError(claims, "EnforcedPause");
 
       const v = await verdictFor(fx, second.claimId, false);
       await expect(claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, 2), v))).to.emit(claims, "VerdictFinalised");
       await expect(claims.connect(holder).appeal(second.claimId)).to.emit(claims, "ClaimAppealed");
       await afterAppealWindow(fx, claimId);
       await expect(claims.settle(claimId)).to.emit(claims, "ClaimSettled");
+      await time.increase(await pool.withdrawalCooldown());
       const free = await pool.maxWithdraw(lp1.address);
       expect(free).to.be.gt(0n);
       await expect(pool.connect(lp1).withdraw(free, lp1.address, lp1.address)).to.changeTokenBalances(ethers, token, [lp1], [free]);
 
-      await expect(claims.connect(guardian).unpause()).to.emit(claims, "Unpaused").withArgs(guardian.address);
+      // Claims on existing policies are filed during a pause too (L-1: a pause must not run out claim windows).
       await expect(claims.connect(holder).fileClaim(policyId, UNIT, second.incidentAt, evidenceHash, evidenceURI)).to.emit(
         claims,
         "ClaimFiled",
       );
+      await expect(claims.connect(guardian).unpause()).to.emit(claims, "Unpaused").withArgs(guardian.address);
     });
 
     it("is the guardian's", async () => {

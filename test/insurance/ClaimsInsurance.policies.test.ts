@@ -136,7 +136,9 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
         claims,
         "ClaimsZeroModel",
       );
-      await expect(claims.quotePremium(99n, 1n, 1n)).to.be.revertedWithCustomError(claims, "ClaimsUnknownProduct").withArgs(99n);
+      await expect(claims.quotePremium(99n, 1n, 1n))
+        .to.be.revertedWithCustomError(claims, "ClaimsUnknownProduct")
+        .withArgs(99n);
     });
 
     it("restricts product management to the insurer role", async () => {
@@ -169,7 +171,10 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
       await expect(tx).to.changeTokenBalances(ethers, token, [holder, pool, treasury, claims], [-premium, premium - fee, fee, 0n]);
       expect(await claims.ownerOf(1n)).to.equal(holder.address);
       expect(await pool.lockedAssets()).to.equal(DEFAULT_COVERAGE);
-      expect(await pool.totalAssets()).to.equal(LP_DEPOSIT + premium - fee);
+      // The net premium is a liability at purchase (earned over the term, docs/protocol.md §12.2): LP equity is
+      // unchanged in the purchase's block.
+      expect(await pool.unearnedPremiums()).to.equal(premium - fee);
+      expect(await pool.totalAssets()).to.equal(LP_DEPOSIT);
       const policy = await claims.getPolicy(1n);
       expect(policy.productId).to.equal(productId);
       expect(policy.device).to.equal(device);
@@ -236,7 +241,8 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
         .to.be.revertedWithCustomError(claims, "ClaimsDeviceAlreadyCovered")
         .withArgs(device, end);
       await time.increaseTo(end);
-      await expect(claims.connect(holder).buyPolicy(productId, device, UNIT, DEFAULT_DURATION)).to.emit(claims, "PolicyPurchased");
+      // Coverage above the deductible: a policy that could never pay is refused (L-3).
+      await expect(claims.connect(holder).buyPolicy(productId, device, 1_000n * UNIT, DEFAULT_DURATION)).to.emit(claims, "PolicyPurchased");
     });
 
     it("validates coverage and duration", async () => {
@@ -260,11 +266,10 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
       const { claims, pool, insurer, holder, device } = await loadFixture(deployInsuranceFixture);
       await claims.connect(insurer).createProduct({ ...STANDARD_PRODUCT, maxCoverage: 1_000_000n * UNIT });
       const coverage = 90_000n * UNIT;
-      const premium = await claims.quotePremium(3n, coverage, DEFAULT_DURATION);
-      const net = premium - (premium * PROTOCOL_FEE_BPS) / 10_000n;
+      // Unearned premium does not back coverage: only the LPs' capital counts.
       await expect(claims.connect(holder).buyPolicy(3n, device, coverage, DEFAULT_DURATION))
         .to.be.revertedWithCustomError(pool, "PoolUtilisationExceeded")
-        .withArgs(coverage, LP_DEPOSIT + net, MAX_UTILISATION_BPS);
+        .withArgs(coverage, LP_DEPOSIT, MAX_UTILISATION_BPS);
     });
 
     it("refuses a premium that does not fit its 96-bit storage", async () => {
@@ -283,13 +288,13 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
     it("needs the premium allowance and balance", async () => {
       const { claims, token, holder, device, productId } = await loadFixture(deployInsuranceFixture);
       await token.connect(holder).approve(await claims.getAddress(), 0n);
-      await expect(claims.connect(holder).buyPolicy(productId, device, UNIT, DEFAULT_DURATION)).to.be.revertedWithCustomError(
+      await expect(claims.connect(holder).buyPolicy(productId, device, 1_000n * UNIT, DEFAULT_DURATION)).to.be.revertedWithCustomError(
         token,
         "ERC20InsufficientAllowance",
       );
       await token.connect(holder).approve(await claims.getAddress(), ethers.MaxUint256);
       await token.connect(holder).transfer(await claims.getAddress(), HOLDER_FUNDS);
-      await expect(claims.connect(holder).buyPolicy(productId, device, UNIT, DEFAULT_DURATION)).to.be.revertedWithCustomError(
+      await expect(claims.connect(holder).buyPolicy(productId, device, 1_000n * UNIT, DEFAULT_DURATION)).to.be.revertedWithCustomError(
         token,
         "ERC20InsufficientBalance",
       );
@@ -323,12 +328,10 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
       const { claims, pool, arbiter } = fx;
       const policyId = await buyPolicy(fx);
       const { end } = await claims.getPolicy(policyId);
-      // An incident on the last covered second, filed within the claim window after the policy ended.
-      const { claimId } = await fileClaim(fx, policyId, { incidentAt: end, amount: 600n * UNIT });
+      // An incident on the last covered second (the period is half-open), filed within the claim window after the policy ended.
+      const { claimId } = await fileClaim(fx, policyId, { incidentAt: end - 1n, amount: 600n * UNIT });
       await time.increaseTo(end + BigInt(STANDARD_PRODUCT.claimWindow) + 1n);
-      await expect(claims.releaseCoverage(policyId))
-        .to.be.revertedWithCustomError(claims, "ClaimsClaimOpen")
-        .withArgs(policyId, claimId);
+      await expect(claims.releaseCoverage(policyId)).to.be.revertedWithCustomError(claims, "ClaimsClaimOpen").withArgs(policyId, claimId);
       // No verdict by the deadline: escalated and resolved by the arbiter with a payout of 600 (500 after deductible).
       await claims.escalate(claimId);
       await claims.connect(arbiter).resolve(claimId, true, 600n * UNIT);

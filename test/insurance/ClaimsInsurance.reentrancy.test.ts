@@ -79,7 +79,8 @@ describe("ClaimsInsurance: reentrancy through the policy token's ERC-721 receive
     const guardError = claims.interface.encodeErrorResult("ReentrancyGuardReentrantCall", []);
     await receiver.setAttack(Attack.FileClaim, true);
     const premium = await claims.quotePremium(productId3, COVERAGE, DURATION);
-    await expect(receiver.buy(productId3, receiverDevice, COVERAGE, DURATION)).to.changeTokenBalances(ethers, 
+    await expect(receiver.buy(productId3, receiverDevice, COVERAGE, DURATION)).to.changeTokenBalances(
+      ethers,
       token,
       [receiver],
       [-premium],
@@ -121,7 +122,15 @@ describe("ClaimsInsurance: reentrancy through the policy token's ERC-721 receive
       const receiverAddress = await receiver.getAddress();
       await claims.grantRole(await claims.INSURER_ROLE(), receiverAddress);
       await claims.grantRole(await claims.ARBITER_ROLE(), receiverAddress);
-      const verdict = { claimId: 1n, evidenceHash: id("e"), modelHash: fx.modelHash, approved: false, payout: 0n, scoreBps: 0n, deadline: 0n };
+      const verdict = {
+        claimId: 1n,
+        evidenceHash: id("e"),
+        modelHash: fx.modelHash,
+        approved: false,
+        payout: 0n,
+        scoreBps: 0n,
+        deadline: 0n,
+      };
       const args: Record<typeof name, unknown[]> = {
         appeal: [1n],
         challenge: [1n],

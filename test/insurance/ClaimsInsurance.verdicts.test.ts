@@ -131,7 +131,9 @@ describe("ClaimsInsurance: verdicts", () => {
       await committee.connect(admin).removeMember(members[0].address); // 2 members left, threshold 2
       expect(await claims.hasSigned(digest, members[0].address)).to.equal(false);
       // Member 0's earlier signature no longer counts: member 1 alone is 1 of 2.
-      await expect(claims.submitVerdict(v, [s1])).to.emit(claims, "VerdictSigned").withArgs(claimId, digest, 0b010n, 1n);
+      await expect(claims.submitVerdict(v, [s1]))
+        .to.emit(claims, "VerdictSigned")
+        .withArgs(claimId, digest, 0b010n, 1n);
       await expect(claims.submitVerdict(v, [s0]))
         .to.be.revertedWithCustomError(committee, "CommitteeInvalidSigner")
         .withArgs(0n, members[0].address);
@@ -145,7 +147,9 @@ describe("ClaimsInsurance: verdicts", () => {
       const [s0, s1] = await signBy(fx, fx.members.slice(0, 2), v);
       await fx.claims.submitVerdict(v, [s0]);
       await fx.committee.connect(fx.admin).addMember(new Wallet(id("newcomer")).address);
-      await expect(fx.claims.submitVerdict(v, [s1])).to.emit(fx.claims, "VerdictSigned").withArgs(fx.claimId, digest, 0b010n, 1n);
+      await expect(fx.claims.submitVerdict(v, [s1]))
+        .to.emit(fx.claims, "VerdictSigned")
+        .withArgs(fx.claimId, digest, 0b010n, 1n);
       // ...and member 0 can sign again under the new configuration.
       await expect(fx.claims.submitVerdict(v, [s0])).to.emit(fx.claims, "VerdictFinalised");
     });
@@ -299,7 +303,8 @@ describe("ClaimsInsurance: verdicts", () => {
       const { claims, token, holder, other, claimId, policyId } = fx;
       await claims.connect(holder).transferFrom(holder.address, other.address, policyId);
       const v = await verdictFor(fx, claimId, true);
-      await expect(claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, 2), v))).to.changeTokenBalances(ethers, 
+      await expect(claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, 2), v))).to.changeTokenBalances(
+        ethers,
         token,
         [holder, other],
         [0n, CLAIM_AMOUNT + BigInt(PARAMETRIC_PRODUCT.claimDeposit)],
@@ -327,7 +332,9 @@ describe("ClaimsInsurance: verdicts", () => {
       ]);
       const expected2 = committee.interface.encodeErrorResult("CommitteeInvalidSigner", [0n, stranger.address]);
       const tx = claims.submitVerdicts([good, wrongEvidence, nonMember], sigs);
-      await expect(tx).to.emit(claims, "VerdictFinalised").withArgs(claimIds[0], true, CLAIM_AMOUNT, 9_100n, fx.modelHash, await digestOf(fx, good));
+      await expect(tx)
+        .to.emit(claims, "VerdictFinalised")
+        .withArgs(claimIds[0], true, CLAIM_AMOUNT, 9_100n, fx.modelHash, await digestOf(fx, good));
       await expect(tx).to.emit(claims, "VerdictSkipped").withArgs(claimIds[1], 1n, expected1);
       await expect(tx).to.emit(claims, "VerdictSkipped").withArgs(claimIds[2], 2n, expected2);
       expect((await claims.getClaim(claimIds[0])).status).to.equal(Status.Approved);

@@ -96,9 +96,7 @@ describe("OracleCommittee", () => {
 
     it("pairs a removal with a threshold change in one reconfiguration (one version bump)", async () => {
       const { committee, manager, members, stranger } = await loadFixture(deployCommitteeFixture);
-      const tx = committee
-        .connect(manager)
-        .reconfigure([members[0].address, members[1].address], [stranger.address], 1);
+      const tx = committee.connect(manager).reconfigure([members[0].address, members[1].address], [stranger.address], 1);
       await expect(tx).to.emit(committee, "MemberRemoved").withArgs(members[0].address, 0n, 2n);
       await expect(tx).to.emit(committee, "MemberRemoved").withArgs(members[1].address, 1n, 2n);
       await expect(tx).to.emit(committee, "MemberAdded").withArgs(stranger.address, 0n, 2n);
@@ -156,9 +154,7 @@ describe("OracleCommittee", () => {
         () => committee.connect(outsider).approveModel(OTHER_MODEL, "1", "u"),
         () => committee.connect(outsider).retireModel(MODEL_HASH),
       ]) {
-        await expect(call())
-          .to.be.revertedWithCustomError(committee, "AccessControlUnauthorizedAccount")
-          .withArgs(outsider.address, role);
+        await expect(call()).to.be.revertedWithCustomError(committee, "AccessControlUnauthorizedAccount").withArgs(outsider.address, role);
       }
     });
   });

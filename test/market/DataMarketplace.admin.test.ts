@@ -85,7 +85,16 @@ describe("DataMarketplace", function () {
       await market.connect(signers.admin).setFee(MAX_FEE_BPS);
       await expect(market.connect(signers.seller).deliver(datasetPurchase, ENCRYPTED_KEY))
         .to.emit(market, "KeyDelivered")
-        .withArgs(datasetPurchase, datasetId, signers.buyer.address, signers.seller.address, ENCRYPTED_KEY, PRICE - feeOf(PRICE), feeOf(PRICE), MAX_UINT64);
+        .withArgs(
+          datasetPurchase,
+          datasetId,
+          signers.buyer.address,
+          signers.seller.address,
+          ENCRYPTED_KEY,
+          PRICE - feeOf(PRICE),
+          feeOf(PRICE),
+          MAX_UINT64,
+        );
     });
 
     it("accrues later fees to a new treasury while the old one keeps what it earned", async function () {
@@ -128,7 +137,8 @@ describe("DataMarketplace", function () {
         .withArgs(datasetId, ListingStatus.TakenDown);
       // Before the delivery deadline, the buyer takes the refund (pull).
       expect(BigInt(await time.latest())).to.be.lessThan((await market.getPurchase(datasetPurchase)).deliverBy);
-      await expect(market.connect(signers.buyer).refund(datasetPurchase)).to.changeTokenBalances(ethers, 
+      await expect(market.connect(signers.buyer).refund(datasetPurchase)).to.changeTokenBalances(
+        ethers,
         token,
         [market, signers.buyer],
         [-PRICE, PRICE],
@@ -170,4 +180,4 @@ describe("DataMarketplace", function () {
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -53,7 +53,16 @@ describe("DataMarketplace", function () {
       await market.connect(signers.seller).setAgent(signers.agent.address, true);
       await expect(market.connect(signers.agent).deliver(datasetPurchase, ENCRYPTED_KEY))
         .to.emit(market, "KeyDelivered")
-        .withArgs(datasetPurchase, datasetId, signers.buyer.address, signers.agent.address, ENCRYPTED_KEY, PRICE - feeOf(PRICE), feeOf(PRICE), MAX_UINT64);
+        .withArgs(
+          datasetPurchase,
+          datasetId,
+          signers.buyer.address,
+          signers.agent.address,
+          ENCRYPTED_KEY,
+          PRICE - feeOf(PRICE),
+          feeOf(PRICE),
+          MAX_UINT64,
+        );
       // Proceeds go to the seller, never to the agent.
       expect(await market.withdrawable(signers.agent.address)).to.equal(0n);
       await market.connect(signers.seller).setAgent(signers.agent.address, false);
@@ -120,7 +129,12 @@ describe("DataMarketplace", function () {
       await time.setNextBlockTimestamp(datasetDeliverBy + 1n);
       const tx = market.connect(signers.buyer).refund(datasetPurchase);
       await expect(tx).to.emit(market, "Refunded").withArgs(datasetPurchase, datasetId, signers.buyer.address, PRICE);
-      await expect(tx).to.changeTokenBalances(ethers, token, [market, signers.buyer, signers.seller, signers.treasury], [-PRICE, PRICE, 0n, 0n]);
+      await expect(tx).to.changeTokenBalances(
+        ethers,
+        token,
+        [market, signers.buyer, signers.seller, signers.treasury],
+        [-PRICE, PRICE, 0n, 0n],
+      );
       expect((await market.getPurchase(datasetPurchase)).status).to.equal(PurchaseStatus.Refunded);
       const access = await market.accessOf(datasetId, signers.buyer.address);
       expect([access.since, access.expiry, access.pendingLicence]).to.deep.equal([0n, 0n, false]);
@@ -162,7 +176,12 @@ describe("DataMarketplace", function () {
 
       const fees = market.connect(signers.treasury).withdraw(signers.other.address);
       await expect(fees).to.emit(market, "Withdrawn").withArgs(signers.treasury.address, signers.other.address, feeOf(PRICE));
-      await expect(fees).to.changeTokenBalances(ethers, token, [market, signers.treasury, signers.other], [-feeOf(PRICE), 0n, feeOf(PRICE)]);
+      await expect(fees).to.changeTokenBalances(
+        ethers,
+        token,
+        [market, signers.treasury, signers.other],
+        [-feeOf(PRICE), 0n, feeOf(PRICE)],
+      );
     });
 
     it("rejects an empty balance, a second withdrawal and the zero recipient", async function () {
@@ -188,8 +207,7 @@ describe("DataMarketplace", function () {
       await time.increase(DELIVERY_WINDOW + 1n);
       await market.connect(signers.buyer2).refund(4n);
       const pending = PRICE;
-      const owed =
-        (await market.withdrawable(signers.seller.address)) + (await market.withdrawable(signers.treasury.address));
+      const owed = (await market.withdrawable(signers.seller.address)) + (await market.withdrawable(signers.treasury.address));
       expect(owed).to.equal(feeOf(PRICE) + feeOf(STREAM_PRICE));
       expect(await token.balanceOf(await market.getAddress())).to.equal(pending + owed);
     });
@@ -234,9 +252,15 @@ describe("DataMarketplace", function () {
       const { market, token, signers } = await loadFixture(reentrantMarketFixture);
       const target = await market.getAddress();
       const attacks: [string, () => Promise<ContractTransactionResponse>][] = [
-        [market.interface.encodeFunctionData("purchase", [1n, PRICE, BUYER_PUBLIC_KEY]), () => market.connect(signers.buyer).purchase(1n, PRICE, BUYER_PUBLIC_KEY)],
+        [
+          market.interface.encodeFunctionData("purchase", [1n, PRICE, BUYER_PUBLIC_KEY]),
+          () => market.connect(signers.buyer).purchase(1n, PRICE, BUYER_PUBLIC_KEY),
+        ],
         [market.interface.encodeFunctionData("refund", [2n]), () => market.connect(signers.buyer).refund(2n)],
-        [market.interface.encodeFunctionData("withdraw", [signers.seller.address]), () => market.connect(signers.seller).withdraw(signers.seller.address)],
+        [
+          market.interface.encodeFunctionData("withdraw", [signers.seller.address]),
+          () => market.connect(signers.seller).withdraw(signers.seller.address),
+        ],
         [market.interface.encodeFunctionData("deliver", [2n, ENCRYPTED_KEY]), () => market.connect(signers.buyer).refund(2n)],
       ];
       for (const [data, outer] of attacks) {
@@ -246,9 +270,15 @@ describe("DataMarketplace", function () {
       // Nothing moved: the refund and the withdrawal are still available exactly once.
       await token.arm(ZeroAddress, "0x");
       expect((await market.getPurchase(2n)).status).to.equal(PurchaseStatus.Pending);
-      await expect(market.connect(signers.buyer).refund(2n)).to.changeTokenBalances(ethers, token, [market, signers.buyer], [-PRICE, PRICE]);
+      await expect(market.connect(signers.buyer).refund(2n)).to.changeTokenBalances(
+        ethers,
+        token,
+        [market, signers.buyer],
+        [-PRICE, PRICE],
+      );
       const proceeds = PRICE - feeOf(PRICE);
-      await expect(market.connect(signers.seller).withdraw(signers.seller.address)).to.changeTokenBalances(ethers, 
+      await expect(market.connect(signers.seller).withdraw(signers.seller.address)).to.changeTokenBalances(
+        ethers,
         token,
         [market, signers.seller],
         [-proceeds, proceeds],
@@ -257,4 +287,4 @@ describe("DataMarketplace", function () {
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -68,7 +68,9 @@ describe("DataMarketplace", function () {
       await expect(factory.deploy(...args, 0n, 10_001n))
         .to.be.revertedWithCustomError(factory, "MarketFeeCapTooHigh")
         .withArgs(10_001n, BPS);
-      await expect(factory.deploy(...args, 501n, 500n)).to.be.revertedWithCustomError(factory, "MarketFeeTooHigh").withArgs(501n, 500n);
+      await expect(factory.deploy(...args, 501n, 500n))
+        .to.be.revertedWithCustomError(factory, "MarketFeeTooHigh")
+        .withArgs(501n, 500n);
       const full = await factory.deploy(...args, 10_000n, 10_000n);
       expect(await full.MAX_FEE_BPS()).to.equal(10_000n);
     });
@@ -105,9 +107,7 @@ describe("DataMarketplace", function () {
 
     it("creates streams with a period and models without one, numbering listings from 1", async function () {
       const { market, devices, signers } = await loadFixture(deployMarketFixture);
-      await expect(
-        market.connect(signers.seller).createListing(datasetParams(devices, [], { kind: Kind.Stream, period: PERIOD })),
-      )
+      await expect(market.connect(signers.seller).createListing(datasetParams(devices, [], { kind: Kind.Stream, period: PERIOD })))
         .to.emit(market, "ListingCreated")
         .withArgs(1n, signers.seller.address, Kind.Stream, PRICE, PERIOD, DELIVERY_WINDOW, CONTENT_HASH, TERMS_HASH, METADATA_URI, [
           devices.device1,
@@ -134,7 +134,10 @@ describe("DataMarketplace", function () {
     it("rejects invalid terms with the exact error", async function () {
       const { market, devices, signers } = await loadFixture(deployMarketFixture);
       const seller = market.connect(signers.seller);
-      await expect(seller.createListing(datasetParams(devices, [], { price: 0n }))).to.be.revertedWithCustomError(market, "MarketZeroPrice");
+      await expect(seller.createListing(datasetParams(devices, [], { price: 0n }))).to.be.revertedWithCustomError(
+        market,
+        "MarketZeroPrice",
+      );
       await expect(seller.createListing(datasetParams(devices, [], { kind: Kind.Stream, period: 0n })))
         .to.be.revertedWithCustomError(market, "MarketInvalidPeriod")
         .withArgs(Kind.Stream, 0n);
@@ -188,19 +191,37 @@ describe("DataMarketplace", function () {
         .withArgs(devices.device2);
     });
 
+    it("M-1 anchor front-running: a root another device anchored first can still be anchored and listed by its own device", async function () {
+      const { market, registry, devices, domain, keys, signers } = await loadFixture(deployMarketFixture);
+      const rows = AI4I_ROWS.slice(0, 2);
+      const readings = await signAi4iRows({ deviceKey: keys[1], domain, rows, startSeq: 0n, startTimestamp: 1_700_000_000n });
+      const victim = prepareReadingBatch(domain, readings);
+      // The owner of device 3 copies device 2's pending root and anchors it first.
+      await registry.connect(signers.other).anchorBatch(devices.device3, victim.root, 100n, 101n, "ipfs://copy");
+      await registry.connect(signers.seller).anchorBatch(devices.device2, victim.root, 0n, 1n, "ipfs://genuine");
+      await expect(market.connect(signers.seller).createListing(datasetParams(devices, [victim.root], { devices: [devices.device2] })))
+        .to.emit(market, "ListingAnchorAdded")
+        .withArgs(1n, victim.root, devices.device2);
+      // Its copy sits in device 3's own namespace: a listing of device 3 names device 3, whose key signed none of it.
+      await expect(market.connect(signers.other).createListing(datasetParams(devices, [victim.root], { devices: [devices.device3] })))
+        .to.emit(market, "ListingAnchorAdded")
+        .withArgs(2n, victim.root, devices.device3);
+      expect((await registry.anchorOf(devices.device2, victim.root)).device).to.equal(devices.device2);
+    });
+
     it("rejects anchors that are not anchored, belong to another device, repeat, or are too many", async function () {
       const { market, devices, batch, otherBatch, signers } = await loadFixture(deployMarketFixture);
       const seller = market.connect(signers.seller);
       const unknownRoot = id("never anchored");
       await expect(seller.createListing(datasetParams(devices, [unknownRoot])))
         .to.be.revertedWithCustomError(market, "MarketAnchorNotForListing")
-        .withArgs(unknownRoot, ZeroAddress);
+        .withArgs(1n, unknownRoot);
       await expect(seller.createListing(datasetParams(devices, [otherBatch.root])))
         .to.be.revertedWithCustomError(market, "MarketAnchorNotForListing")
-        .withArgs(otherBatch.root, devices.device3);
+        .withArgs(1n, otherBatch.root);
       await expect(seller.createListing(datasetParams(devices, [batch.root], { devices: [devices.device2] })))
         .to.be.revertedWithCustomError(market, "MarketAnchorNotForListing")
-        .withArgs(batch.root, devices.device1);
+        .withArgs(1n, batch.root);
       await expect(seller.createListing(datasetParams(devices, [batch.root, batch.root])))
         .to.be.revertedWithCustomError(market, "MarketAnchorAlreadyAdded")
         .withArgs(1n, batch.root);
@@ -308,7 +329,7 @@ describe("DataMarketplace", function () {
         .withArgs(streamId, batch.root);
       await expect(seller.addAnchors(streamId, [otherBatch.root]))
         .to.be.revertedWithCustomError(market, "MarketAnchorNotForListing")
-        .withArgs(otherBatch.root, devices.device3);
+        .withArgs(streamId, otherBatch.root);
       await expect(market.connect(signers.other).addAnchors(streamId, []))
         .to.be.revertedWithCustomError(market, "MarketNotSeller")
         .withArgs(streamId, signers.other.address);
@@ -333,4 +354,4 @@ describe("DataMarketplace", function () {
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -153,7 +153,16 @@ describe("DataMarketplace", function () {
       const t = await nextTimestamp();
       await expect(market.connect(signers.seller).deliver(streamPurchase, ENCRYPTED_KEY))
         .to.emit(market, "KeyDelivered")
-        .withArgs(streamPurchase, streamId, signers.buyer.address, signers.seller.address, ENCRYPTED_KEY, STREAM_PRICE - feeOf(STREAM_PRICE), feeOf(STREAM_PRICE), t + PERIOD);
+        .withArgs(
+          streamPurchase,
+          streamId,
+          signers.buyer.address,
+          signers.seller.address,
+          ENCRYPTED_KEY,
+          STREAM_PRICE - feeOf(STREAM_PRICE),
+          feeOf(STREAM_PRICE),
+          t + PERIOD,
+        );
       const buyer = signers.buyer.address;
       expect(await market.hasAccess(streamId, buyer, t)).to.equal(true);
       expect(await market.hasAccess(streamId, buyer, t + PERIOD - 1n)).to.equal(true);
@@ -171,7 +180,16 @@ describe("DataMarketplace", function () {
       await market.connect(signers.buyer).purchase(streamId, STREAM_PRICE, BUYER_PUBLIC_KEY);
       await expect(market.connect(signers.seller).deliver(3n, ENCRYPTED_KEY))
         .to.emit(market, "KeyDelivered")
-        .withArgs(3n, streamId, signers.buyer.address, signers.seller.address, ENCRYPTED_KEY, STREAM_PRICE - feeOf(STREAM_PRICE), feeOf(STREAM_PRICE), t + 2n * PERIOD);
+        .withArgs(
+          3n,
+          streamId,
+          signers.buyer.address,
+          signers.seller.address,
+          ENCRYPTED_KEY,
+          STREAM_PRICE - feeOf(STREAM_PRICE),
+          feeOf(STREAM_PRICE),
+          t + 2n * PERIOD,
+        );
       const access = await market.accessOf(streamId, signers.buyer.address);
       expect([access.since, access.expiry]).to.deep.equal([t, t + 2n * PERIOD]);
       expect(await market.hasAccess(streamId, signers.buyer.address, t + PERIOD + 1n)).to.equal(true);
@@ -213,15 +231,26 @@ describe("DataMarketplace", function () {
       await market.connect(signers.seller).setPrice(streamId, 3n * STREAM_PRICE);
       await expect(market.connect(signers.seller).deliver(datasetPurchase, ENCRYPTED_KEY))
         .to.emit(market, "KeyDelivered")
-        .withArgs(datasetPurchase, datasetId, signers.buyer.address, signers.seller.address, ENCRYPTED_KEY, PRICE - feeOf(PRICE), feeOf(PRICE), MAX_UINT64);
+        .withArgs(
+          datasetPurchase,
+          datasetId,
+          signers.buyer.address,
+          signers.seller.address,
+          ENCRYPTED_KEY,
+          PRICE - feeOf(PRICE),
+          feeOf(PRICE),
+          MAX_UINT64,
+        );
       await time.increase(DELIVERY_WINDOW + 1n);
-      await expect(market.connect(signers.buyer).refund(streamPurchase)).to.changeTokenBalances(ethers, 
+      await expect(market.connect(signers.buyer).refund(streamPurchase)).to.changeTokenBalances(
+        ethers,
         token,
         [market, signers.buyer],
         [-STREAM_PRICE, STREAM_PRICE],
       );
       // New buyers pay the new price.
-      await expect(market.connect(signers.buyer2).purchase(datasetId, 2n * PRICE, BUYER_PUBLIC_KEY)).to.changeTokenBalances(ethers, 
+      await expect(market.connect(signers.buyer2).purchase(datasetId, 2n * PRICE, BUYER_PUBLIC_KEY)).to.changeTokenBalances(
+        ethers,
         token,
         [signers.buyer2, market],
         [-2n * PRICE, 2n * PRICE],
@@ -231,4 +260,4 @@ describe("DataMarketplace", function () {
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -40,9 +40,7 @@ describe("DataMarketplace", function () {
       // Seller: encrypts the AI4I training file, lists it with its hash and the anchored batch, runs a delivery agent.
       const contentKey = generateContentKey();
       const encryptedFile = encryptFile(DATASET_FILE, contentKey);
-      await market
-        .connect(signers.seller)
-        .createListing(datasetParams(devices, [batch.root], { contentHash: contentHash(DATASET_FILE) }));
+      await market.connect(signers.seller).createListing(datasetParams(devices, [batch.root], { contentHash: contentHash(DATASET_FILE) }));
       await market.connect(signers.seller).setAgent(signers.agent.address, true);
 
       // Buyer: a dedicated encryption key; the public half goes with the purchase.
@@ -70,9 +68,10 @@ describe("DataMarketplace", function () {
 
       // The anchored readings are the dataset's first rows, signed by device 1 and attached to the listing.
       batch.entries.forEach(({ reading }, i) => expect(reading.values).to.deep.equal(telemetryToValues(rows[i])));
-      const anchor = await registry.anchorOf(batch.root);
+      const anchor = await registry.anchorOf(devices.device1, batch.root);
       const result = await verifyAnchoredReadings(registry, {
         domain,
+        device: devices.device1,
         root: batch.root,
         readings: batch.entries,
         listing: { marketplace: market, listingId: 1n },
@@ -82,11 +81,17 @@ describe("DataMarketplace", function () {
     });
 
     it("flags altered readings and batches not attached to the listing", async function () {
-      const { market, registry, domain, batch, otherBatch, datasetId } = await loadFixture(listedFixture);
+      const { market, registry, domain, batch, otherBatch, datasetId, devices } = await loadFixture(listedFixture);
       const altered = batch.entries.map((e, i) =>
         i === 3 ? { ...e, reading: { ...e.reading, values: [e.reading.values[0] + 1n, ...e.reading.values.slice(1)] } } : e,
       );
-      const bad = await verifyAnchoredReadings(registry, { domain, root: batch.root, readings: altered, listing: { marketplace: market, listingId: datasetId } });
+      const bad = await verifyAnchoredReadings(registry, {
+        domain,
+        device: devices.device1,
+        root: batch.root,
+        readings: altered,
+        listing: { marketplace: market, listingId: datasetId },
+      });
       expect(bad.valid).to.equal(false);
       expect(bad.failures.map((f) => f.index)).to.deep.equal([3, 3]);
       expect(bad.failures[0].reason).to.contain("signature");
@@ -94,6 +99,7 @@ describe("DataMarketplace", function () {
 
       const foreign = await verifyAnchoredReadings(registry, {
         domain,
+        device: devices.device3,
         root: otherBatch.root,
         readings: otherBatch.entries,
         listing: { marketplace: market, listingId: datasetId },
@@ -123,7 +129,9 @@ describe("DataMarketplace", function () {
       const gasOf = async (tx: Promise<ContractTransactionResponse>) => (await (await tx)!.wait())!.gasUsed;
       const encryptedKey = encryptContentKey(BUYER_PUBLIC_KEY, generateContentKey());
       // Warm the treasury's balance slot and the seller's, as on a live market.
-      await market.connect(signers.seller).createListing(datasetParams(devices, [], { kind: Kind.Stream, price: STREAM_PRICE, period: PERIOD, devices: [devices.device1] }));
+      await market
+        .connect(signers.seller)
+        .createListing(datasetParams(devices, [], { kind: Kind.Stream, price: STREAM_PRICE, period: PERIOD, devices: [devices.device1] }));
       await market.connect(signers.buyer2).purchase(1n, STREAM_PRICE, BUYER_PUBLIC_KEY);
       await market.connect(signers.seller).deliver(1n, encryptedKey);
 
@@ -158,4 +166,4 @@ describe("DataMarketplace", function () {
   });
 });
 
-networkHelpers
+networkHelpers;

@@ -86,8 +86,18 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
   const roots: string[] = [];
   const now = BigInt(await time.latest());
   for (const size of ANCHOR_SIZES) {
-    const readings = await signAi4iRows({ deviceKey, domain: registryDomain, rows: rows.slice(0, size), startSeq: seq, startTimestamp: now - 86_400n });
-    const anchored = await anchorReadings(registry, { domain: registryDomain, readings, uri: `ipfs://bench/batch/${String(seq).padStart(6, "0")}` });
+    const readings = await signAi4iRows({
+      deviceKey,
+      domain: registryDomain,
+      rows: rows.slice(0, size),
+      startSeq: seq,
+      startTimestamp: now - 86_400n,
+    });
+    const anchored = await anchorReadings(registry, {
+      domain: registryDomain,
+      readings,
+      uri: `ipfs://bench/batch/${String(seq).padStart(6, "0")}`,
+    });
     anchorBySize[size] = gasOf(anchored.receipt);
     seq += BigInt(size);
     roots.push(anchored.root);
@@ -110,7 +120,10 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
       devices: [registered.device],
       anchors: [roots[n]],
     });
-    const bought = await purchaseListing(triad.market.connect(buyer), triad.token.connect(buyer), { listingId: listing.listingId, buyerPublicKey });
+    const bought = await purchaseListing(triad.market.connect(buyer), triad.token.connect(buyer), {
+      listingId: listing.listingId,
+      buyerPublicKey,
+    });
     const delivered = await deliverContentKey(market, { purchaseId: bought.purchaseId, contentKey: generateContentKey() });
     return { createListing: gasOf(listing.receipt), purchase: gasOf(bought.receipt), deliverKey: gasOf(delivered.receipt) };
   };
@@ -174,7 +187,12 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
     const filed = [];
     for (const p of policies) filed.push(await file(p.policyId));
     const signatures = await Promise.all(filed.map((f) => signBy(1, f.verdict)));
-    const receipt = (await (await triad.claims.connect(deployer).submitVerdicts(filed.map((f) => f.verdict), signatures)).wait())!;
+    const receipt = (await (
+      await triad.claims.connect(deployer).submitVerdicts(
+        filed.map((f) => f.verdict),
+        signatures,
+      )
+    ).wait())!;
     const finalised = receipt.logs.filter((l) => l.topics[0] === triad.claims.interface.getEvent("VerdictFinalised").topicHash).length;
     if (finalised !== policies.length) throw new Error(`batch: ${finalised} of ${policies.length} verdicts finalised`);
     return Math.round(gasOf(receipt) / policies.length);

@@ -104,7 +104,13 @@ export async function prepareOracleWorkload(
   for (const [i, { device, policyId }] of insured.entries()) {
     const r = options.readingsPerClaim;
     const rows = i % 2 === 0 ? normalRows(r, i % 500) : [...normalRows(r - 1, i % 500), failures[i % failures.length]];
-    const bundle = await makeBundle({ deviceKey: device, chainId: BigInt(s.triad.chainId), registry: s.addresses.registry, rows, incidentAt });
+    const bundle = await makeBundle({
+      deviceKey: device,
+      chainId: BigInt(s.triad.chainId),
+      registry: s.addresses.registry,
+      rows,
+      incidentAt,
+    });
     prepared.push({ policyId, hash: bundle.hash, uri: evidence.put(bundle.bytes).uri, incidentAt });
   }
   progress(`oracle: ${total} evidence bundles of ${options.readingsPerClaim} signed readings stored in the evidence server`);
@@ -206,7 +212,7 @@ export async function runOracle(
 
     const waitUntil = async (ids: readonly bigint[], what: string) => {
       const deadline = Date.now() + 300_000;
-      for (let i = 0; i < ids.length; ) {
+      for (let i = 0; i < ids.length;) {
         if (decidedAt.has(ids[i].toString())) {
           i++;
           continue;
@@ -233,7 +239,8 @@ export async function runOracle(
     let skipped = 0;
     let transactions = 0;
     for (const d of daemons) {
-      const sumOf = (values: { metricName?: string; value: number }[], suffix: string) => values.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
+      const sumOf = (values: { metricName?: string; value: number }[], suffix: string) =>
+        values.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
       inferenceSeconds += sumOf((await d.metrics.inferenceSeconds.get()).values, "_sum");
       transactions += sumOf((await d.metrics.submissionSeconds.get()).values, "_count");
       inferred += (await d.metrics.inferredClaims.get()).values[0]?.value ?? 0;
@@ -252,7 +259,9 @@ export async function runOracle(
     }
     await waitUntil(live, "the latency claims");
     const latencies = live.map((id) => decidedAt.get(id.toString())! - filedAt.get(id.toString())!).sort((a, b) => a - b);
-    progress(`${label(args)}: ${live.length} claims filed one at a time every ${options.latencyGapMs} ms, p50 ${percentile(latencies, 50).toFixed(0)} ms`);
+    progress(
+      `${label(args)}: ${live.length} claims filed one at a time every ${options.latencyGapMs} ms, p50 ${percentile(latencies, 50).toFixed(0)} ms`,
+    );
 
     // The chain agrees: every claim decided.
     for (const id of [...workload.backlog, ...live]) {

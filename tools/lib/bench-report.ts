@@ -43,31 +43,109 @@ function rows(r: BenchResults): Row[] {
   const none = { target: "—" };
   const out: Row[] = [
     { figure: "gas: registerDevice", measured: g.registerDevice, unit: "gas", ...none, reference: "" },
-    { figure: "gas: anchorBatch (largest of 1 / 256 / 1,024 readings)", measured: g.anchorBatch, unit: "gas", ...max(g.anchorBatch, 60_000), reference: "" },
+    {
+      figure: "gas: anchorBatch (largest of 1 / 256 / 1,024 readings)",
+      measured: g.anchorBatch,
+      unit: "gas",
+      ...max(g.anchorBatch, 60_000),
+      reference: "",
+    },
     { figure: "gas: anchor per reading, 256 readings", measured: g.anchorPerReading256, unit: "gas", ...none, reference: "" },
     { figure: "gas: anchor per reading, 1,024 readings", measured: g.anchorPerReading1024, unit: "gas", ...none, reference: "" },
-    { figure: "gas: createListing (dataset, 1 device, 1 anchor)", measured: g.createListing, unit: "gas", ...none, reference: "325,387 with 2 devices (docs/market.md)" },
-    { figure: "gas: purchase (dataset, first licence)", measured: g.purchase, unit: "gas", ...none, reference: "144,904 with 2 devices (docs/market.md)" },
+    {
+      figure: "gas: createListing (dataset, 1 device, 1 anchor)",
+      measured: g.createListing,
+      unit: "gas",
+      ...none,
+      reference: "325,387 with 2 devices (docs/market.md)",
+    },
+    {
+      figure: "gas: purchase (dataset, first licence)",
+      measured: g.purchase,
+      unit: "gas",
+      ...none,
+      reference: "144,904 with 2 devices (docs/market.md)",
+    },
     { figure: "gas: deliverKey (dataset)", measured: g.deliverKey, unit: "gas", ...none, reference: "60,586 (docs/market.md)" },
-    { figure: "gas: buyPolicy (default product, 5,000 tUSD, 90 days)", measured: g.buyPolicy, unit: "gas", ...none, reference: "296,733 (docs/insurance.md)" },
-    { figure: "gas: fileClaim (default product)", measured: g.fileClaim, unit: "gas", ...none, reference: "242,745 as a deployment's first claim (docs/insurance.md)" },
-    { figure: "gas: submitVerdict, 1 signature, finalising, paid in the same tx", measured: g.submitVerdict1, unit: "gas", ...max(g.submitVerdict1, 80_000), reference: "108,366 refunding the last deposit held (docs/insurance.md)" },
-    { figure: "gas: submitVerdict, 3 signatures (threshold 3), paid in the same tx", measured: g.submitVerdict3, unit: "gas", ...none, reference: "124,699 refunding the last deposit held (docs/insurance.md)" },
-    { figure: "gas: each extra signature = (3 sig − 1 sig) / 2", measured: extra, unit: "gas", ...max(extra, 8_000), reference: "8,173 (docs/insurance.md)" },
-    { figure: "gas: batch of 20 verdicts, per claim, each paid in the same tx", measured: g.batchVerdictPerClaim20, unit: "gas", ...max(g.batchVerdictPerClaim20, 45_000), reference: "59,428 (docs/insurance.md, parametric)" },
-    { figure: "gas: settle (after the appeal window: payout + deposit refund)", measured: g.settle, unit: "gas", ...none, reference: "80,473 (docs/insurance.md)" },
+    {
+      figure: "gas: buyPolicy (default product, 5,000 tUSD, 90 days)",
+      measured: g.buyPolicy,
+      unit: "gas",
+      ...none,
+      reference: "296,733 (docs/insurance.md)",
+    },
+    {
+      figure: "gas: fileClaim (default product)",
+      measured: g.fileClaim,
+      unit: "gas",
+      ...none,
+      reference: "242,745 as a deployment's first claim (docs/insurance.md)",
+    },
+    {
+      figure: "gas: submitVerdict, 1 signature, finalising, paid in the same tx",
+      measured: g.submitVerdict1,
+      unit: "gas",
+      ...max(g.submitVerdict1, 80_000),
+      reference: "108,366 refunding the last deposit held (docs/insurance.md)",
+    },
+    {
+      figure: "gas: submitVerdict, 3 signatures (threshold 3), paid in the same tx",
+      measured: g.submitVerdict3,
+      unit: "gas",
+      ...none,
+      reference: "124,699 refunding the last deposit held (docs/insurance.md)",
+    },
+    {
+      figure: "gas: each extra signature = (3 sig − 1 sig) / 2",
+      measured: extra,
+      unit: "gas",
+      ...max(extra, 8_000),
+      reference: "8,173 (docs/insurance.md)",
+    },
+    {
+      figure: "gas: batch of 20 verdicts, per claim, each paid in the same tx",
+      measured: g.batchVerdictPerClaim20,
+      unit: "gas",
+      ...max(g.batchVerdictPerClaim20, 45_000),
+      reference: "59,428 (docs/insurance.md, parametric)",
+    },
+    {
+      figure: "gas: settle (after the appeal window: payout + deposit refund)",
+      measured: g.settle,
+      unit: "gas",
+      ...none,
+      reference: "80,473 (docs/insurance.md)",
+    },
   ];
   for (const [name, f, ref] of [
     ["oracle (1 daemon)", r.oracle, true],
     ["committee (3 daemons, 2-of-3)", r.committee, false],
   ] as const) {
     out.push(
-      { figure: `${name}: claims/s`, measured: f.claimsPerSecond, unit: "claims/s", ...(ref ? min(f.claimsPerSecond, 100) : none), reference: ref ? "30–51 (oracle/README.md, before native secp256k1)" : "" },
+      {
+        figure: `${name}: claims/s`,
+        measured: f.claimsPerSecond,
+        unit: "claims/s",
+        ...(ref ? min(f.claimsPerSecond, 100) : none),
+        reference: ref ? "30–51 (oracle/README.md, before native secp256k1)" : "",
+      },
       { figure: `${name}: latency p50`, measured: f.p50Ms, unit: "ms", ...none, reference: ref ? "150–193 (oracle/README.md)" : "" },
       { figure: `${name}: latency p95`, measured: f.p95Ms, unit: "ms", ...none, reference: ref ? "234–361 (oracle/README.md)" : "" },
       { figure: `${name}: latency max`, measured: f.maxMs, unit: "ms", ...none, reference: "" },
-      { figure: `${name}: inference per claim`, measured: f.inferenceMs, unit: "ms", ...none, reference: ref ? "0.23–0.93 (oracle/README.md)" : "" },
-      { figure: `${name}: RPC calls per claim`, measured: f.rpcCallsPerClaim, unit: "calls", ...none, reference: ref ? "2.16 (oracle/README.md)" : "" },
+      {
+        figure: `${name}: inference per claim`,
+        measured: f.inferenceMs,
+        unit: "ms",
+        ...none,
+        reference: ref ? "0.23–0.93 (oracle/README.md)" : "",
+      },
+      {
+        figure: `${name}: RPC calls per claim`,
+        measured: f.rpcCallsPerClaim,
+        unit: "calls",
+        ...none,
+        reference: ref ? "2.16 (oracle/README.md)" : "",
+      },
     );
   }
   return out;
@@ -77,7 +155,10 @@ const status = (row: Row) => (row.met === undefined ? "" : row.met ? "met" : "MI
 
 export function renderResults(r: BenchResults): { markdown: string; table: string } {
   const all = rows(r);
-  const text = table([["figure", "measured", "target", "status"], ...all.map((row) => [row.figure, row.measured, row.target, status(row)])]);
+  const text = table([
+    ["figure", "measured", "target", "status"],
+    ...all.map((row) => [row.figure, row.measured, row.target, status(row)]),
+  ]);
   const md: string[] = [];
   const m = r.machine;
   const s = r.notes.settings as Record<string, unknown>;
@@ -95,7 +176,10 @@ export function renderResults(r: BenchResults): { markdown: string; table: strin
     "",
     "| figure | measured | target | status | documented before this benchmark |",
     "|---|---:|---|---|---|",
-    ...all.map((row) => `| ${row.figure} | ${fmt(row.measured)}${row.unit === "gas" ? "" : ` ${row.unit}`} | ${row.target} | ${status(row) === "MISSED" ? "**missed**" : status(row)} | ${row.reference} |`),
+    ...all.map(
+      (row) =>
+        `| ${row.figure} | ${fmt(row.measured)}${row.unit === "gas" ? "" : ` ${row.unit}`} | ${row.target} | ${status(row) === "MISSED" ? "**missed**" : status(row)} | ${row.reference} |`,
+    ),
     "",
     "## How it was measured",
     "",
@@ -110,7 +194,9 @@ export function renderResults(r: BenchResults): { markdown: string; table: strin
     "deposit), so the finalising transaction also pays the claim and refunds the deposit; the 1-signature figure is",
     "measured with the committee threshold set to 1, the 3-signature one with threshold 3. `buyPolicy`, `fileClaim`",
     "and `settle` use the deployment's default product (2-day appeal window, 10 tUSD deposit).",
-    `Anchoring by batch size: ${Object.entries(r.notes.gasDetail.anchorBySize).map(([n, gas]) => `${fmt(Number(n))} reading${n === "1" ? "" : "s"} ${fmt(gas)}`).join(", ")} gas.`,
+    `Anchoring by batch size: ${Object.entries(r.notes.gasDetail.anchorBySize)
+      .map(([n, gas]) => `${fmt(Number(n))} reading${n === "1" ? "" : "s"} ${fmt(gas)}`)
+      .join(", ")} gas.`,
     "",
     "Conditions that differ from the figures documented before: the dataset listing here names one device and one",
     `anchor (docs/market.md: two devices); the marketplace figures are its second sale — the first, on the fresh`,

@@ -13,7 +13,10 @@ export function table(rows: readonly (readonly (string | number | bigint)[])[]):
   const cells = rows.map((r) => r.map((c) => (typeof c === "string" ? c : c.toLocaleString("en-US"))));
   const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
   const line = (r: string[], raw: readonly (string | number | bigint)[]) =>
-    r.map((c, i) => (typeof raw[i] === "string" ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+    r
+      .map((c, i) => (typeof raw[i] === "string" ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   const out = [line(cells[0], rows[0].map(String)), widths.map((w) => "-".repeat(w)).join("  ")];
   for (let i = 1; i < cells.length; i++) out.push(line(cells[i], rows[i]));
   return out.join("\n");

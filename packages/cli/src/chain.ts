@@ -10,7 +10,9 @@ export async function chainAdvance(ctx: Context, args: { seconds: string }): Pro
     await ctx.provider.send("evm_increaseTime", [Number(seconds)]);
   } catch {
     // Public nodes do not offer the development methods: that is what tells a local chain from a real one.
-    fail(`chain:advance only works on a local chain (a Hardhat or Anvil node): network ${ctx.network} (chain ${await ctx.chainId()}) does not answer evm_increaseTime`);
+    fail(
+      `chain:advance only works on a local chain (a Hardhat or Anvil node): network ${ctx.network} (chain ${await ctx.chainId()}) does not answer evm_increaseTime`,
+    );
   }
   await ctx.provider.send("evm_mine", []);
   const now = Number(await ctx.latestTimestamp());

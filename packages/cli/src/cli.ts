@@ -15,7 +15,16 @@ import { chainCommands } from "./chain.ts";
 import { deviceCommands } from "./devices.ts";
 import { evidenceCommands } from "./evidence.ts";
 import { insuranceCommands } from "./insurance.ts";
-import { ACCOUNT_OPTION_NAMES, allOptions, camelCase, commandHelp, mainHelp, type CommandResult, type CommandSpec, type OptionSpec } from "./lib/command.ts";
+import {
+  ACCOUNT_OPTION_NAMES,
+  allOptions,
+  camelCase,
+  commandHelp,
+  mainHelp,
+  type CommandResult,
+  type CommandSpec,
+  type OptionSpec,
+} from "./lib/command.ts";
 import { CliError, describeError, fail, oneLine, usage } from "./lib/common.ts";
 import { createContext, type AccountChoice } from "./lib/context.ts";
 import { marketCommands } from "./market.ts";
@@ -29,6 +38,12 @@ export const COMMANDS: readonly CommandSpec[] = [
 ];
 
 export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
+
+const SERVICES_HELP = `
+Services (each with its own --help):
+  device    The device agent: signs readings and publishes them over MQTT (triad device run|fleet|keygen)
+  gateway   The gateway: MQTT ingest, verification, durable store, HTTP API (triad gateway run)
+`;
 
 interface Writable {
   write(chunk: string): unknown;
@@ -56,9 +71,12 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     if (name === undefined) usage("no command given (run triad --help for the list of commands)");
     if (name === "--help" || name === "-h" || name === "help") {
       const about = name === "help" && rest[0] !== undefined ? findCommand(rest[0]) : undefined;
-      stdout.write(about ? commandHelp(about) : mainHelp(COMMANDS, version()));
+      stdout.write(about ? commandHelp(about) : mainHelp(COMMANDS, version()) + SERVICES_HELP);
       return 0;
     }
+    // The long-running parts have their own command lines (and their own --help): the device agent and the gateway.
+    if (name === "device") return await (await import("@triad/device")).runDeviceCli([...rest]);
+    if (name === "gateway") return await (await import("@triad/gateway")).runGatewayCli([...rest]);
     if (name === "--version" || name === "-v") {
       stdout.write(`${version()}\n`);
       return 0;
@@ -71,7 +89,11 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     }
     const rpcUrl = line.rpcUrl ?? (process.env.TRIAD_RPC_URL || DEFAULT_RPC_URL);
     const provider = options.provider ?? (own = await connect(rpcUrl));
-    const ctx = createContext({ provider, network: options.network ?? (options.provider ? "(in-process)" : rpcUrl), account: line.account });
+    const ctx = createContext({
+      provider,
+      network: options.network ?? (options.provider ? "(in-process)" : rpcUrl),
+      account: line.account,
+    });
     const result = await spec.run(ctx, line.args);
     stdout.write(render(result, line.json));
     return 0;
@@ -146,13 +168,15 @@ function parseCommandLine(spec: CommandSpec, argv: readonly string[]): CommandLi
       values.set(o.name, true);
     } else {
       if (t.value === undefined) usage(`--${o.name} needs a value ${see}`);
-      if (!t.inlineValue && t.value.startsWith("--") && known.has(t.value.slice(2).split("=")[0])) usage(`--${o.name} needs a value ${see}`);
+      if (!t.inlineValue && t.value.startsWith("--") && known.has(t.value.slice(2).split("=")[0]))
+        usage(`--${o.name} needs a value ${see}`);
       values.set(o.name, t.value);
     }
   }
   for (const o of spec.options) if (o.required && !values.has(o.name)) usage(`missing --${o.name} ${see}`);
   const accounts = ACCOUNT_OPTION_NAMES.filter((n) => values.has(n));
-  if (accounts.length > 1) usage(`use only one of --from, --private-key and --keystore (got ${accounts.map((n) => `--${n}`).join(" and ")})`);
+  if (accounts.length > 1)
+    usage(`use only one of --from, --private-key and --keystore (got ${accounts.map((n) => `--${n}`).join(" and ")})`);
 
   const args: CommandLine["args"] = {};
   for (const o of spec.options) {
@@ -190,7 +214,9 @@ async function connect(url: string): Promise<JsonRpcProvider> {
     chainId = BigInt(body.result);
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    fail(`cannot reach a JSON-RPC node at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message} (start one, e.g. npx hardhat node, or pass --rpc-url)`);
+    fail(
+      `cannot reach a JSON-RPC node at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message} (start one, e.g. npx hardhat node, or pass --rpc-url)`,
+    );
   }
   // cacheTimeout -1: a command reads state again after its own transactions and must see the new values.
   return new JsonRpcProvider(url, chainId, { staticNetwork: true, cacheTimeout: -1 });

@@ -138,8 +138,20 @@ export async function readingsAnchor(ctx: Context, args: ReadingsAnchorArgs): Pr
   const uri = args.uri ?? `triad://readings/${key.address}/${startSeq}`;
   const res = await anchorReadings(registry, { domain, readings, uri });
   return {
-    data: { device: key.address, root: res.root, fromSeq: res.fromSeq, toSeq: res.toSeq, readings: readings.length, uri, txHash: res.receipt.hash, gasUsed: res.receipt.gasUsed },
-    lines: [`Anchored ${readings.length} readings of ${key.address} (seq ${res.fromSeq}..${res.toSeq})`, `  root ${res.root}, gas ${res.receipt.gasUsed}`],
+    data: {
+      device: key.address,
+      root: res.root,
+      fromSeq: res.fromSeq,
+      toSeq: res.toSeq,
+      readings: readings.length,
+      uri,
+      txHash: res.receipt.hash,
+      gasUsed: res.receipt.gasUsed,
+    },
+    lines: [
+      `Anchored ${readings.length} readings of ${key.address} (seq ${res.fromSeq}..${res.toSeq})`,
+      `  root ${res.root}, gas ${res.receipt.gasUsed}`,
+    ],
   };
 }
 
@@ -155,8 +167,17 @@ export const deviceCommands: CommandSpec[] = [
     summary: "Registers a device: its own key signs the binding to the owner (the acting account)",
     account: "Owner",
     options: [
-      { name: "device-key", value: "<hex>", description: "The device's private key (hex); it signs the EIP-712 DeviceBinding", required: true },
-      { name: "metadata-uri", value: "<uri>", description: "Where the device metadata document lives (default: triad://devices/<address>)" },
+      {
+        name: "device-key",
+        value: "<hex>",
+        description: "The device's private key (hex); it signs the EIP-712 DeviceBinding",
+        required: true,
+      },
+      {
+        name: "metadata-uri",
+        value: "<uri>",
+        description: "Where the device metadata document lives (default: triad://devices/<address>)",
+      },
       { name: "schema", value: "<id>", description: "Sensor schema id", default: AI4I_SCHEMA },
     ],
     run: deviceRegister,
@@ -202,7 +223,11 @@ export const deviceCommands: CommandSpec[] = [
       { name: "device-key", value: "<hex>", description: "The device's private key (hex); it signs each reading", required: true },
       { name: "csv", value: "<file>", description: "CSV file with the AI4I 2020 columns and header", required: true },
       { name: "start-seq", value: "<n>", description: "Sequence number of the first row (default: the device's next free seq)" },
-      { name: "uri", value: "<uri>", description: "Where the batch's readings will be published (default: triad://readings/<device>/<seq>)" },
+      {
+        name: "uri",
+        value: "<uri>",
+        description: "Where the batch's readings will be published (default: triad://readings/<device>/<seq>)",
+      },
     ],
     run: readingsAnchor,
   },

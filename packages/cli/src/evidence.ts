@@ -31,7 +31,9 @@ export interface EvidenceBuildArgs {
 export async function evidenceBuild(ctx: Context, args: EvidenceBuildArgs): Promise<CommandResult> {
   const key = new Wallet(parsePrivateKey(args.deviceKey, "device-key"));
   const incidentAt =
-    args.incidentAt === undefined ? await ctx.latestTimestamp() : parseUint(args.incidentAt, "incident-at", { min: 1n, max: 2n ** 53n - 1n });
+    args.incidentAt === undefined
+      ? await ctx.latestTimestamp()
+      : parseUint(args.incidentAt, "incident-at", { min: 1n, max: 2n ** 53n - 1n });
   const interval = parseUint(args.interval ?? "60", "interval", { min: 1n, max: 86_400n });
   const rows = parseAi4iCsv(readCsv(args.csv), args.csv);
   if (rows.length === 0) fail(`${args.csv} has no data rows`);
@@ -74,14 +76,29 @@ export const evidenceCommands: CommandSpec[] = [
   {
     name: "evidence:build",
     group: "Policies and claims",
-    summary: "Signs each row of an AI4I CSV as the device's reading (timestamps spread up to --incident-at) and writes a triad.evidence/v1 bundle",
+    summary:
+      "Signs each row of an AI4I CSV as the device's reading (timestamps spread up to --incident-at) and writes a triad.evidence/v1 bundle",
     options: [
       { name: "device-key", value: "<hex>", description: "The device's private key (hex); it signs each reading", required: true },
-      { name: "csv", value: "<file>", description: "CSV file with the AI4I 2020 columns and header (the telemetry around the incident)", required: true },
-      { name: "incident-at", value: "<unix-time>", description: "Unix time (seconds) of the incident the claim is about (default: the chain's latest block time)" },
+      {
+        name: "csv",
+        value: "<file>",
+        description: "CSV file with the AI4I 2020 columns and header (the telemetry around the incident)",
+        required: true,
+      },
+      {
+        name: "incident-at",
+        value: "<unix-time>",
+        description: "Unix time (seconds) of the incident the claim is about (default: the chain's latest block time)",
+      },
       { name: "out", value: "<file>", description: "Where to write the bundle (JSON)", required: true },
       { name: "start-seq", value: "<n>", description: "Sequence number of the first row (default: the device's next unanchored seq)" },
-      { name: "interval", value: "<seconds>", description: "Seconds between readings; the last reading is at --incident-at", default: "60" },
+      {
+        name: "interval",
+        value: "<seconds>",
+        description: "Seconds between readings; the last reading is at --incident-at",
+        default: "60",
+      },
     ],
     run: evidenceBuild,
   },

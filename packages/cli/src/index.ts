@@ -21,6 +21,18 @@ export {
 } from "./lib/common.ts";
 export { deviceRegister, deviceResume, deviceRevoke, deviceShow, deviceSuspend, readingsAnchor } from "./devices.ts";
 export { marketAccess, marketBuy, marketDeliver, marketList, marketRefund, marketWithdraw } from "./market.ts";
-export { DEFAULT_EVIDENCE_STORE, claimAppeal, claimFile, claimSettle, claimShow, policyBuy, poolDeposit, poolShow, poolWithdraw } from "./insurance.ts";
+export {
+  DEFAULT_EVIDENCE_STORE,
+  claimAppeal,
+  claimFile,
+  claimSettle,
+  claimShow,
+  policyBuy,
+  poolCancelWithdrawal,
+  poolClaimWithdrawal,
+  poolDeposit,
+  poolRequestWithdrawal,
+  poolShow,
+} from "./insurance.ts";
 export { evidenceBuild } from "./evidence.ts";
 export { chainAdvance } from "./chain.ts";

@@ -4,12 +4,16 @@ import { ClaimsInsurance__factory, InsurancePool__factory, OracleCommittee__fact
 import {
   ClaimStatus,
   buyPolicy,
+  cancelPoolWithdrawal,
   depositToPool,
   enumName,
   evidenceHash,
   fileClaim,
   parseEvidence,
+  poolWithdrawalOf,
   publishEvidence,
+  redeemFromPool,
+  requestPoolWithdrawal,
   settleClaim,
   withdrawFromPool,
   type ClaimStatusName,
@@ -48,12 +52,66 @@ export async function poolDeposit(ctx: Context, args: { amount: string }): Promi
   };
 }
 
-export async function poolWithdraw(ctx: Context, args: { amount: string }): Promise<CommandResult> {
+/** When a request's cooldown ends, for people. */
+const whenClaimable = (claimableAt: bigint) => new Date(Number(claimableAt) * 1000).toISOString();
+
+export async function poolRequestWithdrawal(ctx: Context, args: { amount?: string; all?: boolean }): Promise<CommandResult> {
   const { pool, decimals } = await insuranceAs(ctx);
+  const me = await (await ctx.signer()).getAddress();
+  const balance = await pool.balanceOf(me);
+  let shares: bigint;
+  if (args.all) {
+    if (args.amount !== undefined) fail("give either --amount or --all");
+    shares = balance;
+  } else {
+    if (args.amount === undefined) fail("give --amount <tokens> or --all");
+    const assets = parseAmount(args.amount, "amount", decimals);
+    if (assets === 0n) fail("--amount must be more than 0");
+    // Shares worth at least `assets` now (rounded up), within the balance.
+    shares = await pool.convertToShares(assets);
+    if ((await pool.convertToAssets(shares)) < assets) shares += 1n;
+  }
+  if (shares === 0n) fail("you hold no pool shares");
+  if (shares > balance)
+    fail(`you hold shares worth ${formatAmount(await pool.convertToAssets(balance), decimals)} tokens: request at most that (or --all)`);
+  const res = await requestPoolWithdrawal(pool, shares);
+  return {
+    data: {
+      shares: res.shares,
+      assetsAtRequest: res.assetsAtRequest,
+      claimableAt: res.claimableAt,
+      txHash: res.receipt.hash,
+      gasUsed: res.receipt.gasUsed,
+    },
+    lines: [
+      `Requested withdrawal: ${res.shares} shares in escrow, worth ${formatAmount(res.assetsAtRequest, decimals)} tokens now (gas ${res.receipt.gasUsed})`,
+      `  claimable from ${whenClaimable(res.claimableAt)} with pool:claim-withdrawal, at the lower of this value and the value then`,
+    ],
+  };
+}
+
+export async function poolClaimWithdrawal(ctx: Context, args: { amount?: string }): Promise<CommandResult> {
+  const { pool, decimals } = await insuranceAs(ctx);
+  const request = await poolWithdrawalOf(pool);
+  if (request.shares === 0n) fail("you have no withdrawal request: request one with pool:request-withdrawal");
+  if (request.claimable === 0n) fail(`your request is claimable from ${whenClaimable(request.claimableAt)}`);
+  if (args.amount === undefined) {
+    // Everything claimable: redeem the shares (a withdrawal of the value could leave a few shares behind when the
+    // price moves between the read and the block).
+    if (request.maxWithdraw === 0n) fail("nothing can be paid now: the pool's capital is locked as coverage (see pool:show)");
+    const { assets, shares, receipt } = await redeemFromPool(pool);
+    return {
+      data: { assets, shares, txHash: receipt.hash, gasUsed: receipt.gasUsed },
+      lines: [`Withdrew ${formatAmount(assets, decimals)} tokens for ${shares} shares (gas ${receipt.gasUsed})`],
+    };
+  }
   const assets = parseAmount(args.amount, "amount", decimals);
   if (assets === 0n) fail("--amount must be more than 0");
-  const max = await pool.maxWithdraw(await (await ctx.signer()).getAddress());
-  if (assets > max) fail(`you can withdraw at most ${formatAmount(max, decimals)} tokens now: the rest is locked as coverage (see pool:show)`);
+  if (assets > request.maxWithdraw) {
+    fail(
+      `you can withdraw at most ${formatAmount(request.maxWithdraw, decimals)} tokens now: the rest is locked as coverage or above your request's value (see pool:show)`,
+    );
+  }
   const { receipt } = await withdrawFromPool(pool, assets);
   return {
     data: { assets, txHash: receipt.hash, gasUsed: receipt.gasUsed },
@@ -61,43 +119,79 @@ export async function poolWithdraw(ctx: Context, args: { amount: string }): Prom
   };
 }
 
+export async function poolCancelWithdrawal(ctx: Context): Promise<CommandResult> {
+  const { pool } = await insuranceAs(ctx);
+  const request = await poolWithdrawalOf(pool);
+  if (request.shares === 0n) fail("you have no withdrawal request to cancel");
+  const { shares, receipt } = await cancelPoolWithdrawal(pool);
+  return {
+    data: { shares, txHash: receipt.hash, gasUsed: receipt.gasUsed },
+    lines: [`Cancelled your withdrawal request: ${shares} shares back (gas ${receipt.gasUsed})`],
+  };
+}
+
 export async function poolShow(ctx: Context): Promise<CommandResult> {
   const { pool, decimals } = await insuranceAs(ctx);
   const me = await (await ctx.signer()).getAddress();
-  const [assets, locked, maxUtil, shares, maxWithdraw, supply] = await Promise.all([
+  const [assets, reserved, unearned, locked, maxUtil, shares, supply, cooldown, request] = await Promise.all([
     pool.totalAssets(),
+    pool.reservedPayouts(),
+    pool.unearnedPremiums(),
     pool.lockedAssets(),
     pool.maxUtilisationBps(),
     pool.balanceOf(me),
-    pool.maxWithdraw(me),
     pool.totalSupply(),
+    pool.withdrawalCooldown(),
+    poolWithdrawalOf(pool, me),
   ]);
   const pricePerShare = await pool.convertToAssets(10n ** BigInt(await pool.decimals()));
+  const capital = assets + reserved;
   const data = {
     totalAssets: assets,
+    reservedPayouts: reserved,
+    unearnedPremiums: unearned,
     locked,
     maxUtilisationBps: Number(maxUtil),
-    utilisationBps: assets === 0n ? 0 : Number((locked * 10_000n) / assets),
+    utilisationBps: capital === 0n ? 0 : Number((locked * 10_000n) / capital),
     totalShares: supply,
     pricePerShare,
+    withdrawalCooldown: Number(cooldown),
     account: me,
     shares,
-    maxWithdraw,
+    request: {
+      shares: request.shares,
+      assetsAtRequest: request.assetsAtRequest,
+      claimableAt: request.claimableAt,
+      pending: request.pending,
+      claimable: request.claimable,
+    },
+    maxWithdraw: request.maxWithdraw,
   };
   const f = (v: bigint) => formatAmount(v, decimals);
+  const requestLine =
+    request.shares === 0n
+      ? `  no withdrawal request (pool:request-withdrawal; cooldown ${Number(cooldown) / 3600} h)`
+      : request.pending > 0n
+        ? `  withdrawal request: ${request.pending} shares pending (worth at most ${f(request.assetsAtRequest)} tokens), claimable from ${whenClaimable(request.claimableAt)}`
+        : `  withdrawal request: ${request.claimable} shares claimable, can withdraw ${f(request.maxWithdraw)} tokens now`;
   return {
     data,
     lines: [
-      `Pool: ${f(assets)} tokens, ${f(locked)} locked as coverage (${(data.utilisationBps / 100).toFixed(2)} % of max ${Number(maxUtil) / 100} %)`,
+      `Pool: ${f(assets)} tokens of LP equity, ${f(reserved)} reserved for approved payouts, ${f(unearned)} of premium not yet earned`,
+      `  ${f(locked)} locked as coverage (${(data.utilisationBps / 100).toFixed(2)} % of max ${Number(maxUtil) / 100} %)`,
       `  one whole share = ${f(pricePerShare)} tokens`,
-      `  ${me}: ${shares} shares, can withdraw ${f(maxWithdraw)} tokens now`,
+      `  ${me}: ${shares} shares`,
+      requestLine,
     ],
   };
 }
 
 // ------------------------------------------------------------------ policies and claims
 
-export async function policyBuy(ctx: Context, args: { device: string; product?: string; coverage: string; days: string }): Promise<CommandResult> {
+export async function policyBuy(
+  ctx: Context,
+  args: { device: string; product?: string; coverage: string; days: string },
+): Promise<CommandResult> {
   const device = parseAddress(args.device, "device");
   const { claims, token, decimals } = await insuranceAs(ctx);
   const productId = args.product === undefined ? await claims.productCount() : parseUint(args.product, "product", { min: 1n });
@@ -207,7 +301,9 @@ export async function claimShow(ctx: Context, args: { claim: string }): Promise<
     evidenceHash: c.evidenceHash,
     evidenceURI: c.evidenceURI,
     signers,
-    settlement: settled ? { recipient: settled.args.recipient, paid: settled.args.paid, depositRefunded: settled.args.depositRefunded } : null,
+    settlement: settled
+      ? { recipient: settled.args.recipient, paid: settled.args.paid, depositRefunded: settled.args.depositRefunded }
+      : null,
   };
   const when = (t: number) => (t === 0 ? "-" : new Date(t * 1000).toISOString());
   return {
@@ -218,7 +314,11 @@ export async function claimShow(ctx: Context, args: { claim: string }): Promise<
       decided
         ? `  verdict ${c.approved ? "APPROVED" : "REJECTED"}, payout ${f(c.payout)} tokens, score ${(data.scoreBps / 100).toFixed(2)} %, appeal until ${when(data.appealDeadline)}`
         : "  no verdict yet",
-      ...(settled ? [`  settled: paid ${f(settled.args.paid)} tokens to ${settled.args.recipient} (payout minus deductible), deposit refunded ${f(settled.args.depositRefunded)}`] : []),
+      ...(settled
+        ? [
+            `  settled: paid ${f(settled.args.paid)} tokens to ${settled.args.recipient} (payout minus deductible), deposit refunded ${f(settled.args.depositRefunded)}`,
+          ]
+        : []),
       `  model ${c.modelHash}`,
       `  signed by ${signers.length > 0 ? signers.join(", ") : "-"}`,
       `  evidence ${c.evidenceURI} (${c.evidenceHash})`,
@@ -241,7 +341,15 @@ export async function claimSettle(ctx: Context, args: { claim: string }): Promis
   const { claims, decimals } = await insuranceAs(ctx);
   const res = await settleClaim(claims, claimId);
   return {
-    data: { claimId, status: res.status, recipient: res.recipient, paid: res.paid, depositRefunded: res.depositRefunded, txHash: res.receipt.hash, gasUsed: res.receipt.gasUsed },
+    data: {
+      claimId,
+      status: res.status,
+      recipient: res.recipient,
+      paid: res.paid,
+      depositRefunded: res.depositRefunded,
+      txHash: res.receipt.hash,
+      gasUsed: res.receipt.gasUsed,
+    },
     lines: [
       `Claim #${claimId} settled: ${res.status}; paid ${formatAmount(res.paid, decimals)} tokens to ${res.recipient}, deposit refunded ${formatAmount(res.depositRefunded, decimals)} (gas ${res.receipt.gasUsed})`,
     ],
@@ -264,17 +372,36 @@ export const insuranceCommands: CommandSpec[] = [
     run: poolDeposit,
   },
   {
-    name: "pool:withdraw",
+    name: "pool:request-withdrawal",
     group: POOL,
-    summary: "Withdraws your unlocked capital from the insurance pool",
+    summary: "Requests a withdrawal (ERC-7540): your shares go into escrow, claimable after the pool's cooldown",
     account: "LP",
-    options: [{ name: "amount", value: "<tokens>", description: "Amount in whole tokens", required: true }],
-    run: poolWithdraw,
+    options: [
+      { name: "amount", value: "<tokens>", description: "Value to withdraw in whole tokens (the shares worth it now)" },
+      { name: "all", type: "boolean", description: "Request all your shares" },
+    ],
+    run: poolRequestWithdrawal,
+  },
+  {
+    name: "pool:claim-withdrawal",
+    group: POOL,
+    summary: "Claims your withdrawal request after its cooldown, at the lower of its value at request and now",
+    account: "LP",
+    options: [{ name: "amount", value: "<tokens>", description: "Amount in whole tokens (default: all that can be paid now)" }],
+    run: poolClaimWithdrawal,
+  },
+  {
+    name: "pool:cancel-withdrawal",
+    group: POOL,
+    summary: "Cancels your withdrawal request: its shares come back",
+    account: "LP",
+    options: [],
+    run: poolCancelWithdrawal,
   },
   {
     name: "pool:show",
     group: POOL,
-    summary: "Shows the pool's assets, locked coverage, utilisation, share price and your position",
+    summary: "Shows the pool's equity, reserves, unearned premium, locked coverage, share price and your position and request",
     account: "Account whose position to show",
     options: [],
     run: poolShow,
@@ -300,7 +427,12 @@ export const insuranceCommands: CommandSpec[] = [
     options: [
       { name: "policy", value: "<id>", description: "Policy id", required: true },
       { name: "amount", value: "<tokens>", description: "Amount claimed in whole tokens (at most the remaining coverage)", required: true },
-      { name: "evidence", value: "<file>", description: "The triad.evidence/v1 bundle (from evidence:build); its incidentAt becomes the claim's", required: true },
+      {
+        name: "evidence",
+        value: "<file>",
+        description: "The triad.evidence/v1 bundle (from evidence:build); its incidentAt becomes the claim's",
+        required: true,
+      },
       { name: "store", value: "<url>", description: "Evidence store URL (default: $TRIAD_EVIDENCE_STORE or http://127.0.0.1:8787)" },
       { name: "evidence-uri", value: "<uri>", description: "Use this URI instead of publishing (you host the exact bytes there)" },
     ],

@@ -113,7 +113,14 @@ export async function marketList(ctx: Context, args: MarketListArgs): Promise<Co
   renameSync(keyPath + tmp, keyPath);
   const { listingId, receipt } = listed;
   return {
-    data: { listingId, contentHash: contentHash(plaintext), encryptedFile: encryptedPath, contentKeyFile: keyPath, txHash: receipt.hash, gasUsed: receipt.gasUsed },
+    data: {
+      listingId,
+      contentHash: contentHash(plaintext),
+      encryptedFile: encryptedPath,
+      contentKeyFile: keyPath,
+      txHash: receipt.hash,
+      gasUsed: receipt.gasUsed,
+    },
     lines: [
       `Listed ${kind} #${listingId} at ${args.price} tokens (gas ${receipt.gasUsed})`,
       `  encrypted file  ${encryptedPath} (publish it for buyers)`,
@@ -129,7 +136,14 @@ export async function marketBuy(ctx: Context, args: { listing: string; buyerKey:
   const maxPrice = args.maxPrice === undefined ? undefined : parseAmount(args.maxPrice, "max-price", decimals);
   const res = await purchaseListing(market, token, { listingId, buyerPublicKey: publicKey, maxPrice });
   return {
-    data: { purchaseId: res.purchaseId, listingId, amount: res.amount, deliverBy: res.deliverBy, txHash: res.receipt.hash, gasUsed: res.receipt.gasUsed },
+    data: {
+      purchaseId: res.purchaseId,
+      listingId,
+      amount: res.amount,
+      deliverBy: res.deliverBy,
+      txHash: res.receipt.hash,
+      gasUsed: res.receipt.gasUsed,
+    },
     lines: [
       `Purchase #${res.purchaseId} of listing #${listingId}: ${formatAmount(res.amount, decimals)} tokens in escrow (gas ${res.receipt.gasUsed})`,
       `  the seller must deliver by ${new Date(Number(res.deliverBy) * 1000).toISOString()}, else run market:refund`,
@@ -144,7 +158,14 @@ export async function marketDeliver(ctx: Context, args: { purchase: string; keyF
   const { market, decimals } = await marketAs(ctx);
   const res = await deliverContentKey(market, { purchaseId, contentKey: Buffer.from(keyHex.slice(2), "hex") });
   return {
-    data: { purchaseId, sellerProceeds: res.sellerProceeds, fee: res.fee, accessExpiry: res.accessExpiry, txHash: res.receipt.hash, gasUsed: res.receipt.gasUsed },
+    data: {
+      purchaseId,
+      sellerProceeds: res.sellerProceeds,
+      fee: res.fee,
+      accessExpiry: res.accessExpiry,
+      txHash: res.receipt.hash,
+      gasUsed: res.receipt.gasUsed,
+    },
     lines: [
       `Delivered the key of purchase #${purchaseId} (gas ${res.receipt.gasUsed})`,
       `  released ${formatAmount(res.sellerProceeds, decimals)} tokens to the seller's balance, fee ${formatAmount(res.fee, decimals)}`,
@@ -231,7 +252,9 @@ export async function marketAccess(ctx: Context, args: MarketAccessArgs): Promis
     data.verified = true;
     data.bytes = plaintext.length;
     if (args.out) data.out = args.out;
-    lines.push(`  decrypted ${plaintext.length} bytes; keccak256 matches the listing's content hash${args.out ? `; written to ${args.out}` : ""}`);
+    lines.push(
+      `  decrypted ${plaintext.length} bytes; keccak256 matches the listing's content hash${args.out ? `; written to ${args.out}` : ""}`,
+    );
   }
   return { data, lines };
 }
@@ -251,14 +274,32 @@ export const marketCommands: CommandSpec[] = [
     options: [
       { name: "kind", value: "<kind>", description: `What is sold: ${LISTING_KINDS.join(", ")}`, required: true },
       { name: "price", value: "<tokens>", description: "Price in whole tokens (per period for streams), e.g. 25 or 12.5", required: true },
-      { name: "file", value: "<file>", description: "The plaintext file to sell (its keccak256 becomes the listing's content hash)", required: true },
-      { name: "devices", value: "<addresses>", description: "Comma-separated addresses of your registered devices the data comes from", required: true },
+      {
+        name: "file",
+        value: "<file>",
+        description: "The plaintext file to sell (its keccak256 becomes the listing's content hash)",
+        required: true,
+      },
+      {
+        name: "devices",
+        value: "<addresses>",
+        description: "Comma-separated addresses of your registered devices the data comes from",
+        required: true,
+      },
       { name: "anchors", value: "<roots>", description: "Comma-separated Merkle roots of anchored batches of those devices" },
       { name: "period-days", value: "<days>", description: "Subscription period in days (streams only)" },
       { name: "delivery-hours", value: "<hours>", description: "Hours you have to deliver the key after each purchase", default: "24" },
       { name: "terms", value: "<text>", description: "Licence terms text (its keccak256 is recorded)", default: "CC BY 4.0" },
-      { name: "metadata-uri", value: "<uri>", description: "Where buyers find the description and the encrypted file (default: file://<file>.trd)" },
-      { name: "force", type: "boolean", description: "Overwrite an existing <file>.key / <file>.trd (the key of an earlier listing is then lost)" },
+      {
+        name: "metadata-uri",
+        value: "<uri>",
+        description: "Where buyers find the description and the encrypted file (default: file://<file>.trd)",
+      },
+      {
+        name: "force",
+        type: "boolean",
+        description: "Overwrite an existing <file>.key / <file>.trd (the key of an earlier listing is then lost)",
+      },
     ],
     run: marketList,
   },
@@ -269,7 +310,12 @@ export const marketCommands: CommandSpec[] = [
     account: "Buyer",
     options: [
       LISTING,
-      { name: "buyer-key", value: "<hex>", description: "Your encryption private key (hex); its public key is recorded, keep the private key to decrypt", required: true },
+      {
+        name: "buyer-key",
+        value: "<hex>",
+        description: "Your encryption private key (hex); its public key is recorded, keep the private key to decrypt",
+        required: true,
+      },
       { name: "max-price", value: "<tokens>", description: "Highest price you accept in whole tokens (default: the current price)" },
     ],
     run: marketBuy,
@@ -279,7 +325,10 @@ export const marketCommands: CommandSpec[] = [
     group: GROUP,
     summary: "Delivers the content key of a purchase, encrypted to the buyer's key; releases the escrow",
     account: "Seller or agent",
-    options: [PURCHASE, { name: "key-file", value: "<file>", description: "File holding the content key (hex), as written by market:list", required: true }],
+    options: [
+      PURCHASE,
+      { name: "key-file", value: "<file>", description: "File holding the content key (hex), as written by market:list", required: true },
+    ],
     run: marketDeliver,
   },
   {
@@ -301,7 +350,8 @@ export const marketCommands: CommandSpec[] = [
   {
     name: "market:access",
     group: GROUP,
-    summary: "Shows a buyer's access to a listing; with --purchase, --buyer-key and --encrypted-file also decrypts and verifies the content",
+    summary:
+      "Shows a buyer's access to a listing; with --purchase, --buyer-key and --encrypted-file also decrypts and verifies the content",
     account: "Account (the default buyer)",
     options: [
       LISTING,

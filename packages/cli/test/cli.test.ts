@@ -25,7 +25,10 @@ import {
  */
 
 /** runCli with `argv` as given (no option building), on the in-process chain unless `provider` is null. */
-async function triad(argv: string[], { provider = true, env = {} }: { provider?: boolean; env?: Record<string, string | undefined> } = {}): Promise<TaskRun> {
+async function triad(
+  argv: string[],
+  { provider = true, env = {} }: { provider?: boolean; env?: Record<string, string | undefined> } = {},
+): Promise<TaskRun> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete process.env[k];
@@ -78,7 +81,17 @@ describe("triad command line", function () {
         expect(run.exitCode, argv.join(" ")).to.equal(0);
         expect(run.stderr).to.equal("");
         for (const spec of COMMANDS) expect(run.stdout).to.contain(`  ${spec.name}`).and.contain(spec.summary);
-        for (const text of ["--rpc-url", "--from", "--private-key", "--keystore", "--json", "TRIAD_RPC_URL", "TRIAD_PRIVATE_KEY", "TRIAD_KEYSTORE_PASSWORD", "TRIAD_DEPLOYMENTS_DIR"]) {
+        for (const text of [
+          "--rpc-url",
+          "--from",
+          "--private-key",
+          "--keystore",
+          "--json",
+          "TRIAD_RPC_URL",
+          "TRIAD_PRIVATE_KEY",
+          "TRIAD_KEYSTORE_PASSWORD",
+          "TRIAD_DEPLOYMENTS_DIR",
+        ]) {
           expect(run.stdout).to.contain(text);
         }
       }
@@ -90,7 +103,8 @@ describe("triad command line", function () {
         expect(run.exitCode, spec.name).to.equal(0);
         expect(run.stderr).to.equal("");
         const { own, account, connection: shared } = allOptions(spec);
-        for (const option of [...own, ...account, ...shared]) expect(run.stdout, `${spec.name} --${option.name}`).to.contain(`--${option.name}`);
+        for (const option of [...own, ...account, ...shared])
+          expect(run.stdout, `${spec.name} --${option.name}`).to.contain(`--${option.name}`);
         const usageLine = run.stdout.split("\n")[0];
         for (const option of spec.options.filter((o) => o.required)) expect(usageLine).to.contain(`--${option.name} `);
         // Commands that act as an account document the three ways to name it; the others take none of them.
@@ -103,7 +117,9 @@ describe("triad command line", function () {
     it("--help wins over anything else on the line (even missing or unknown options)", async function () {
       const run = await triad(["market:list", "--bogus", "--help"], { provider: false });
       expect(run.exitCode).to.equal(0);
-      expect(run.stdout).to.match(/^Usage: triad market:list --kind <kind> --price <tokens> --file <file> --devices <addresses> \[options\]\n/);
+      expect(run.stdout).to.match(
+        /^Usage: triad market:list --kind <kind> --price <tokens> --file <file> --devices <addresses> \[options\]\n/,
+      );
     });
   });
 
@@ -121,8 +137,14 @@ describe("triad command line", function () {
         [["device:show", "--device", device, "extra"], 'unexpected argument "extra"'],
         [["device:show", "--device", device, "--device", device], "--device is given twice"],
         [["device:show", "--device", device, "--json=yes"], "--json takes no value"],
-        [["evidence:build", "--device-key", testKey("cli/k"), "--csv", "x.csv", "--out", "y.json", "--from", "1"], "unknown option --from for evidence:build"],
-        [["device:suspend", "--device", device, "--from", "1", "--private-key", testKey("cli/k")], "use only one of --from, --private-key and --keystore"],
+        [
+          ["evidence:build", "--device-key", testKey("cli/k"), "--csv", "x.csv", "--out", "y.json", "--from", "1"],
+          "unknown option --from for evidence:build",
+        ],
+        [
+          ["device:suspend", "--device", device, "--from", "1", "--private-key", testKey("cli/k")],
+          "use only one of --from, --private-key and --keystore",
+        ],
       ];
       for (const [argv, message] of cases) {
         const run = await triad(argv);
@@ -146,7 +168,10 @@ describe("triad command line", function () {
       expectOneError(byOption, `cannot reach a JSON-RPC node at ${url}: ECONNREFUSED`);
       const byEnv = await triad(["device:show", "--device", device], { provider: false, env: { TRIAD_RPC_URL: url } });
       expectOneError(byEnv, `cannot reach a JSON-RPC node at ${url}`);
-      expectOneError(await triad(["device:show", "--device", device, "--rpc-url", "localhost:8545"], { provider: false }), '--rpc-url must be an http:// or https:// URL, got "localhost:8545"');
+      expectOneError(
+        await triad(["device:show", "--device", device, "--rpc-url", "localhost:8545"], { provider: false }),
+        '--rpc-url must be an http:// or https:// URL, got "localhost:8545"',
+      );
     });
   });
 
@@ -156,11 +181,19 @@ describe("triad command line", function () {
       const owner = await fundedWallet("cli/owner");
       const [keyA, keyB, keyC] = ["a", "b", "c"].map((l) => testWallet(`cli/device-${l}`));
 
-      const a = expectSuccess(await triad(["device:register", "--device-key", keyA.privateKey, "--private-key", owner.privateKey.slice(2), "--json"]));
+      const a = expectSuccess(
+        await triad(["device:register", "--device-key", keyA.privateKey, "--private-key", owner.privateKey.slice(2), "--json"]),
+      );
       expect(a.json).to.include({ device: keyA.address, owner: owner.address });
-      const b = expectSuccess(await triad(["device:register", "--device-key", keyB.privateKey, "--json"], { env: { TRIAD_PRIVATE_KEY: owner.privateKey } }));
+      const b = expectSuccess(
+        await triad(["device:register", "--device-key", keyB.privateKey, "--json"], { env: { TRIAD_PRIVATE_KEY: owner.privateKey } }),
+      );
       expect(b.json).to.include({ device: keyB.address, owner: owner.address });
-      const c = expectSuccess(await triad(["device:register", "--device-key", keyC.privateKey, "--from", "1", "--json"], { env: { TRIAD_PRIVATE_KEY: owner.privateKey } }));
+      const c = expectSuccess(
+        await triad(["device:register", "--device-key", keyC.privateKey, "--from", "1", "--json"], {
+          env: { TRIAD_PRIVATE_KEY: owner.privateKey },
+        }),
+      );
       expect(c.json).to.include({ owner: signers.seller.address });
       expect((await registry.ownerAndStatus(keyB.address)).owner).to.equal(owner.address);
 
@@ -173,23 +206,43 @@ describe("triad command line", function () {
       await loadTaskFixture(deployTriadForTasks);
       const almost = testKey("cli/owner").slice(0, -1);
       const device = testKey("cli/device");
-      const byOption = expectOneError(await triad(["device:register", "--device-key", device, "--private-key", almost]), "--private-key must be a 32-byte hex private key");
+      const byOption = expectOneError(
+        await triad(["device:register", "--device-key", device, "--private-key", almost]),
+        "--private-key must be a 32-byte hex private key",
+      );
       expect(byOption).not.to.contain(almost.slice(2, 20));
-      const byEnv = expectOneError(await triad(["device:register", "--device-key", device], { env: { TRIAD_PRIVATE_KEY: almost } }), "TRIAD_PRIVATE_KEY must be a 32-byte hex private key");
+      const byEnv = expectOneError(
+        await triad(["device:register", "--device-key", device], { env: { TRIAD_PRIVATE_KEY: almost } }),
+        "TRIAD_PRIVATE_KEY must be a 32-byte hex private key",
+      );
       expect(byEnv).not.to.contain(almost.slice(2, 20));
     });
 
     it("--keystore decrypts with $TRIAD_KEYSTORE_PASSWORD; a missing or wrong password is one error line", async function () {
       const { signers } = await loadTaskFixture(deployTriadForTasks);
       const owner = await fundedWallet("cli/keystore-owner");
-      const keystore = writeTempFile("owner.json", encryptKeystoreJsonSync({ address: owner.address, privateKey: owner.privateKey }, "pässword", { scrypt: { N: 1 << 10 } }));
+      const keystore = writeTempFile(
+        "owner.json",
+        encryptKeystoreJsonSync({ address: owner.address, privateKey: owner.privateKey }, "pässword", { scrypt: { N: 1 << 10 } }),
+      );
       const device = testWallet("cli/keystore-device");
       const argv = ["device:register", "--device-key", device.privateKey, "--keystore", keystore, "--json"];
 
-      expectOneError(await triad(argv, { env: { TRIAD_KEYSTORE_PASSWORD: undefined } }), "--keystore needs its password in $TRIAD_KEYSTORE_PASSWORD");
-      expectOneError(await triad(argv, { env: { TRIAD_KEYSTORE_PASSWORD: "wrong" } }), `cannot decrypt --keystore ${keystore}: wrong password`);
+      expectOneError(
+        await triad(argv, { env: { TRIAD_KEYSTORE_PASSWORD: undefined } }),
+        "--keystore needs its password in $TRIAD_KEYSTORE_PASSWORD",
+      );
+      expectOneError(
+        await triad(argv, { env: { TRIAD_KEYSTORE_PASSWORD: "wrong" } }),
+        `cannot decrypt --keystore ${keystore}: wrong password`,
+      );
       const missing = path.join(path.dirname(keystore), "absent.json");
-      expectOneError(await triad(["device:register", "--device-key", device.privateKey, "--keystore", missing], { env: { TRIAD_KEYSTORE_PASSWORD: "x" } }), `cannot read --keystore ${missing}: ENOENT`);
+      expectOneError(
+        await triad(["device:register", "--device-key", device.privateKey, "--keystore", missing], {
+          env: { TRIAD_KEYSTORE_PASSWORD: "x" },
+        }),
+        `cannot read --keystore ${missing}: ENOENT`,
+      );
 
       const run = expectSuccess(await triad(argv, { env: { TRIAD_KEYSTORE_PASSWORD: "pässword" } }));
       expect(run.json).to.include({ device: device.address, owner: owner.address });
@@ -200,7 +253,8 @@ describe("triad command line", function () {
       await loadTaskFixture(deployTriadForTasks);
       // The in-process chain, seen through a node that manages no account (like a public RPC endpoint).
       const noAccounts = {
-        request: (a: { method: string; params?: unknown[] }) => (a.method === "eth_accounts" ? Promise.resolve([]) : connection.provider.request(a)),
+        request: (a: { method: string; params?: unknown[] }) =>
+          a.method === "eth_accounts" ? Promise.resolve([]) : connection.provider.request(a),
       };
       const provider = new ethers.BrowserProvider(noAccounts, undefined, { cacheTimeout: -1 });
       let stderr = "";
@@ -212,7 +266,9 @@ describe("triad command line", function () {
       });
       provider.destroy();
       expect(code).to.equal(1);
-      expect(stderr).to.equal(`error: network ${NETWORK} has no accounts configured: name one with --private-key, $TRIAD_PRIVATE_KEY or --keystore\n`);
+      expect(stderr).to.equal(
+        `error: network ${NETWORK} has no accounts configured: name one with --private-key, $TRIAD_PRIVATE_KEY or --keystore\n`,
+      );
     });
   });
 
@@ -234,7 +290,9 @@ describe("triad command line", function () {
       await loadTaskFixture(deployTriadForTasks);
       const publicLike = {
         request: (a: { method: string; params?: unknown[] }) =>
-          a.method.startsWith("evm_") ? Promise.reject(Object.assign(new Error(`the method ${a.method} does not exist/is not available`), { code: -32601 })) : connection.provider.request(a),
+          a.method.startsWith("evm_")
+            ? Promise.reject(Object.assign(new Error(`the method ${a.method} does not exist/is not available`), { code: -32601 }))
+            : connection.provider.request(a),
       };
       const provider = new ethers.BrowserProvider(publicLike, undefined, { cacheTimeout: -1 });
       const before = await ethers.provider.getBlockNumber();
@@ -247,7 +305,9 @@ describe("triad command line", function () {
       });
       provider.destroy();
       expect(code).to.equal(1);
-      expect(stderr).to.equal(`error: chain:advance only works on a local chain (a Hardhat or Anvil node): network ${NETWORK} (chain 31337) does not answer evm_increaseTime\n`);
+      expect(stderr).to.equal(
+        `error: chain:advance only works on a local chain (a Hardhat or Anvil node): network ${NETWORK} (chain 31337) does not answer evm_increaseTime\n`,
+      );
       expect(await ethers.provider.getBlockNumber()).to.equal(before);
     });
   });

@@ -97,7 +97,10 @@ describe("device tasks", function () {
     it("refuses a malformed --device-key without echoing it", async function () {
       await loadTaskFixture(deviceTasksFixture);
       const almostKey = testKey("devices/new").slice(0, -1); // 63 hex digits
-      const message = expectOneError(await runTask("device:register", { deviceKey: almostKey }), "--device-key must be a 32-byte hex private key");
+      const message = expectOneError(
+        await runTask("device:register", { deviceKey: almostKey }),
+        "--device-key must be a 32-byte hex private key",
+      );
       expect(message).not.to.contain(almostKey.slice(2, 20));
     });
 
@@ -224,7 +227,7 @@ describe("device tasks", function () {
       const run = expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, from: "1", json: true }));
 
       expect(run.json).to.include({ device, fromSeq: "0", toSeq: String(ROWS - 1), readings: ROWS, uri: `triad://readings/${device}/0` });
-      const anchor = await registry.anchorOf(run.json.root);
+      const anchor = await registry.anchorOf(device, run.json.root);
       expect(anchor.device).to.equal(device);
       expect((await registry.getDevice(device)).nextSeq).to.equal(BigInt(ROWS));
 
@@ -242,12 +245,12 @@ describe("device tasks", function () {
       });
       const batch = prepareReadingBatch(domain, readings);
       expect(batch.root).to.equal(run.json.root);
-      const verification = await verifyAnchoredReadings(registry, { domain, root: run.json.root, readings: batch.entries });
+      const verification = await verifyAnchoredReadings(registry, { domain, device, root: run.json.root, readings: batch.entries });
       expect(verification.failures).to.deep.equal([]);
       expect(verification.valid).to.equal(true);
       for (const { reading, proof } of batch.entries) {
         const digest = await registry.readingDigest(reading.device, reading.seq, reading.timestamp, reading.values);
-        expect(await registry.verifyReading(run.json.root, digest, proof)).to.equal(true);
+        expect(await registry.verifyReading(device, run.json.root, digest, proof)).to.equal(true);
       }
     });
 

@@ -95,7 +95,9 @@ describe("market tasks", function () {
       const { market, device, signers } = await loadTaskFixture(marketTasksFixture);
       const file = writeTempFile("data.csv", DATASET);
 
-      const run = expectSuccess(await runTask("market:list", { kind: "dataset", price: PRICE_TOKENS, file, devices: device, from: SELLER }));
+      const run = expectSuccess(
+        await runTask("market:list", { kind: "dataset", price: PRICE_TOKENS, file, devices: device, from: SELLER }),
+      );
 
       expect(run.stdout.split("\n")[0]).to.match(/^Listed dataset #1 at 12\.5 tokens \(gas \d+\)$/);
       const listing = await market.getListing(1n);
@@ -118,7 +120,9 @@ describe("market tasks", function () {
     it("--json prints the listing id, content hash and the two files", async function () {
       const { device } = await loadTaskFixture(marketTasksFixture);
       const file = writeTempFile("data.csv", DATASET);
-      const run = expectSuccess(await runTask("market:list", { kind: "model", price: "7", file, devices: device, from: SELLER, json: true }));
+      const run = expectSuccess(
+        await runTask("market:list", { kind: "model", price: "7", file, devices: device, from: SELLER, json: true }),
+      );
       expect(run.json).to.include({
         listingId: "1",
         contentHash: keccak256(Buffer.from(DATASET)),
@@ -214,7 +218,12 @@ describe("market tasks", function () {
       const run = expectSuccess(await runTask("market:buy", { listing: "1", buyerKey: BUYER_KEY, from: BUYER, json: true }));
 
       const purchase = await market.getPurchase(1n);
-      expect(run.json).to.deep.include({ purchaseId: "1", listingId: "1", amount: PRICE.toString(), deliverBy: purchase.deliverBy.toString() });
+      expect(run.json).to.deep.include({
+        purchaseId: "1",
+        listingId: "1",
+        amount: PRICE.toString(),
+        deliverBy: purchase.deliverBy.toString(),
+      });
       expect([purchase.buyer, purchase.status, purchase.amount]).to.deep.equal([signers.buyer.address, PurchaseStatus.Pending, PRICE]);
       expect(await token.balanceOf(signers.buyer.address)).to.equal(buyerBefore - PRICE);
       expect(await token.balanceOf(marketAddress)).to.equal(escrowBefore + PRICE);
@@ -233,7 +242,10 @@ describe("market tasks", function () {
       const { signers } = await loadTaskFixture(purchasedFixture);
       const buy = (args: Record<string, string>) => runTask("market:buy", { buyerKey: BUYER_KEY, ...args });
       expectOneError(await buy({ listing: "1", from: BUYER }), `reverted: MarketAlreadyLicensed(1, ${signers.buyer.address})`);
-      expectOneError(await buy({ listing: "1", maxPrice: "12.499999", from: "3" }), `reverted: MarketPriceAboveMax(1, ${PRICE}, ${PRICE - 1n})`);
+      expectOneError(
+        await buy({ listing: "1", maxPrice: "12.499999", from: "3" }),
+        `reverted: MarketPriceAboveMax(1, ${PRICE}, ${PRICE - 1n})`,
+      );
       expectOneError(await buy({ listing: "99", from: "3" }), "reverted: MarketListingNotFound(99)");
     });
 
@@ -275,7 +287,10 @@ describe("market tasks", function () {
         `reverted: MarketNotSellerOrAgent(1, ${signers.stranger.address})`,
       );
       const garbage = writeTempFile("content.key", "not a key\n");
-      expectOneError(await runTask("market:deliver", { purchase: "1", keyFile: garbage, from: SELLER }), "does not hold a 32-byte hex content key");
+      expectOneError(
+        await runTask("market:deliver", { purchase: "1", keyFile: garbage, from: SELLER }),
+        "does not hold a 32-byte hex content key",
+      );
       expectOneError(await runTask("market:deliver", { purchase: "0", keyFile, from: SELLER }), "--purchase must be at least 1, got 0");
 
       await time.increase(DELIVERY_HOURS * 3600n + 1n);
@@ -307,7 +322,9 @@ describe("market tasks", function () {
 
     it("prints the buyer's access and the verification in human output", async function () {
       const { encryptedFile, signers } = await loadTaskFixture(deliveredFixture);
-      const run = expectSuccess(await runTask("market:access", { listing: "1", purchase: "1", buyerKey: BUYER_KEY, encryptedFile, from: BUYER }));
+      const run = expectSuccess(
+        await runTask("market:access", { listing: "1", purchase: "1", buyerKey: BUYER_KEY, encryptedFile, from: BUYER }),
+      );
       const lines = run.stdout.trimEnd().split("\n");
       expect(lines[0]).to.match(new RegExp(`^Listing #1 \\(Active\\): ${signers.buyer.address} HAS access at `));
       expect(lines[1]).to.equal(`  decrypted ${Buffer.byteLength(DATASET)} bytes; keccak256 matches the listing's content hash`);
@@ -327,7 +344,10 @@ describe("market tasks", function () {
       const access = (args: Record<string, string>) =>
         runTask("market:access", { listing: "1", purchase: "1", buyerKey: BUYER_KEY, encryptedFile, out, from: BUYER, ...args });
 
-      expectOneError(await access({ buyerKey: testKey("market/someone-else") }), "the delivered key does not decrypt with this private key");
+      expectOneError(
+        await access({ buyerKey: testKey("market/someone-else") }),
+        "the delivered key does not decrypt with this private key",
+      );
       const altered = readFileSync(encryptedFile);
       altered[altered.length - 20] ^= 0x01;
       const alteredFile = writeTempFile("altered.trd", altered);
@@ -337,7 +357,10 @@ describe("market tasks", function () {
 
     it("refuses incomplete decryption arguments, listing 0, an unknown listing and a purchase of another listing", async function () {
       const { encryptedFile, device } = await loadTaskFixture(deliveredFixture);
-      expectOneError(await runTask("market:access", { listing: "1", purchase: "1", from: BUYER }), "decryption needs --purchase, --buyer-key and --encrypted-file together");
+      expectOneError(
+        await runTask("market:access", { listing: "1", purchase: "1", from: BUYER }),
+        "decryption needs --purchase, --buyer-key and --encrypted-file together",
+      );
       expectOneError(await runTask("market:access", { listing: "0" }), "--listing must be at least 1, got 0");
       expectOneError(await runTask("market:access", { listing: "99" }), "listing 99 does not exist");
 
@@ -374,7 +397,10 @@ describe("market tasks", function () {
     it("reports an empty balance and a bad --to in one line", async function () {
       const { signers } = await loadTaskFixture(deliveredFixture);
       expectOneError(await runTask("market:withdraw", { from: BUYER }), `nothing to withdraw for ${signers.buyer.address}`);
-      expectOneError(await runTask("market:withdraw", { from: SELLER, to: "seller" }), '--to must be a 0x-prefixed 20-byte address, got "seller"');
+      expectOneError(
+        await runTask("market:withdraw", { from: SELLER, to: "seller" }),
+        '--to must be a 0x-prefixed 20-byte address, got "seller"',
+      );
     });
   });
 
@@ -410,7 +436,10 @@ describe("market tasks", function () {
     it("only the buyer may take the refund", async function () {
       const { deliverBy, signers } = await loadTaskFixture(purchasedFixture);
       await time.increaseTo(deliverBy + 1n);
-      expectOneError(await runTask("market:refund", { purchase: "1", from: "3" }), `reverted: MarketNotBuyer(1, ${signers.stranger.address})`);
+      expectOneError(
+        await runTask("market:refund", { purchase: "1", from: "3" }),
+        `reverted: MarketNotBuyer(1, ${signers.stranger.address})`,
+      );
       expectOneError(await runTask("market:refund", { purchase: "x" }), '--purchase must be a whole number, got "x"');
     });
   });

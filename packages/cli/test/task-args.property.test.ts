@@ -36,14 +36,35 @@ const anyText = fc.oneof(
   fc.string(),
   fc.tuple(fc.string({ maxLength: 8 }), fc.constantFrom("\n", "\r\n", "\r"), fc.string({ maxLength: 8 })).map((p) => p.join("")),
   fc.string({ unit: "binary", maxLength: 12 }),
-  fc.constantFrom("", " ", "\n", "0x", "-1", "+1", "1e3", "0x10", "1_000", "١٢٣", "１２", "1.", ".5", "1.2.3", " 7 ", "\t8\n", "NaN", "Infinity"),
+  fc.constantFrom(
+    "",
+    " ",
+    "\n",
+    "0x",
+    "-1",
+    "+1",
+    "1e3",
+    "0x10",
+    "1_000",
+    "١٢٣",
+    "１２",
+    "1.",
+    ".5",
+    "1.2.3",
+    " 7 ",
+    "\t8\n",
+    "NaN",
+    "Infinity",
+  ),
 );
 
 const numberText = fc.oneof(
   decimalDigits(1, 30),
   fc.bigInt({ min: 0n, max: 2n ** 260n }).map(String),
   fc.tuple(decimalDigits(1, 20), decimalDigits(0, 22)).map(([i, f]) => `${i}.${f}`),
-  fc.tuple(fc.constantFrom("", " ", "-", "+", "0x", "\n"), decimalDigits(1, 8), fc.constantFrom("", " ", ".", "\n", "e2")).map((p) => p.join("")),
+  fc
+    .tuple(fc.constantFrom("", " ", "-", "+", "0x", "\n"), decimalDigits(1, 8), fc.constantFrom("", " ", ".", "\n", "e2"))
+    .map((p) => p.join("")),
   anyText,
 );
 
@@ -233,11 +254,22 @@ describe("task arguments (property-based)", function () {
 
     it("market:list with any --price lists exactly the positive prices of at most 6 decimals", async function () {
       const { market, sellersDevice, file } = await loadTaskFixture(propertyFixture);
-      const priceText = fc.oneof(fc.constantFrom("0", "1.1234567", "-1", "0.000001", "340282366920938463463374607431768.211455"), numberText);
+      const priceText = fc.oneof(
+        fc.constantFrom("0", "1.1234567", "-1", "0.000001", "340282366920938463463374607431768.211455"),
+        numberText,
+      );
       await fc.assert(
         fc.asyncProperty(priceText, async (text) => {
           const before = await market.listingCount();
-          const run = await runTask("market:list", { kind: "dataset", price: text, file, devices: sellersDevice, from: "1", force: true, json: true });
+          const run = await runTask("market:list", {
+            kind: "dataset",
+            price: text,
+            file,
+            devices: sellersDevice,
+            from: "1",
+            force: true,
+            json: true,
+          });
           const outcome = expectCleanOutcome(run);
           const m = /^([0-9]+)(?:\.([0-9]+))?$/.exec(text.trim());
           const units = m && (m[2] ?? "").length <= TOKEN_DECIMALS ? BigInt(m[1] + (m[2] ?? "").padEnd(TOKEN_DECIMALS, "0")) : undefined;

@@ -3,14 +3,7 @@ import path from "node:path";
 import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 import TriadModule, { TriadLocalModule } from "../ignition/modules/Triad.ts";
 import { connection, ethers, ignition, inProcess } from "./network.ts";
-import type {
-  ClaimsInsurance,
-  DataMarketplace,
-  DeviceRegistry,
-  InsurancePool,
-  OracleCommittee,
-  TestToken,
-} from "@triad/contracts";
+import type { ClaimsInsurance, DataMarketplace, DeviceRegistry, InsurancePool, OracleCommittee, TestToken } from "@triad/contracts";
 import { TriadError, type DeploymentRecord } from "@triad/sdk";
 import { saveDeployment } from "@triad/sdk/node";
 import { shippedModelHash } from "./model.ts";
@@ -84,15 +77,16 @@ export async function deployTriad(): Promise<TriadDeployment> {
   if (!local) {
     for (const required of ["token", "committeeMembers"]) {
       if (own[required] === undefined) {
-        throw new TriadError(`ignition/parameters/${connection.networkName}.json must set ${moduleId}.${required} on a public network`, "BAD_PARAMETERS");
+        throw new TriadError(
+          `ignition/parameters/${connection.networkName}.json must set ${moduleId}.${required} on a public network`,
+          "BAD_PARAMETERS",
+        );
       }
     }
   }
   const parameters: DeploymentParameters = { ...fromFile, [moduleId]: own };
   const options = { parameters, displayUi: false } as const;
-  const deployed = local
-    ? await ignition.deploy(TriadLocalModule, options)
-    : await ignition.deploy(TriadModule, options);
+  const deployed = local ? await ignition.deploy(TriadLocalModule, options) : await ignition.deploy(TriadModule, options);
 
   const at = async <T>(name: string, future: { getAddress(): Promise<string> }) =>
     (await ethers.getContractAt(name, await future.getAddress(), deployer)) as unknown as T;

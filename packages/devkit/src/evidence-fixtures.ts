@@ -89,7 +89,9 @@ export function captureLogger(): { logger: Logger; lines: Record<string, unknown
 }
 
 /** A local HTTP server with a custom handler (slow or misbehaving evidence hosts). */
-export async function startRawServer(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; close(): Promise<void>; server: Server }> {
+export async function startRawServer(
+  handler: Parameters<typeof createServer>[1],
+): Promise<{ url: string; close(): Promise<void>; server: Server }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const { port } = server.address() as AddressInfo;

@@ -1,13 +1,7 @@
 import { ethers } from "./network.ts";
 import { Wallet, id, keccak256, toUtf8Bytes, type TypedDataDomain } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import {
-  AI4I_SCHEMA,
-  claimsDomain,
-  registerDevice as registerDeviceAction,
-  sensorSchemaId,
-  type DeviceMetadata,
-} from "@triad/sdk";
+import { AI4I_SCHEMA, claimsDomain, registerDevice as registerDeviceAction, sensorSchemaId, type DeviceMetadata } from "@triad/sdk";
 import type { IClaimsInsurance } from "@triad/contracts";
 import type { DeviceRegistry } from "@triad/contracts";
 
@@ -28,6 +22,8 @@ export const DEVICE_KEY = id("triad.test.device.0");
 export const MAX_UTILISATION_BPS = 8_000n;
 export const PROTOCOL_FEE_BPS = 1_000n;
 export const LP_DEPOSIT = 100_000n * UNIT;
+/** Withdrawal cooldown of the fixture's pool: the standard product's assessment (3 days) + appeal (2 days) windows. */
+export const WITHDRAWAL_COOLDOWN = 5n * DAY;
 export const HOLDER_FUNDS = 10_000n * UNIT;
 
 /** The fixture's standard product: 2-day appeal window. */
@@ -79,7 +75,7 @@ export async function registerDevice(
 
 /**
  * The whole insurance deployment: DeviceRegistry, TestToken, OracleCommittee (3 members, threshold 2, MODEL_HASH
- * approved), InsurancePool (80% max utilisation, 10% protocol fee, LP1 deposited 100,000 tUSD), ClaimsInsurance
+ * approved), InsurancePool (80% max utilisation, 10% protocol fee, 5-day withdrawal cooldown, LP1 deposited 100,000 tUSD), ClaimsInsurance
  * (roles granted, product 1 = STANDARD_PRODUCT, product 2 = PARAMETRIC_PRODUCT, MODEL_HASH allowed for both), and
  * one Active ai4i-2020/v1 device registered to `holder`, who holds 10,000 tUSD and has approved the claims contract.
  */
@@ -100,6 +96,7 @@ export async function deployInsuranceFixture() {
     treasury.address,
     MAX_UTILISATION_BPS,
     PROTOCOL_FEE_BPS,
+    WITHDRAWAL_COOLDOWN,
   ]);
   const claims = await ethers.deployContract("ClaimsInsurance", [
     admin.address,

@@ -46,9 +46,7 @@ export async function fileClaim(
   const now = BigInt(await time.latest());
   if (now < incidentAt + 3_600n) await time.increaseTo(incidentAt + 3_600n);
   const { evidenceHash, evidenceURI } = evidence(opts.tag ?? `policy-${policyId}`);
-  await fx.claims
-    .connect(opts.from ?? fx.holder)
-    .fileClaim(policyId, opts.amount ?? 1_000n * UNIT, incidentAt, evidenceHash, evidenceURI);
+  await fx.claims.connect(opts.from ?? fx.holder).fileClaim(policyId, opts.amount ?? 1_000n * UNIT, incidentAt, evidenceHash, evidenceURI);
   return { claimId: await fx.claims.claimCount(), evidenceHash, evidenceURI, incidentAt };
 }
 
@@ -86,12 +84,7 @@ export function digestOf(fx: InsuranceFixture, verdict: Verdict): Promise<string
 }
 
 /** Registers `count` extra devices to `owner` with deterministic keys derived from `tag`. */
-export async function registerDevices(
-  fx: InsuranceFixture,
-  owner: HardhatEthersSigner,
-  count: number,
-  tag: string,
-): Promise<string[]> {
+export async function registerDevices(fx: InsuranceFixture, owner: HardhatEthersSigner, count: number, tag: string): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     const key = new ethers.Wallet(ethers.id(`triad.test.device.${tag}.${i}`));

@@ -70,7 +70,10 @@ export async function deployOracleFixture() {
   }
 
   /** A bundle of `rows` signed by `device` (default A), the last reading at `incidentAt` (default 10 minutes ago). */
-  async function bundle(rows: readonly Ai4iRow[], options: { device?: Wallet; incidentAt?: bigint; startSeq?: bigint; interval?: bigint } = {}) {
+  async function bundle(
+    rows: readonly Ai4iRow[],
+    options: { device?: Wallet; incidentAt?: bigint; startSeq?: bigint; interval?: bigint } = {},
+  ) {
     const incidentAt = options.incidentAt ?? BigInt(await time.latest()) - 600n;
     const signed = await makeBundle({
       deviceKey: options.device ?? deviceA,
@@ -85,7 +88,14 @@ export async function deployOracleFixture() {
   }
 
   /** Files a claim on policy `policyId` and returns its id. */
-  async function fileClaim(args: { hash: string; uri: string; incidentAt: bigint; amount?: bigint; policy?: bigint; from?: HardhatEthersSigner }) {
+  async function fileClaim(args: {
+    hash: string;
+    uri: string;
+    incidentAt: bigint;
+    amount?: bigint;
+    policy?: bigint;
+    from?: HardhatEthersSigner;
+  }) {
     const tx = await claims
       .connect(args.from ?? holder)
       .fileClaim(args.policy ?? policyId, args.amount ?? CLAIM_AMOUNT, args.incidentAt, args.hash, args.uri);
@@ -109,7 +119,22 @@ export async function deployOracleFixture() {
   }
   const insureNewDevice = async (seed: string) => (await insureNewDevices([seed]))[0];
 
-  return { ...base, model, members, deviceA, deviceB, policyId, policy, chainId, addresses, bundle, fileClaim, buyPolicy, insureNewDevice, insureNewDevices };
+  return {
+    ...base,
+    model,
+    members,
+    deviceA,
+    deviceB,
+    policyId,
+    policy,
+    chainId,
+    addresses,
+    bundle,
+    fileClaim,
+    buyPolicy,
+    insureNewDevice,
+    insureNewDevices,
+  };
 }
 
 export type OracleFixture = Awaited<ReturnType<typeof deployOracleFixture>>;
@@ -131,7 +156,15 @@ export function testConfig(overrides: Partial<OracleConfig> = {}): Partial<Oracl
     rpcRetryBaseMs: 10,
     verifyWorkers: 0,
     ...overrides,
-    evidence: { schemes: ["http"], hosts: ["127.0.0.1"], maxBytes: 64 * 1024, timeoutMs: 400, retries: 1, retryDelayMs: 20, ...(overrides.evidence ?? {}) },
+    evidence: {
+      schemes: ["http"],
+      hosts: ["127.0.0.1"],
+      maxBytes: 64 * 1024,
+      timeoutMs: 400,
+      retries: 1,
+      retryDelayMs: 20,
+      ...(overrides.evidence ?? {}),
+    },
   };
 }
 

@@ -42,13 +42,22 @@ function errorResponse(id: JsonRpcId, error: unknown): JsonRpcResponse {
   const code = typeof e.code === "number" ? e.code : -32603;
   const inner = isObject(e.data) ? e.data : undefined;
   const returnData = typeof e.data === "string" ? e.data : typeof inner?.data === "string" ? inner.data : undefined;
-  const txHash = typeof e.transactionHash === "string" ? e.transactionHash : typeof inner?.transactionHash === "string" ? inner.transactionHash : undefined;
+  const txHash =
+    typeof e.transactionHash === "string"
+      ? e.transactionHash
+      : typeof inner?.transactionHash === "string"
+        ? inner.transactionHash
+        : undefined;
   const reason = typeof inner?.reason === "string" ? inner.reason : undefined;
   return { jsonrpc: "2.0", id, error: { code, message, data: code === 3 ? returnData : { message, txHash, data: returnData, reason } } };
 }
 
 async function answer(request: unknown): Promise<JsonRpcResponse> {
-  if (!isObject(request) || typeof request.method !== "string" || (request.params !== undefined && !Array.isArray(request.params) && !isObject(request.params))) {
+  if (
+    !isObject(request) ||
+    typeof request.method !== "string" ||
+    (request.params !== undefined && !Array.isArray(request.params) && !isObject(request.params))
+  ) {
     return { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request" } };
   }
   const id = (typeof request.id === "string" || typeof request.id === "number" ? request.id : null) as JsonRpcId;
@@ -165,7 +174,12 @@ export async function waitFor(condition: () => Promise<boolean> | boolean, what:
  * server, the cpu backend (deterministic, fast to load) and one verification worker (the worker path; each child
  * boots faster). `overrides` replace or add variables.
  */
-export function daemonEnv(f: OracleFixture, rpcUrl: string, checkpointFile: string, overrides: Record<string, string> = {}): Record<string, string> {
+export function daemonEnv(
+  f: OracleFixture,
+  rpcUrl: string,
+  checkpointFile: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
   return {
     ORACLE_RPC_URL: rpcUrl,
     ORACLE_PRIVATE_KEY: f.memberKeys[0],

@@ -131,10 +131,13 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
     const proxy = await startTcpProxy(chain.port);
     stops.push(() => proxy.close());
     const setupSeconds = (Date.now() - started) / 1000;
-    progress(`set up ${options.claims} insured devices with evidence in ${setupSeconds.toFixed(0)} s; chain at ${chain.url}, proxy at ${proxy.url}`);
+    progress(
+      `set up ${options.claims} insured devices with evidence in ${setupSeconds.toFixed(0)} s; chain at ${chain.url}, proxy at ${proxy.url}`,
+    );
 
     const before = {
-      poolAssets: await pool.totalAssets(),
+      // The pool's books (docs/insurance.md, Pool economics): LP equity + reserved payouts + unearned premiums.
+      poolAssets: (await pool.totalAssets()) + (await pool.reservedPayouts()) + (await pool.unearnedPremiums()),
       poolBalance: await token.balanceOf(await pool.getAddress()),
       claimsBalance: await token.balanceOf(f.addresses.claims),
       holderBalance: await token.balanceOf(holder.address),
@@ -153,7 +156,8 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
     const track = async () => {
       const head = await provider.getBlockNumber();
       if (head <= scanned) return;
-      for (const e of await claims.queryFilter(claims.filters.VerdictFinalised(), scanned + 1, head)) decided.add(e.args.claimId.toString());
+      for (const e of await claims.queryFilter(claims.filters.VerdictFinalised(), scanned + 1, head))
+        decided.add(e.args.claimId.toString());
       scanned = head;
     };
     const claimIds: bigint[] = [];
@@ -214,11 +218,15 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
         remaining(),
       ).catch((error: Error) => {
         const open = claimIds.filter((id) => !decided.has(id.toString()));
-        throw new Error(`${error.message}: ${decided.size} of ${claimIds.length} filed claims decided; undecided: ${open.slice(0, 20).join(", ")}${open.length > 20 ? ", …" : ""}`);
+        throw new Error(
+          `${error.message}: ${decided.size} of ${claimIds.length} filed claims decided; undecided: ${open.slice(0, 20).join(", ")}${open.length > 20 ? ", …" : ""}`,
+        );
       });
       if (producerError !== undefined) throw producerError;
       if (child.process.exitCode !== null) {
-        throw new Error(`daemon #${children.length} exited on its own (code ${child.process.exitCode}): ${child.stderr.join("").slice(-2000)}`);
+        throw new Error(
+          `daemon #${children.length} exited on its own (code ${child.process.exitCode}): ${child.stderr.join("").slice(-2000)}`,
+        );
       }
     };
 
@@ -251,13 +259,20 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
       for (const item of items) m.set(key(item), [...(m.get(key(item)) ?? []), item]);
       return m;
     };
-    const finalisedBy = countBy(await claims.queryFilter(claims.filters.VerdictFinalised(), firstBlock, head), (e) => e.args.claimId.toString());
+    const finalisedBy = countBy(await claims.queryFilter(claims.filters.VerdictFinalised(), firstBlock, head), (e) =>
+      e.args.claimId.toString(),
+    );
     const signedBy = countBy(await claims.queryFilter(claims.filters.VerdictSigned(), firstBlock, head), (e) => e.args.claimId.toString());
     const settledBy = countBy(await claims.queryFilter(claims.filters.ClaimSettled(), firstBlock, head), (e) => e.args.claimId.toString());
     const paidBy = countBy(await pool.queryFilter(pool.filters.ClaimPaid(), firstBlock, head), (e) => e.args.claimId.toString());
-    const forfeitedBy = countBy(await pool.queryFilter(pool.filters.DepositForfeited(), firstBlock, head), (e) => e.args.claimId.toString());
+    const forfeitedBy = countBy(await pool.queryFilter(pool.filters.DepositForfeited(), firstBlock, head), (e) =>
+      e.args.claimId.toString(),
+    );
     const logs = daemons.flatMap((d) => d.logs);
-    const submittedBy = countBy(logs.filter((l) => l.msg === "verdict submitted"), (l) => String(l.claimId));
+    const submittedBy = countBy(
+      logs.filter((l) => l.msg === "verdict submitted"),
+      (l) => String(l.claimId),
+    );
 
     let approved = 0;
     let rejected = 0;
@@ -284,32 +299,43 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
       if (claim.status === PAID) {
         approved++;
         paidToPaidClaims += claim.payout;
-        if (!claim.approved || paidHere !== claim.payout) findings.push(`claim ${key}: Paid ${paidHere}, its approved payout is ${claim.payout}`);
+        if (!claim.approved || paidHere !== claim.payout)
+          findings.push(`claim ${key}: Paid ${paidHere}, its approved payout is ${claim.payout}`);
       } else if (claim.status === CLOSED) {
         rejected++;
         if (paidHere !== 0n) findings.push(`claim ${key}: Closed but paid ${paidHere}`);
       }
     }
-    if (paid !== paidToPaidClaims) findings.push(`payouts: ClaimPaid events sum to ${paid}, the Paid claims' payouts to ${paidToPaidClaims}`);
+    if (paid !== paidToPaidClaims)
+      findings.push(`payouts: ClaimPaid events sum to ${paid}, the Paid claims' payouts to ${paidToPaidClaims}`);
     const after = {
-      poolAssets: await pool.totalAssets(),
+      // The pool's books (docs/insurance.md, Pool economics): LP equity + reserved payouts + unearned premiums.
+      poolAssets: (await pool.totalAssets()) + (await pool.reservedPayouts()) + (await pool.unearnedPremiums()),
       poolBalance: await token.balanceOf(await pool.getAddress()),
       claimsBalance: await token.balanceOf(f.addresses.claims),
       holderBalance: await token.balanceOf(holder.address),
     };
-    if (after.poolBalance !== after.poolAssets) findings.push(`pool: token balance ${after.poolBalance} != accounted assets ${after.poolAssets}`);
+    if (after.poolBalance !== after.poolAssets) findings.push(`pool: token balance ${after.poolBalance} != its books ${after.poolAssets}`);
     if (after.poolAssets - before.poolAssets !== forfeited - paid) {
-      findings.push(`pool: assets moved by ${after.poolAssets - before.poolAssets}, forfeited deposits − payouts = ${forfeited - paid}`);
+      findings.push(`pool: books moved by ${after.poolAssets - before.poolAssets}, forfeited deposits − payouts = ${forfeited - paid}`);
     }
-    if (after.poolBalance - before.poolBalance !== forfeited - paid) findings.push(`pool: token balance moved by ${after.poolBalance - before.poolBalance}, expected ${forfeited - paid}`);
+    if (after.poolBalance - before.poolBalance !== forfeited - paid)
+      findings.push(`pool: token balance moved by ${after.poolBalance - before.poolBalance}, expected ${forfeited - paid}`);
     if (after.claimsBalance - before.claimsBalance !== deposits - refunded - forfeited) {
-      findings.push(`claims contract: balance moved by ${after.claimsBalance - before.claimsBalance}, deposits − refunds − forfeits = ${deposits - refunded - forfeited}`);
+      findings.push(
+        `claims contract: balance moved by ${after.claimsBalance - before.claimsBalance}, deposits − refunds − forfeits = ${deposits - refunded - forfeited}`,
+      );
     }
     if (after.holderBalance - before.holderBalance !== paid + refunded - deposits) {
-      findings.push(`holder: balance moved by ${after.holderBalance - before.holderBalance}, payouts + refunds − deposits = ${paid + refunded - deposits}`);
+      findings.push(
+        `holder: balance moved by ${after.holderBalance - before.holderBalance}, payouts + refunds − deposits = ${paid + refunded - deposits}`,
+      );
     }
-    const refused = logs.filter((l) => l.msg === "verdict refused by the contract" || l.msg === "verdict skipped by the contract (VerdictSkipped)");
-    if (refused.length > 0) findings.push(`${refused.length} verdicts refused by the contract (claims ${refused.map((l) => l.claimId).join(", ")})`);
+    const refused = logs.filter(
+      (l) => l.msg === "verdict refused by the contract" || l.msg === "verdict skipped by the contract (VerdictSkipped)",
+    );
+    if (refused.length > 0)
+      findings.push(`${refused.length} verdicts refused by the contract (claims ${refused.map((l) => l.claimId).join(", ")})`);
     progress(`books checked: ${approved} paid, ${rejected} closed, ${findings.length} findings`);
     return { claimIds, daemons, outageMs, approved, rejected, paid, setupSeconds, runSeconds, findings };
   } finally {

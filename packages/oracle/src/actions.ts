@@ -55,9 +55,11 @@ export function verdictJson(v: Verdict): Record<string, string | number | boolea
 async function claimContext(chain: ChainDeps, claimId: bigint) {
   const contracts = connectContracts(chain.addresses, chain.provider);
   const [{ chainId }, claim] = await Promise.all([chain.provider.getNetwork(), contracts.claims.getClaim(claimId)]);
-  if (enumName(ClaimStatus, claim.status) === "None") throw new TriadError(`claim ${claimId} does not exist`, "CLAIM_NOT_FOUND", { claimId: claimId.toString() });
+  if (enumName(ClaimStatus, claim.status) === "None")
+    throw new TriadError(`claim ${claimId} does not exist`, "CLAIM_NOT_FOUND", { claimId: claimId.toString() });
   const policy = await contracts.claims.getPolicy(claim.policyId);
-  const [, status] = await contracts.registry.ownerAndStatus(policy.device);
+  // The status that counts is the one at the incident (docs/protocol.md §11.2).
+  const status = await contracts.registry.statusAt(policy.device, claim.incidentAt);
   const ctx: EvidenceContext = {
     chainId,
     registry: chain.addresses.registry,
@@ -195,9 +197,11 @@ export async function auditClaim(
   };
   if (claim.modelHash.toLowerCase() !== onChain.modelHash) notes.push("getClaim().modelHash differs from the VerdictFinalised event");
   if (deps.model.modelHash.toLowerCase() !== onChain.modelHash) {
-    notes.push(`the verdict was made with model ${onChain.modelHash}, this oracle runs ${deps.model.modelHash}: the recomputation uses the local model`);
+    notes.push(
+      `the verdict was made with model ${onChain.modelHash}, this oracle runs ${deps.model.modelHash}: the recomputation uses the local model`,
+    );
   }
-  if (ctx.deviceStatus !== DEVICE_ACTIVE) notes.push("the device is no longer Active: the recomputation uses its current status");
+  if (ctx.deviceStatus !== DEVICE_ACTIVE) notes.push("the device was not Active at the incident");
 
   let reason: string | null = null;
   let assessment: ClaimAssessment | null = null;
@@ -216,7 +220,12 @@ export async function auditClaim(
     reason = error.reason;
     notes.push(`evidence could not be fetched now: ${error.message}`);
   }
-  const base = { claimId: params.claimId, amount: claim.amount, evidenceHash: claim.evidenceHash, assessmentDeadline: claim.assessmentDeadline };
+  const base = {
+    claimId: params.claimId,
+    amount: claim.amount,
+    evidenceHash: claim.evidenceHash,
+    assessmentDeadline: claim.assessmentDeadline,
+  };
   const verdict = assessment ? buildVerdict(base, assessment, deps.model.modelHash) : buildRejectionVerdict(base, deps.model.modelHash);
   const digest = verdictDigest(claimsDomain(chainId, deps.addresses.claims), verdict).toLowerCase();
   const recomputed = { ...verdictJson(verdict), digest, reason };

@@ -26,17 +26,18 @@ export interface EvidenceContext {
   registry?: string;
   claim?: { evidenceHash: string; incidentAt: bigint };
   policy?: { device: string; start: bigint; end: bigint };
-  /** `DeviceRegistry.ownerAndStatus(device).status` (1 = Active). */
+  /** The device's registry status at the incident (`statusAt`), or its current one without a claim (1 = Active). */
   deviceStatus?: number;
 }
 
-/** `DeviceStatus.Active` as the number `ownerAndStatus` returns. */
+/** `DeviceStatus.Active` as the number the registry's views return. */
 export const DEVICE_ACTIVE = Number(enumValue(DeviceStatus, "Active"));
 
 /** Names of the checks {@link checkEvidence} skipped for lack of context (reported by `oracle assess`). */
 export function skippedChecks(ctx: EvidenceContext): string[] {
   const skipped: string[] = [];
-  if (ctx.chainId === undefined || ctx.registry === undefined) skipped.push("domain: bundle chainId/registry vs the deployment (signatures were checked in the domain the bundle names)");
+  if (ctx.chainId === undefined || ctx.registry === undefined)
+    skipped.push("domain: bundle chainId/registry vs the deployment (signatures were checked in the domain the bundle names)");
   if (!ctx.claim) skipped.push("evidence hash vs the claim's evidenceHash", "incidentAt vs the claim's");
   if (!ctx.policy) skipped.push("device is the policy's device", "readings inside the policy period");
   if (ctx.deviceStatus === undefined) skipped.push("device status is Active in the registry");
@@ -55,7 +56,10 @@ export function checkEvidence(bytes: Uint8Array, ctx: EvidenceContext = {}): Evi
       throw new EvidenceError("HASH_MISMATCH", `evidence hashes to ${hash}, the claim recorded ${ctx.claim.evidenceHash}`);
     }
     if (ctx.deviceStatus !== undefined && ctx.deviceStatus !== DEVICE_ACTIVE) {
-      throw new EvidenceError("DEVICE_NOT_ACTIVE", `the insured device is not Active in the registry (status ${ctx.deviceStatus})`);
+      throw new EvidenceError(
+        "DEVICE_NOT_ACTIVE",
+        `the insured device was not Active at the incident (registry status ${ctx.deviceStatus})`,
+      );
     }
     const bundle = parseEvidence(bytes);
     const verified = verifyEvidenceReadings(bundle, {

@@ -70,7 +70,15 @@ export class RpcUnavailableError extends TriadError {
 }
 
 /** Errors that retrying cannot fix: reverts, bad arguments, undecodable results (wrong address), a rejected key. */
-const PERMANENT = ["CALL_EXCEPTION", "INVALID_ARGUMENT", "BAD_DATA", "INSUFFICIENT_FUNDS", "ACTION_REJECTED", "UNSUPPORTED_OPERATION", "NOT_IMPLEMENTED"] as const;
+const PERMANENT = [
+  "CALL_EXCEPTION",
+  "INVALID_ARGUMENT",
+  "BAD_DATA",
+  "INSUFFICIENT_FUNDS",
+  "ACTION_REJECTED",
+  "UNSUPPORTED_OPERATION",
+  "NOT_IMPLEMENTED",
+] as const;
 
 export function isPermanentRpcError(error: unknown): boolean {
   return PERMANENT.some((code) => isError(error, code));

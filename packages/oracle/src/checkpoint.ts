@@ -38,7 +38,8 @@ export function readCheckpoint(file: string, expect: { chainId: bigint | number;
   } catch {
     throw new CheckpointError(`checkpoint ${file} is not valid JSON: delete it to rescan from the start block`, { file });
   }
-  if (!Number.isSafeInteger(cp.nextBlock) || cp.nextBlock < 0) throw new CheckpointError(`checkpoint ${file} has no valid nextBlock`, { file });
+  if (!Number.isSafeInteger(cp.nextBlock) || cp.nextBlock < 0)
+    throw new CheckpointError(`checkpoint ${file} has no valid nextBlock`, { file });
   if (
     BigInt(cp.chainId) !== BigInt(expect.chainId) ||
     getAddress(cp.claims) !== getAddress(expect.claims) ||

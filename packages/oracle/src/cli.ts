@@ -111,7 +111,11 @@ async function connectProvider(config: OracleConfig): Promise<{ provider: Provid
   if (config.chainId !== undefined && chainId !== BigInt(config.chainId)) {
     throw new TriadError(`the RPC endpoint serves chain ${chainId}, ORACLE_CHAIN_ID says ${config.chainId}`, "CHAIN_MISMATCH");
   }
-  const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, batchMaxCount: 100, pollingInterval: Math.min(config.pollIntervalMs, 4000) });
+  const provider = new JsonRpcProvider(url, chainId, {
+    staticNetwork: true,
+    batchMaxCount: 100,
+    pollingInterval: Math.min(config.pollIntervalMs, 4000),
+  });
   return { provider, chainId };
 }
 
@@ -128,7 +132,9 @@ export async function loadSigner(config: Pick<OracleConfig, "signer">): Promise<
   try {
     json = readFileSync(s.file, "utf8");
   } catch (cause) {
-    throw new ConfigError([`ORACLE_KEYSTORE_FILE: cannot read ${s.file} (${(cause as NodeJS.ErrnoException).code ?? shortMessage(cause)})`]);
+    throw new ConfigError([
+      `ORACLE_KEYSTORE_FILE: cannot read ${s.file} (${(cause as NodeJS.ErrnoException).code ?? shortMessage(cause)})`,
+    ]);
   }
   let wallet;
   try {
@@ -213,7 +219,9 @@ export async function main(argv: string[]): Promise<number> {
       try {
         bytes = new Uint8Array(readFileSync(values.evidence as string));
       } catch (error) {
-        throw new UsageError(`cannot read --evidence ${values.evidence}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        throw new UsageError(
+          `cannot read --evidence ${values.evidence}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
       }
       const model = await loadOracleModel(config, logger);
       let chain;
@@ -241,7 +249,10 @@ export async function main(argv: string[]): Promise<number> {
       const { provider, chainId } = await connectProvider(config);
       const { addresses, startBlock } = resolveAddresses(config, chainId);
       const model = await loadOracleModel(config, logger);
-      const report = await auditClaim({ provider, addresses, model, evidence: config.evidence, fromBlock: config.startBlock ?? startBlock }, { claimId });
+      const report = await auditClaim(
+        { provider, addresses, model, evidence: config.evidence, fromBlock: config.startBlock ?? startBlock },
+        { claimId },
+      );
       (provider as JsonRpcProvider).destroy?.();
       if (!report.match) logger.warn({ claimId: report.claimId, differences: report.differences, notes: report.notes }, "audit: MISMATCH");
       printJson(report);
@@ -256,7 +267,14 @@ export async function main(argv: string[]): Promise<number> {
       const signer = key.connect(provider);
       const { addresses, startBlock } = resolveAddresses(config, chainId);
       const model = await loadOracleModel(config, logger);
-      const oracle = createOracle({ provider, signer, addresses, model, logger, config: { ...config, startBlock: config.startBlock ?? startBlock } });
+      const oracle = createOracle({
+        provider,
+        signer,
+        addresses,
+        model,
+        logger,
+        config: { ...config, startBlock: config.startBlock ?? startBlock },
+      });
       await oracle.start();
       const signal = await untilSignal(() => {
         logger.warn("second signal: exiting now (the checkpoint is still consistent)");

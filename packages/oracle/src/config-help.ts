@@ -12,13 +12,22 @@ export const CONFIG_HELP: Record<string, { default: string; meaning: string }> =
   ORACLE_REGISTRY_ADDRESS: { default: "deployment record", meaning: "DeviceRegistry (its EIP-712 domain signs the readings)" },
   ORACLE_COMMITTEE_ADDRESS: { default: "deployment record", meaning: "OracleCommittee" },
   TRIAD_DEPLOYMENTS_DIR: { default: "deployments/", meaning: "where <chainId>.json records are read when addresses are not set" },
-  ORACLE_CONFIRMATIONS: { default: "2", meaning: "blocks a ClaimFiled must be buried under before it is assessed (0 on an automining dev node)" },
+  ORACLE_CONFIRMATIONS: {
+    default: "2",
+    meaning: "blocks a ClaimFiled must be buried under before it is assessed (0 on an automining dev node)",
+  },
   ORACLE_POLL_INTERVAL_MS: { default: "2000", meaning: "sleep between scans when caught up (no sleep while confirmed blocks remain)" },
   ORACLE_START_BLOCK: { default: "record's startBlock, else 0", meaning: "first block to scan without a checkpoint" },
   ORACLE_CHECKPOINT_FILE: { default: "packages/oracle/.checkpoint-<chainId>-<member>.json", meaning: "the checkpoint" },
   ORACLE_EVIDENCE_SCHEMES: { default: "https", meaning: "allowed evidence URI schemes: http, https, ipfs" },
-  ORACLE_EVIDENCE_HOSTS: { default: "* (any)", meaning: "allowed hosts (host or host:port). Claimants choose the URI: list your storage hosts in production (SSRF)" },
-  ORACLE_EVIDENCE_MAX_BYTES: { default: "1048576", meaning: "largest bundle, enforced while streaming (a lying Content-Length changes nothing)" },
+  ORACLE_EVIDENCE_HOSTS: {
+    default: "* (any)",
+    meaning: "allowed hosts (host or host:port). Claimants choose the URI: list your storage hosts in production (SSRF)",
+  },
+  ORACLE_EVIDENCE_MAX_BYTES: {
+    default: "1048576",
+    meaning: "largest bundle, enforced while streaming (a lying Content-Length changes nothing)",
+  },
   ORACLE_EVIDENCE_TIMEOUT_MS: { default: "10000", meaning: "deadline of one download attempt (connection + whole body)" },
   ORACLE_EVIDENCE_RETRIES: { default: "2", meaning: "retries after a transient failure before rejecting (see Failure reasons)" },
   ORACLE_EVIDENCE_RETRY_DELAY_MS: { default: "500", meaning: "first retry delay; doubles per retry" },
@@ -32,7 +41,10 @@ export const CONFIG_HELP: Record<string, { default: string; meaning: string }> =
   ORACLE_HEALTH_MAX_LAG_BLOCKS: { default: "50", meaning: "/healthz is 503 beyond this lag" },
   ORACLE_RPC_RETRIES: { default: "5", meaning: "retries of a failed RPC request (exponential backoff, ±20 % jitter)" },
   ORACLE_RPC_RETRY_BASE_MS: { default: "250", meaning: "first RPC retry delay" },
-  ORACLE_TFJS_BACKEND: { default: "auto", meaning: "auto (tfjs-node → wasm → cpu), tfjs-node, wasm, cpu. Members should use the same backend so they compute the same scoreBps" },
+  ORACLE_TFJS_BACKEND: {
+    default: "auto",
+    meaning: "auto (tfjs-node → wasm → cpu), tfjs-node, wasm, cpu. Members should use the same backend so they compute the same scoreBps",
+  },
   ORACLE_MODEL_DIR: { default: "packages/oracle/model", meaning: "model artifacts (model.json + weights; their hash must be approved)" },
   ORACLE_LOG_LEVEL: { default: "info", meaning: "fatal, error, warn, info, debug, trace, silent" },
 };

@@ -111,7 +111,10 @@ const privateKey = z.string().transform((v, ctx) => {
     return parsePrivateKey(v, "ORACLE_PRIVATE_KEY");
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be 64 hex digits (optionally 0x-prefixed): a secp256k1 private key, from 1 to the curve order - 1" });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: "must be 64 hex digits (optionally 0x-prefixed): a secp256k1 private key, from 1 to the curve order - 1",
+    });
     return z.NEVER;
   }
 });
@@ -277,5 +280,10 @@ export function loadConfig(requirements: ConfigRequirements = {}, options: { env
 /** Defaults for a config built in code (tests, demo, benchmark); override what you need. */
 export function defaultConfig(overrides: Partial<OracleConfig> = {}): OracleConfig {
   const base = parseConfig({}, {});
-  return { ...base, ...overrides, evidence: { ...base.evidence, ...(overrides.evidence ?? {}) }, addresses: { ...base.addresses, ...(overrides.addresses ?? {}) } };
+  return {
+    ...base,
+    ...overrides,
+    evidence: { ...base.evidence, ...(overrides.evidence ?? {}) },
+    addresses: { ...base.addresses, ...(overrides.addresses ?? {}) },
+  };
 }

@@ -76,7 +76,11 @@ export async function startEvidenceServer(options: EvidenceServerOptions = {}): 
     if ((req.method === "GET" || req.method === "HEAD") && match) {
       const bytes = load(match[1]);
       if (!bytes) return send(res, 404, { error: "unknown evidence hash" });
-      res.writeHead(200, { "content-type": "application/json", "content-length": bytes.byteLength, "cache-control": "public, max-age=31536000, immutable" });
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": bytes.byteLength,
+        "cache-control": "public, max-age=31536000, immutable",
+      });
       res.end(req.method === "HEAD" ? undefined : bytes);
       return;
     }

@@ -33,7 +33,9 @@ export function resolveEvidenceUrl(uri: string, rules: Pick<EvidenceFetchRules, 
   }
   const scheme = url.protocol.replace(/:$/, "").toLowerCase();
   if (!rules.schemes.includes(scheme)) {
-    throw new EvidenceError("URI_NOT_ALLOWED", `evidence URI scheme "${scheme}" is not allowed (allowed: ${rules.schemes.join(", ")})`, { uri });
+    throw new EvidenceError("URI_NOT_ALLOWED", `evidence URI scheme "${scheme}" is not allowed (allowed: ${rules.schemes.join(", ")})`, {
+      uri,
+    });
   }
   if (scheme === "ipfs") {
     if (!rules.ipfsGateway) throw new EvidenceError("URI_NOT_ALLOWED", "ipfs evidence URIs need ORACLE_IPFS_GATEWAY", { uri });
@@ -87,21 +89,32 @@ async function fetchOnce(start: URL, rules: EvidenceFetchRules, doFetch: typeof 
         response = await doFetch(url, { redirect: "manual", signal: controller.signal, headers: { accept: "application/json" } });
       } catch (cause) {
         if (timedOut) throw timeoutError(url, rules);
-        throw new EvidenceError("FETCH_UNREACHABLE", `evidence at ${url.origin} is unreachable: ${describe(cause)}`, { url: url.href }, { cause });
+        throw new EvidenceError(
+          "FETCH_UNREACHABLE",
+          `evidence at ${url.origin} is unreachable: ${describe(cause)}`,
+          { url: url.href },
+          { cause },
+        );
       }
       if (response.status >= 300 && response.status < 400 && response.headers.get("location")) {
         await response.body?.cancel().catch(() => undefined);
-        if (hop >= MAX_REDIRECTS) throw new EvidenceError("FETCH_HTTP_STATUS", `evidence URI redirects more than ${MAX_REDIRECTS} times`, { url: url.href });
+        if (hop >= MAX_REDIRECTS)
+          throw new EvidenceError("FETCH_HTTP_STATUS", `evidence URI redirects more than ${MAX_REDIRECTS} times`, { url: url.href });
         url = new URL(response.headers.get("location")!, url);
         const scheme = url.protocol.replace(/:$/, "");
-        if (!rules.schemes.includes(scheme)) throw new EvidenceError("URI_NOT_ALLOWED", `evidence URI redirects to a ${scheme} URL`, { url: url.href });
+        if (!rules.schemes.includes(scheme))
+          throw new EvidenceError("URI_NOT_ALLOWED", `evidence URI redirects to a ${scheme} URL`, { url: url.href });
         checkHost(url, rules.hosts, url.href);
         continue;
       }
       if (response.status !== 200) {
         await response.body?.cancel().catch(() => undefined);
         const retryable = response.status >= 500 || response.status === 429;
-        throw new EvidenceError("FETCH_HTTP_STATUS", `evidence server answered HTTP ${response.status}`, { url: url.href, status: response.status, retryable });
+        throw new EvidenceError("FETCH_HTTP_STATUS", `evidence server answered HTTP ${response.status}`, {
+          url: url.href,
+          status: response.status,
+          retryable,
+        });
       }
       const declared = Number(response.headers.get("content-length") ?? NaN);
       if (Number.isFinite(declared) && declared > rules.maxBytes) {
@@ -135,7 +148,12 @@ async function readLimited(response: Response, url: URL, rules: EvidenceFetchRul
   } catch (cause) {
     if (cause instanceof EvidenceError) throw cause;
     if (timedOut()) throw timeoutError(url, rules);
-    throw new EvidenceError("FETCH_UNREACHABLE", `evidence download from ${url.origin} failed: ${describe(cause)}`, { url: url.href }, { cause });
+    throw new EvidenceError(
+      "FETCH_UNREACHABLE",
+      `evidence download from ${url.origin} failed: ${describe(cause)}`,
+      { url: url.href },
+      { cause },
+    );
   }
   const out = new Uint8Array(total);
   let offset = 0;

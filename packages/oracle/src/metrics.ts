@@ -9,7 +9,11 @@ export function createMetrics() {
   const prefix = "triad_oracle_";
   const metrics = {
     registry,
-    claimsSeen: new Counter({ name: `${prefix}claims_seen_total`, help: "ClaimFiled events read (after the confirmation depth)", registers: [registry] }),
+    claimsSeen: new Counter({
+      name: `${prefix}claims_seen_total`,
+      help: "ClaimFiled events read (after the confirmation depth)",
+      registers: [registry],
+    }),
     claimsSkipped: new Counter({
       name: `${prefix}claims_skipped_total`,
       help: "Claims not signed, by reason (decided, already_signed, deadline_passed, model_not_allowed, abstained)",
@@ -46,9 +50,23 @@ export function createMetrics() {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
-    rpcRequests: new Counter({ name: `${prefix}rpc_requests_total`, help: "RPC requests issued by the daemon, by method", labelNames: ["method"] as const, registers: [registry] }),
-    rpcErrors: new Counter({ name: `${prefix}rpc_errors_total`, help: "Failed RPC requests (each retry counts), by method", labelNames: ["method"] as const, registers: [registry] }),
-    tickErrors: new Counter({ name: `${prefix}tick_errors_total`, help: "Ticks abandoned after an error (retried from the checkpoint)", registers: [registry] }),
+    rpcRequests: new Counter({
+      name: `${prefix}rpc_requests_total`,
+      help: "RPC requests issued by the daemon, by method",
+      labelNames: ["method"] as const,
+      registers: [registry],
+    }),
+    rpcErrors: new Counter({
+      name: `${prefix}rpc_errors_total`,
+      help: "Failed RPC requests (each retry counts), by method",
+      labelNames: ["method"] as const,
+      registers: [registry],
+    }),
+    tickErrors: new Counter({
+      name: `${prefix}tick_errors_total`,
+      help: "Ticks abandoned after an error (retried from the checkpoint)",
+      registers: [registry],
+    }),
     checkpointBlock: new Gauge({ name: `${prefix}checkpoint_block`, help: "Next block to scan", registers: [registry] }),
     headBlock: new Gauge({ name: `${prefix}head_block`, help: "Latest block seen", registers: [registry] }),
     lagBlocks: new Gauge({ name: `${prefix}lag_blocks`, help: "Confirmed blocks not yet scanned", registers: [registry] }),
@@ -61,7 +79,5 @@ export type OracleMetrics = ReturnType<typeof createMetrics>;
 /** The current value of a counter (summed over labels), for tests and the benchmark. */
 export async function counterValue(counter: Counter<string>, labels?: Record<string, string>): Promise<number> {
   const { values } = await counter.get();
-  return values
-    .filter((v) => !labels || Object.entries(labels).every(([k, x]) => v.labels[k] === x))
-    .reduce((sum, v) => sum + v.value, 0);
+  return values.filter((v) => !labels || Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((sum, v) => sum + v.value, 0);
 }

@@ -31,7 +31,12 @@ interface Task {
 
 export function createVerifier(options: { workers: number }): EvidenceVerifier {
   if (options.workers <= 0) {
-    return { workers: 0, check: async (bytes, ctx) => checkEvidence(bytes, ctx), close: async () => undefined, ready: async () => undefined };
+    return {
+      workers: 0,
+      check: async (bytes, ctx) => checkEvidence(bytes, ctx),
+      close: async () => undefined,
+      ready: async () => undefined,
+    };
   }
   const queue: Task[] = [];
   const idle: Worker[] = [];

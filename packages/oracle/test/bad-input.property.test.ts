@@ -19,10 +19,25 @@ import {
 } from "@triad/sdk";
 
 const REASONS: readonly EvidenceFailureReason[] = [
-  "URI_NOT_ALLOWED", "FETCH_UNREACHABLE", "FETCH_TIMEOUT", "FETCH_HTTP_STATUS", "TOO_LARGE", "HASH_MISMATCH",
-  "MALFORMED_JSON", "WRONG_SCHEMA", "MISSING_SIGNATURE", "SENSOR_SCHEMA_MISMATCH", "WRONG_DOMAIN", "INCIDENT_MISMATCH",
-  "DEVICE_MISMATCH", "DEVICE_NOT_ACTIVE", "SEQ_NOT_INCREASING", "OUTSIDE_POLICY_PERIOD", "INVALID_VALUES",
-  "BAD_SIGNATURE", "NO_READINGS_IN_WINDOW",
+  "URI_NOT_ALLOWED",
+  "FETCH_UNREACHABLE",
+  "FETCH_TIMEOUT",
+  "FETCH_HTTP_STATUS",
+  "TOO_LARGE",
+  "HASH_MISMATCH",
+  "MALFORMED_JSON",
+  "WRONG_SCHEMA",
+  "MISSING_SIGNATURE",
+  "SENSOR_SCHEMA_MISMATCH",
+  "WRONG_DOMAIN",
+  "INCIDENT_MISMATCH",
+  "DEVICE_MISMATCH",
+  "DEVICE_NOT_ACTIVE",
+  "SEQ_NOT_INCREASING",
+  "OUTSIDE_POLICY_PERIOD",
+  "INVALID_VALUES",
+  "BAD_SIGNATURE",
+  "NO_READINGS_IN_WINDOW",
 ];
 const CHAIN_ID = 31337n;
 const REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
@@ -38,7 +53,9 @@ async function signedBundle(rows: bigint[][]): Promise<Uint8Array> {
     const timestamp = BigInt(INCIDENT - 30 * (rows.length - 1 - i));
     readings.push(await signReading(DEVICE, DOMAIN, { device: DEVICE.address, seq: BigInt(i + 1), timestamp, values: rows[i] }));
   }
-  return serializeEvidence(buildEvidenceBundle({ chainId: CHAIN_ID, registry: REGISTRY, incidentAt: INCIDENT, readings, sensorSchema: AI4I_SCHEMA }));
+  return serializeEvidence(
+    buildEvidenceBundle({ chainId: CHAIN_ID, registry: REGISTRY, incidentAt: INCIDENT, readings, sensorSchema: AI4I_SCHEMA }),
+  );
 }
 
 const NORMAL_ROW = [298_100n, 308_600n, 1_551n, 42_800n, 0n, 1n];
@@ -100,7 +117,21 @@ describe("oracle bad input (property-based)", function () {
 
   it("any JSON value in place of any bundle field is rejected with a reason", function () {
     const original = JSON.parse(Buffer.from(valid).toString("utf8"));
-    const fields = ["schema", "chainId", "registry", "device", "sensorSchema", "incidentAt", "readings", "readings.0.seq", "readings.0.timestamp", "readings.0.values", "readings.0.values.2", "readings.0.signature", "readings.1"];
+    const fields = [
+      "schema",
+      "chainId",
+      "registry",
+      "device",
+      "sensorSchema",
+      "incidentAt",
+      "readings",
+      "readings.0.seq",
+      "readings.0.timestamp",
+      "readings.0.values",
+      "readings.0.values.2",
+      "readings.0.signature",
+      "readings.1",
+    ];
     fc.assert(
       fc.property(fc.constantFrom(...fields), fc.jsonValue(), (field, value) => {
         const bundle = structuredClone(original);
@@ -121,7 +152,16 @@ describe("oracle bad input (property-based)", function () {
     const row = fc.oneof(
       fc.array(int64, { minLength: 6, maxLength: 6 }),
       fc.array(int64, { minLength: 0, maxLength: 9 }),
-      fc.tuple(fc.bigInt({ min: 250_000n, max: 350_000n }), fc.bigInt({ min: 250_000n, max: 350_000n }), fc.bigInt({ min: 0n, max: 4_000n }), fc.bigInt({ min: 0n, max: 100_000n }), fc.bigInt({ min: 0n, max: 400n }), fc.bigInt({ min: -1n, max: 3n })).map((t) => [...t]),
+      fc
+        .tuple(
+          fc.bigInt({ min: 250_000n, max: 350_000n }),
+          fc.bigInt({ min: 250_000n, max: 350_000n }),
+          fc.bigInt({ min: 0n, max: 4_000n }),
+          fc.bigInt({ min: 0n, max: 100_000n }),
+          fc.bigInt({ min: 0n, max: 400n }),
+          fc.bigInt({ min: -1n, max: 3n }),
+        )
+        .map((t) => [...t]),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 4 }), async (rows) => {
@@ -141,7 +181,11 @@ describe("oracle bad input (property-based)", function () {
 
   it("random configurations parse or fail with one line per bad ORACLE_ variable, never a crash", function () {
     const variable = fc.constantFrom(...CONFIG_VARIABLES);
-    const value = fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String), fc.constantFrom("", "0", "-1", "1e9", "http://127.0.0.1:8545", "0x" + "11".repeat(32), "wasm", "bogus"));
+    const value = fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.integer().map(String),
+      fc.constantFrom("", "0", "-1", "1e9", "http://127.0.0.1:8545", "0x" + "11".repeat(32), "wasm", "bogus"),
+    );
     fc.assert(
       fc.property(fc.dictionary(variable, value, { maxKeys: 8 }), (env) => {
         try {

@@ -8,7 +8,10 @@ import { ai4iRows } from "@triad/devkit";
 /** Claims of real AI4I rows at random times around the incident (some outside the model's window). */
 function claimArbitrary(rowCount: number) {
   const reading = fc.record({ row: fc.integer({ min: 0, max: rowCount - 1 }), offset: fc.integer({ min: -900, max: 120 }) });
-  return fc.record({ incidentAt: fc.integer({ min: 1_700_000_000, max: 1_800_000_000 }), readings: fc.array(reading, { minLength: 0, maxLength: 12 }) });
+  return fc.record({
+    incidentAt: fc.integer({ min: 1_700_000_000, max: 1_800_000_000 }),
+    readings: fc.array(reading, { minLength: 0, maxLength: 12 }),
+  });
 }
 
 describe("oracle: batched inference across claims", function () {

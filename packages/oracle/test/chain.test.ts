@@ -39,7 +39,14 @@ describe("oracle: RPC retries and the ops server", function () {
     const error = await rpc
       .call("getClaim", async () => {
         calls++;
-        throw makeError("execution reverted", "CALL_EXCEPTION", { action: "call", data: "0x", reason: null, transaction: { to: null, data: "0x" }, invocation: null, revert: null });
+        throw makeError("execution reverted", "CALL_EXCEPTION", {
+          action: "call",
+          data: "0x",
+          reason: null,
+          transaction: { to: null, data: "0x" },
+          invocation: null,
+          revert: null,
+        });
       })
       .catch((e: unknown) => e);
     expect(calls).to.equal(1);
@@ -50,7 +57,12 @@ describe("oracle: RPC retries and the ops server", function () {
     const metrics = createMetrics();
     metrics.claimsSeen.inc(3);
     let healthy = false;
-    const ops = await startOpsServer({ port: 0, host: "127.0.0.1", registry: metrics.registry, health: async () => ({ healthy, lagBlocks: 7 }) });
+    const ops = await startOpsServer({
+      port: 0,
+      host: "127.0.0.1",
+      registry: metrics.registry,
+      health: async () => ({ healthy, lagBlocks: 7 }),
+    });
     try {
       const down = await fetch(`${ops.url}/healthz`);
       expect(down.status).to.equal(503);

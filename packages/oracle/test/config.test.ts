@@ -23,7 +23,14 @@ function problemsOf(env: Record<string, string>, requirements = {}): string[] {
 describe("oracle config", function () {
   it("defaults are valid and every variable is documented in .env.example and the README", function () {
     const config = parseConfig({}, {}, ROOT);
-    expect(config).to.include({ confirmations: 2, batchSize: 20, metricsPort: 9464, metricsHost: "127.0.0.1", tfjsBackend: "auto", logLevel: "info" });
+    expect(config).to.include({
+      confirmations: 2,
+      batchSize: 20,
+      metricsPort: 9464,
+      metricsHost: "127.0.0.1",
+      tfjsBackend: "auto",
+      logLevel: "info",
+    });
     expect(config.evidence).to.include({ maxBytes: 1024 * 1024, timeoutMs: 10_000, retries: 2 });
     const example = readFileSync(path.join(ROOT, ".env.example"), "utf8");
     const readme = readFileSync(path.join(ROOT, "packages/oracle/README.md"), "utf8");
@@ -111,18 +118,25 @@ describe("oracle config", function () {
     const dir = mkdtempSync(path.join(os.tmpdir(), "triad-config-"));
     const keystore = path.join(dir, "key.json");
     writeFileSync(keystore, "{}");
-    expect(problemsOf({ ORACLE_KEYSTORE_FILE: keystore })).to.deep.equal(["ORACLE_KEYSTORE_PASSWORD: is required with ORACLE_KEYSTORE_FILE"]);
+    expect(problemsOf({ ORACLE_KEYSTORE_FILE: keystore })).to.deep.equal([
+      "ORACLE_KEYSTORE_PASSWORD: is required with ORACLE_KEYSTORE_FILE",
+    ]);
     expect(problemsOf({ ORACLE_KEYSTORE_FILE: keystore, ORACLE_KEYSTORE_PASSWORD: "pw", ORACLE_PRIVATE_KEY: KEY })).to.deep.equal([
       "ORACLE_KEYSTORE_FILE: set either ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE_FILE, not both",
     ]);
-    expect(problemsOf({ ORACLE_EVIDENCE_SCHEMES: "https,ipfs" })).to.deep.equal(["ORACLE_IPFS_GATEWAY: is required when ORACLE_EVIDENCE_SCHEMES includes ipfs"]);
+    expect(problemsOf({ ORACLE_EVIDENCE_SCHEMES: "https,ipfs" })).to.deep.equal([
+      "ORACLE_IPFS_GATEWAY: is required when ORACLE_EVIDENCE_SCHEMES includes ipfs",
+    ]);
   });
 
   it("loads the key from a private key or an encrypted keystore; a wrong password is one line naming it", async function () {
     const dir = mkdtempSync(path.join(os.tmpdir(), "triad-keystore-"));
     const keystore = path.join(dir, "member.json");
     const member = new Wallet(KEY);
-    writeFileSync(keystore, encryptKeystoreJsonSync({ address: member.address, privateKey: member.privateKey }, "correct horse", { scrypt: { N: 1 << 10 } }));
+    writeFileSync(
+      keystore,
+      encryptKeystoreJsonSync({ address: member.address, privateKey: member.privateKey }, "correct horse", { scrypt: { N: 1 << 10 } }),
+    );
     const fromKeystore = parseConfig({ ORACLE_KEYSTORE_FILE: keystore, ORACLE_KEYSTORE_PASSWORD: "correct horse" }, { signer: true }, ROOT);
     expect((await loadSigner(fromKeystore)).address).to.equal(member.address);
     expect((await loadSigner(parseConfig({ ORACLE_PRIVATE_KEY: KEY }, {}, ROOT))).address).to.equal(member.address);

@@ -103,7 +103,10 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
     for (const [name, mutate] of variants) {
       const doc = clone(bundle) as unknown as Record<string, unknown>;
       mutate(doc);
-      expect(reasonOf(() => parseEvidence(bytesOf(doc))), name).to.equal("WRONG_SCHEMA");
+      expect(
+        reasonOf(() => parseEvidence(bytesOf(doc))),
+        name,
+      ).to.equal("WRONG_SCHEMA");
     }
     expect(reasonOf(() => parseEvidence(bytesOf([bundle])))).to.equal("WRONG_SCHEMA");
     const unsigned = clone(bundle) as unknown as { readings: { signature?: string }[] };
@@ -124,7 +127,13 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
     expect(reasonOf(() => verifyEvidenceReadings(zeroSig))).to.equal("BAD_SIGNATURE");
 
     // Readings of another device, relabelled as ours: their signatures do not recover to our device.
-    const { bundle: foreign } = await makeBundle({ deviceKey: OTHER_DEVICE, chainId: CHAIN_ID, registry: REGISTRY, rows: normalRows(2), incidentAt: INCIDENT });
+    const { bundle: foreign } = await makeBundle({
+      deviceKey: OTHER_DEVICE,
+      chainId: CHAIN_ID,
+      registry: REGISTRY,
+      rows: normalRows(2),
+      incidentAt: INCIDENT,
+    });
     const mixed = clone(bundle);
     mixed.readings[0] = foreign.readings[0];
     expect(reasonOf(() => verifyEvidenceReadings(mixed))).to.equal("BAD_SIGNATURE");
@@ -154,12 +163,17 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
     const claim = { claimId: 7n, amount: 1234n, evidenceHash: id("e"), assessmentDeadline: 99n };
     const model = id("model");
     fc.assert(
-      fc.property(fc.boolean(), fc.integer({ min: 0, max: 10_000 }), fc.bigInt({ min: 0n, max: 2n ** 128n - 1n }), (approved, scoreBps, amount) => {
-        const v = buildVerdict({ ...claim, amount }, { approved, scoreBps }, model);
-        expect(v.payout).to.equal(approved ? amount : 0n);
-        expect(v.deadline).to.equal(claim.assessmentDeadline);
-        expect(v.scoreBps).to.equal(scoreBps);
-      }),
+      fc.property(
+        fc.boolean(),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.bigInt({ min: 0n, max: 2n ** 128n - 1n }),
+        (approved, scoreBps, amount) => {
+          const v = buildVerdict({ ...claim, amount }, { approved, scoreBps }, model);
+          expect(v.payout).to.equal(approved ? amount : 0n);
+          expect(v.deadline).to.equal(claim.assessmentDeadline);
+          expect(v.scoreBps).to.equal(scoreBps);
+        },
+      ),
     );
     expect(buildRejectionVerdict(claim, model)).to.deep.equal({
       claimId: 7n,
@@ -176,10 +190,15 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
     const domain = claimsDomain(CHAIN_ID, REGISTRY);
     const digestOf = verdictDigester(domain);
     fc.assert(
-      fc.property(fc.bigInt({ min: 1n, max: 2n ** 64n }), fc.boolean(), fc.integer({ min: 0, max: 10_000 }), (claimId, approved, scoreBps) => {
-        const v = buildVerdict({ ...claim, claimId }, { approved, scoreBps }, model);
-        expect(digestOf(v)).to.equal(verdictDigest(domain, v));
-      }),
+      fc.property(
+        fc.bigInt({ min: 1n, max: 2n ** 64n }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 10_000 }),
+        (claimId, approved, scoreBps) => {
+          const v = buildVerdict({ ...claim, claimId }, { approved, scoreBps }, model);
+          expect(digestOf(v)).to.equal(verdictDigest(domain, v));
+        },
+      ),
       { numRuns: 50 },
     );
     const v = buildVerdict(claim, { approved: true, scoreBps: 4321 }, model);
@@ -192,7 +211,15 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
 });
 
 describe("oracle: evidence fetching and the evidence server", function () {
-  const rules = { ...defaultConfig().evidence, schemes: ["http"], hosts: ["127.0.0.1"], timeoutMs: 400, retries: 1, retryDelayMs: 10, maxBytes: 4096 };
+  const rules = {
+    ...defaultConfig().evidence,
+    schemes: ["http"],
+    hosts: ["127.0.0.1"],
+    timeoutMs: 400,
+    retries: 1,
+    retryDelayMs: 10,
+    maxBytes: 4096,
+  };
 
   it("stores bundles by keccak256 and serves the exact bytes; refuses oversized bodies and wrong hashes", async function () {
     const server = await startEvidenceServer({ port: 0, maxBytes: 4096 });
@@ -252,7 +279,9 @@ describe("oracle: evidence fetching and the evidence server", function () {
   it("an unreachable host and a server slower than the timeout end, after the bounded retries, in their reason", async function () {
     const port = await closedPort();
     const retries: string[] = [];
-    const unreachable = await rejectionOf(fetchEvidence(`http://127.0.0.1:${port}/evidence/x`, rules, { onRetry: (_n, e) => retries.push(e.reason) }));
+    const unreachable = await rejectionOf(
+      fetchEvidence(`http://127.0.0.1:${port}/evidence/x`, rules, { onRetry: (_n, e) => retries.push(e.reason) }),
+    );
     expect(unreachable.reason).to.equal("FETCH_UNREACHABLE");
     expect(retries).to.deep.equal(["FETCH_UNREACHABLE"]);
 

@@ -19,7 +19,14 @@ const ARTIFACTS = ["model.json", "weights.bin", "metadata.json"];
 /** AI4I rows by UDI, as the CSV has them. */
 const NORMAL_UDI_1: Ai4iTelemetry = { variant: "M", airTempK: 298.1, processTempK: 308.6, rpm: 1551, torqueNm: 42.8, toolWearMin: 0 };
 /** UDI 161: overstrain (216 min × 60.7 N·m on an L variant). */
-const OVERSTRAIN_UDI_161: Ai4iTelemetry = { variant: "L", airTempK: 298.4, processTempK: 308.2, rpm: 1282, torqueNm: 60.7, toolWearMin: 216 };
+const OVERSTRAIN_UDI_161: Ai4iTelemetry = {
+  variant: "L",
+  airTempK: 298.4,
+  processTempK: 308.2,
+  rpm: 1282,
+  torqueNm: 60.7,
+  toolWearMin: 216,
+};
 /** UDI 3237: heat dissipation (ΔT 8.6 K at 1342 rpm). */
 const HEAT_UDI_3237: Ai4iTelemetry = { variant: "M", airTempK: 300.8, processTempK: 309.4, rpm: 1342, torqueNm: 62.4, toolWearMin: 113 };
 
@@ -118,7 +125,10 @@ describe("oracle model", function () {
     it("hashes model.json followed by the weight files, matching metadata and model:hash's definition", async function () {
       const model = await shippedModel();
       const manual = keccak256(
-        concat([await fs.readFile(path.join(DEFAULT_MODEL_DIR, "model.json")), await fs.readFile(path.join(DEFAULT_MODEL_DIR, "weights.bin"))]),
+        concat([
+          await fs.readFile(path.join(DEFAULT_MODEL_DIR, "model.json")),
+          await fs.readFile(path.join(DEFAULT_MODEL_DIR, "weights.bin")),
+        ]),
       );
       expect(await computeModelHash(DEFAULT_MODEL_DIR)).to.equal(manual);
       expect(model.modelHash).to.equal(manual);

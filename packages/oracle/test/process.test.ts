@@ -42,7 +42,9 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
       const insured = devices[i];
       const rows = i % 3 === 0 ? normalRows(4, i) : [...normalRows(3, i), ...failureRows(i % 2 ? "HDF" : "PWF", 1 + (i % 4)).slice(-1)];
       const b = await f.bundle(rows, { device: insured.device });
-      claimIds.push(await f.fileClaim({ hash: b.hash, uri: evidence.put(b.bytes).uri, incidentAt: b.incidentAt, policy: insured.policyId }));
+      claimIds.push(
+        await f.fileClaim({ hash: b.hash, uri: evidence.put(b.bytes).uri, incidentAt: b.incidentAt, policy: insured.policyId }),
+      );
     }
     const decided = async () => {
       const states = await Promise.all(claimIds.map((id) => f.claims.getClaim(id)));
@@ -88,7 +90,12 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     // A doctored verdict: the member approves normal telemetry with a made-up score, bypassing the model.
     const insured = await f.insureNewDevice("doctored");
     const normal = await f.bundle(normalRows(5, 60), { device: insured.device });
-    const doctoredClaim = await f.fileClaim({ hash: normal.hash, uri: evidence.put(normal.bytes).uri, incidentAt: normal.incidentAt, policy: insured.policyId });
+    const doctoredClaim = await f.fileClaim({
+      hash: normal.hash,
+      uri: evidence.put(normal.bytes).uri,
+      incidentAt: normal.incidentAt,
+      policy: insured.policyId,
+    });
     const claim = await f.claims.getClaim(doctoredClaim);
     const verdict = {
       claimId: doctoredClaim,
@@ -99,7 +106,9 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
       scoreBps: 9_900,
       deadline: claim.assessmentDeadline,
     };
-    await (await f.claims.submitVerdict(verdict, [await signVerdict(f.members[1], claimsDomain(f.chainId, f.addresses.claims), verdict)])).wait();
+    await (
+      await f.claims.submitVerdict(verdict, [await signVerdict(f.members[1], claimsDomain(f.chainId, f.addresses.claims), verdict)])
+    ).wait();
 
     const deps = { provider: ethers.provider, addresses: f.addresses, model: f.model, evidence: testConfig().evidence! };
     const ok = await auditClaim(deps, { claimId: honestClaim });
@@ -152,12 +161,17 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     expect(JSON.parse(again.stdout.trim().split("\n").pop()!)).to.include({ valid: false, reason: "BAD_SIGNATURE" });
 
     // With the chain but no claim: the deployment's domain and the device status are checked as well.
-    const partial = await assessEvidence({ model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } }, { bytes: b.bytes });
+    const partial = await assessEvidence(
+      { model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } },
+      { bytes: b.bytes },
+    );
     expect(partial).to.include({ valid: true, chainChecks: "partial" });
     expect(partial.skippedChecks).to.not.include("device status is Active in the registry");
     expect(partial.skippedChecks).to.include("readings inside the policy period");
     await (await f.registry.connect(f.holder).suspend(f.deviceA.address)).wait();
-    expect(await assessEvidence({ model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } }, { bytes: b.bytes })).to.include({
+    expect(
+      await assessEvidence({ model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } }, { bytes: b.bytes }),
+    ).to.include({
       valid: false,
       reason: "DEVICE_NOT_ACTIVE",
     });
@@ -165,7 +179,10 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
 
     // With the chain and the claim, every check runs and the Verdict's digest is the contract's.
     const claimId = await f.fileClaim({ hash: b.hash, uri: evidence.put(b.bytes).uri, incidentAt: b.incidentAt });
-    const chained = await assessEvidence({ model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } }, { bytes: b.bytes, claimId });
+    const chained = await assessEvidence(
+      { model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } },
+      { bytes: b.bytes, claimId },
+    );
     expect(chained).to.include({ valid: true, chainChecks: "all" });
     expect(chained.skippedChecks).to.deep.equal([]);
     const v = chained.verdict!;
@@ -180,7 +197,10 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
       deadline: BigInt(v.deadline as string),
     });
     expect(chained.digest).to.equal(onChainDigest);
-    const wrongFile = await assessEvidence({ model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } }, { bytes: new TextEncoder().encode(JSON.stringify(tampered)), claimId });
+    const wrongFile = await assessEvidence(
+      { model: f.model, chain: { provider: ethers.provider, addresses: f.addresses } },
+      { bytes: new TextEncoder().encode(JSON.stringify(tampered)), claimId },
+    );
     expect(wrongFile).to.include({ valid: false, reason: "HASH_MISMATCH" });
     expect(wrongFile.verdict).to.include({ approved: false, payout: "0", scoreBps: 0 });
   });

@@ -26,25 +26,41 @@ describe("oracle: what a batch's receipt says", function () {
       if (!decidedByOther && String(input).includes(x.hash)) {
         decidedByOther = true;
         const claim = await f.claims.getClaim(xClaim);
-        const verdict = buildRejectionVerdict({ claimId: xClaim, amount: claim.amount, evidenceHash: claim.evidenceHash, assessmentDeadline: claim.assessmentDeadline }, f.model.modelHash);
+        const verdict = buildRejectionVerdict(
+          { claimId: xClaim, amount: claim.amount, evidenceHash: claim.evidenceHash, assessmentDeadline: claim.assessmentDeadline },
+          f.model.modelHash,
+        );
         const signature = await signVerdict(f.members[1], claimsDomain(f.chainId, f.addresses.claims), verdict);
         await (await f.claims.submitVerdict(verdict, [signature])).wait();
       }
       return fetch(input, init);
     };
-    const oracle = createOracle({ provider: ethers.provider, signer: f.members[0], addresses: f.addresses, model: f.model, config: testConfig(), logger: pino({ level: "silent" }), fetch: racingFetch });
+    const oracle = createOracle({
+      provider: ethers.provider,
+      signer: f.members[0],
+      addresses: f.addresses,
+      model: f.model,
+      config: testConfig(),
+      logger: pino({ level: "silent" }),
+      fetch: racingFetch,
+    });
     try {
       const report = await oracle.tick();
       expect(decidedByOther).to.equal(true);
       expect(report).to.include({ claims: 2, submitted: 1, approved: 1, transactions: 1 });
       expect(await counterValue(oracle.metrics.verdictsRefused)).to.equal(1);
       // Both verdicts went out in one transaction; the receipt refused X's entry (VerdictSkipped) and finalised Y.
-      expect(report.outcomes.map((o) => [o.claimId, o.outcome, o.reason, o.outcome === "approved" ? o.finalised : undefined])).to.deep.equal([
+      expect(
+        report.outcomes.map((o) => [o.claimId, o.outcome, o.reason, o.outcome === "approved" ? o.finalised : undefined]),
+      ).to.deep.equal([
         [xClaim, "refused", "verdict_skipped", undefined],
         [yClaim, "approved", undefined, true],
       ]);
       const [yDecision] = await f.claims.queryFilter(f.claims.filters.VerdictFinalised(yClaim));
-      expect(report.outcomes.map((o) => o.outcome !== "skipped" && o.txHash)).to.deep.equal([yDecision.transactionHash, yDecision.transactionHash]);
+      expect(report.outcomes.map((o) => o.outcome !== "skipped" && o.txHash)).to.deep.equal([
+        yDecision.transactionHash,
+        yDecision.transactionHash,
+      ]);
       // X stays decided by the other member's rejection.
       expect((await f.claims.getClaim(xClaim)).approved).to.equal(false);
     } finally {

@@ -28,7 +28,9 @@ describe("oracle daemon stages", function () {
     const config = { pollIntervalMs: 500 };
     expect(nextDelay(config, 0, false)).to.equal(0);
     expect(nextDelay(config, 0, true)).to.equal(500);
-    expect([1, 2, 3, 6, 7, 20].map((failures) => nextDelay(config, failures, true))).to.deep.equal([1000, 2000, 4000, 32_000, 32_000, 32_000]);
+    expect([1, 2, 3, 6, 7, 20].map((failures) => nextDelay(config, failures, true))).to.deep.equal([
+      1000, 2000, 4000, 32_000, 32_000, 32_000,
+    ]);
     expect(nextDelay({ pollIntervalMs: 5000 }, 6, false)).to.equal(60_000);
   });
 
@@ -36,7 +38,11 @@ describe("oracle daemon stages", function () {
     const history: ClaimHistory = { decided: new Set(["1"]), signedByMe: new Map() };
     const now = 1000n;
     expect(claimState(filed(1n, 2000n), history, now)).to.deep.include({ kind: "skip", reason: "decided" });
-    expect(claimState(filed(2n, 1000n), history, now)).to.deep.include({ kind: "skip", reason: "deadline_passed", detail: { deadline: "1000" } });
+    expect(claimState(filed(2n, 1000n), history, now)).to.deep.include({
+      kind: "skip",
+      reason: "deadline_passed",
+      detail: { deadline: "1000" },
+    });
     expect(claimState(filed(3n, 1001n), history, now)).to.deep.include({ kind: "open" });
   });
 
@@ -47,12 +53,30 @@ describe("oracle daemon stages", function () {
     expect(recorder.report()).to.include({ fromBlock: 100, toBlock: 99, claims: 0, idle: true });
     recorder.scanned(120, 4);
     recorder.record({ claimId: 1n, outcome: "approved", scoreBps: 9000, payout: 5n, txHash: "0xaa", finalised: true });
-    recorder.record({ claimId: 2n, outcome: "rejected", reason: "HASH_MISMATCH", scoreBps: 0, payout: 0n, txHash: "0xaa", finalised: false });
+    recorder.record({
+      claimId: 2n,
+      outcome: "rejected",
+      reason: "HASH_MISMATCH",
+      scoreBps: 0,
+      payout: 0n,
+      txHash: "0xaa",
+      finalised: false,
+    });
     recorder.record({ claimId: 3n, outcome: "skipped", reason: "deadline_passed", detail: { deadline: "7" } });
     recorder.record({ claimId: 4n, outcome: "refused", reason: "verdict_skipped", txHash: "0xaa" });
     recorder.transaction();
     const report = recorder.report();
-    expect(report).to.include({ fromBlock: 100, toBlock: 120, claims: 4, submitted: 2, approved: 1, rejected: 1, skipped: 1, transactions: 1, idle: false });
+    expect(report).to.include({
+      fromBlock: 100,
+      toBlock: 120,
+      claims: 4,
+      submitted: 2,
+      approved: 1,
+      rejected: 1,
+      skipped: 1,
+      transactions: 1,
+      idle: false,
+    });
     expect(report.outcomes.map((o) => o.claimId)).to.deep.equal([1n, 2n, 3n, 4n]);
     expect(await counterValue(metrics.verdictsSubmitted, { outcome: "approved" })).to.equal(1);
     expect(await counterValue(metrics.verdictsSubmitted, { outcome: "rejected" })).to.equal(1);

@@ -44,7 +44,10 @@ export function buildReadingDataset(args: {
 }
 
 /** Parses a `triad.dataset/v1` file back into batches of anchored readings; a malformed file gets a clear error. */
-export function parseReadingDataset(bytes: Uint8Array): { file: ReadingDatasetFile; batches: { root: string; readings: AnchoredReading[] }[] } {
+export function parseReadingDataset(bytes: Uint8Array): {
+  file: ReadingDatasetFile;
+  batches: { root: string; readings: AnchoredReading[] }[];
+} {
   let file: ReadingDatasetFile;
   try {
     file = JSON.parse(new TextDecoder().decode(bytes));

@@ -1,13 +1,7 @@
 import { DeploymentNotFoundError } from "./errors.ts";
 
 /** Contract names a deployment record may hold. */
-export type ContractName =
-  | "DeviceRegistry"
-  | "OracleCommittee"
-  | "InsurancePool"
-  | "ClaimsInsurance"
-  | "DataMarketplace"
-  | "TestToken";
+export type ContractName = "DeviceRegistry" | "OracleCommittee" | "InsurancePool" | "ClaimsInsurance" | "DataMarketplace" | "TestToken";
 
 /** What `deployments/<chainId>.json` holds: where the SDK, tasks and oracle find a deployment. */
 export interface DeploymentRecord {

@@ -42,7 +42,8 @@ export function enumValues<const T extends readonly string[]>(names: T): EnumVal
 /** The name of an ABI enum value; an unknown value is an error rather than `undefined`. */
 export function enumName<const T extends readonly string[]>(names: T, value: bigint | number): T[number] {
   const name = names[Number(value)];
-  if (name === undefined) throw new InvalidInputError(`enum value ${value} is out of range (0..${names.length - 1})`, { value: Number(value) });
+  if (name === undefined)
+    throw new InvalidInputError(`enum value ${value} is out of range (0..${names.length - 1})`, { value: Number(value) });
   return name;
 }
 

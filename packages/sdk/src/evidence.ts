@@ -102,7 +102,12 @@ export function buildEvidenceBundle(args: {
     if (getAddress(r.device) !== getAddress(device)) {
       throw new InvalidInputError(`reading ${i} is from device ${r.device}, the bundle is for ${device}`, { index: i });
     }
-    return { seq: safeInteger(r.seq, `reading ${i} seq`), timestamp: safeInteger(r.timestamp, `reading ${i} timestamp`), values: r.values.map(String), signature: r.signature };
+    return {
+      seq: safeInteger(r.seq, `reading ${i} seq`),
+      timestamp: safeInteger(r.timestamp, `reading ${i} timestamp`),
+      values: r.values.map(String),
+      signature: r.signature,
+    };
   });
   return {
     schema: EVIDENCE_SCHEMA,
@@ -276,7 +281,10 @@ const readingEncoder = TypedDataEncoder.from(READING_TYPES);
  */
 export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceExpectations = {}): VerifiedEvidence {
   if (expect.sensorSchema !== undefined && bundle.sensorSchema !== expect.sensorSchema) {
-    throw new EvidenceError("SENSOR_SCHEMA_MISMATCH", `evidence sensor schema is "${bundle.sensorSchema}", expected "${expect.sensorSchema}"`);
+    throw new EvidenceError(
+      "SENSOR_SCHEMA_MISMATCH",
+      `evidence sensor schema is "${bundle.sensorSchema}", expected "${expect.sensorSchema}"`,
+    );
   }
   if (expect.chainId !== undefined && BigInt(bundle.chainId) !== BigInt(expect.chainId)) {
     throw new EvidenceError("WRONG_DOMAIN", `evidence is signed for chain ${bundle.chainId}, this is chain ${expect.chainId}`);
@@ -311,7 +319,11 @@ export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceE
       );
     }
     if (expect.valuesPerReading !== undefined && r.values.length !== expect.valuesPerReading) {
-      throw new EvidenceError("INVALID_VALUES", `evidence reading ${index} has ${r.values.length} values, expected ${expect.valuesPerReading}`, { index });
+      throw new EvidenceError(
+        "INVALID_VALUES",
+        `evidence reading ${index} has ${r.values.length} values, expected ${expect.valuesPerReading}`,
+        { index },
+      );
     }
     const reading: SignedReading = { device, seq, timestamp, values: r.values.map(BigInt), signature: r.signature };
     if (!SIGNATURE.test(r.signature)) {
@@ -320,7 +332,9 @@ export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceE
     let signer: string;
     try {
       // Same digest as sdk readingDigest(), with the encoder and domain separator computed once per bundle.
-      const digest = keccak256(concat(["0x1901", domainSeparator, readingEncoder.hash({ device, seq, timestamp, values: reading.values })]));
+      const digest = keccak256(
+        concat(["0x1901", domainSeparator, readingEncoder.hash({ device, seq, timestamp, values: reading.values })]),
+      );
       signer = recoverSigner(digest, r.signature);
     } catch (cause) {
       throw new EvidenceError("BAD_SIGNATURE", `evidence reading ${index} signature is malformed`, { index }, { cause });
@@ -343,13 +357,26 @@ export async function publishEvidence(storeUrl: string, bytes: Uint8Array, timeo
   const url = `${storeUrl.replace(/\/+$/, "")}/evidence`;
   let res: Response;
   try {
-    res = await fetch(url, { method: "POST", body: new Uint8Array(bytes), headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, {
+      method: "POST",
+      body: new Uint8Array(bytes),
+      headers: { "content-type": "application/json" },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (cause) {
-    throw new TriadError(`cannot reach the evidence store at ${url} (start it with: npm run oracle -- evidence-server)`, "EVIDENCE_STORE_UNREACHABLE", { url }, { cause });
+    throw new TriadError(
+      `cannot reach the evidence store at ${url} (start it with: npm run oracle -- evidence-server)`,
+      "EVIDENCE_STORE_UNREACHABLE",
+      { url },
+      { cause },
+    );
   }
   const body = (await res.json().catch(() => ({}))) as { hash?: string; uri?: string; error?: string };
   if (!res.ok || !body.hash || !body.uri) {
-    throw new TriadError(`the evidence store refused the bundle: HTTP ${res.status} ${body.error ?? ""}`.trim(), "EVIDENCE_STORE_REFUSED", { url, status: res.status });
+    throw new TriadError(`the evidence store refused the bundle: HTTP ${res.status} ${body.error ?? ""}`.trim(), "EVIDENCE_STORE_REFUSED", {
+      url,
+      status: res.status,
+    });
   }
   const expected = evidenceHash(bytes);
   if (body.hash.toLowerCase() !== expected.toLowerCase()) {

@@ -82,8 +82,7 @@ export function encryptionPublicKey(privateKey: BytesLike, compressed = true): s
 export function parseEncryptionPublicKey(publicKey: BytesLike): Uint8Array {
   const bytes = toBytes(publicKey, "public key");
   const prefix = bytes[0];
-  const shapeOk =
-    (bytes.length === 33 && (prefix === 0x02 || prefix === 0x03)) || (bytes.length === 65 && prefix === 0x04);
+  const shapeOk = (bytes.length === 33 && (prefix === 0x02 || prefix === 0x03)) || (bytes.length === 65 && prefix === 0x04);
   if (!shapeOk) {
     throw new InvalidInputError(
       `a buyer public key is 33 bytes starting 02/03 or 65 bytes starting 04, got ${bytes.length} bytes starting ${hexByte(prefix)}`,
@@ -199,8 +198,9 @@ export function openPurchasedFile(params: {
 
 /** What {@link verifyAnchoredReadings} needs of the DeviceRegistry (a TypeChain `DeviceRegistry` fits). */
 export interface AnchorReader {
-  anchorOf(root: string): Promise<{ device: string; anchoredAt: bigint }>;
-  verifyReading(root: string, digest: string, proof: string[]): Promise<boolean>;
+  /** The anchor of `root` in `device`'s namespace (anchors are keyed by device and root). */
+  anchorOf(device: string, root: string): Promise<{ device: string; anchoredAt: bigint }>;
+  verifyReading(device: string, root: string, digest: string, proof: string[]): Promise<boolean>;
 }
 
 /** What {@link verifyAnchoredReadings} needs of the DataMarketplace (a TypeChain `DataMarketplace` fits). */
@@ -235,6 +235,8 @@ export function prepareReadingBatch(domain: TypedDataDomain, readings: readonly 
 export interface VerifyAnchoredReadingsParams {
   /** The registry's EIP-712 domain (`deviceRegistryDomain(chainId, registry)`). */
   domain: TypedDataDomain;
+  /** The device whose anchor is checked: every reading must be this device's, and `root` anchored by it. */
+  device: string;
   /** The anchored batch root the readings claim to belong to. */
   root: string;
   readings: readonly AnchoredReading[];
@@ -253,34 +255,34 @@ export interface ReadingFailure {
 export interface ReadingVerification {
   /** True when there are no failures. */
   valid: boolean;
-  /** The registry's anchor of the root (`device` zero and `anchoredAt` 0 when not anchored). */
+  /** The registry's anchor of the root by `params.device` (`device` zero and `anchoredAt` 0 when not anchored). */
   anchor: { device: string; anchoredAt: bigint };
   failures: ReadingFailure[];
 }
 
 /**
- * Verifies readings against an anchored Merkle root: the root is anchored in the registry (and attached to the
- * listing, when given); every reading is signed by the anchor's device key; its EIP-712 digest is a leaf of the
+ * Verifies readings against an anchored Merkle root: the root is anchored in the registry by `params.device` (a
+ * root anchored by another device does not count: anchors are keyed by device and root) and attached to the
+ * listing, when given; every reading is that device's and signed by its key; its EIP-712 digest is a leaf of the
  * root (off-chain with `verifyReadingProof`, and on-chain with the registry's `verifyReading` unless
  * `onChainProofs` is false). Reports every failure rather than stopping at the first.
  */
-export async function verifyAnchoredReadings(
-  registry: AnchorReader,
-  params: VerifyAnchoredReadingsParams,
-): Promise<ReadingVerification> {
+export async function verifyAnchoredReadings(registry: AnchorReader, params: VerifyAnchoredReadingsParams): Promise<ReadingVerification> {
   if (params.readings.length === 0) throw new InvalidInputError("no readings to verify", { root: params.root });
   const failures: ReadingFailure[] = [];
-  const { device, anchoredAt } = await registry.anchorOf(params.root);
+  const { device, anchoredAt } = await registry.anchorOf(params.device, params.root);
   const anchor = { device, anchoredAt };
-  if (anchoredAt === 0n) failures.push({ index: null, reason: `root ${params.root} is not anchored in the registry` });
+  if (anchoredAt === 0n) {
+    failures.push({ index: null, reason: `root ${params.root} is not anchored in the registry by device ${params.device}` });
+  }
   if (params.listing && !(await params.listing.marketplace.listingHasAnchor(params.listing.listingId, params.root))) {
     failures.push({ index: null, reason: `root ${params.root} is not attached to listing ${params.listing.listingId}` });
   }
   const onChain = params.onChainProofs ?? true;
   for (const [index, { reading, proof }] of params.readings.entries()) {
     const fail = (reason: string) => failures.push({ index, reason: `reading seq ${reading.seq}: ${reason}` });
-    if (anchoredAt !== 0n && reading.device.toLowerCase() !== device.toLowerCase()) {
-      fail(`device ${reading.device} is not the anchor's device ${device}`);
+    if (reading.device.toLowerCase() !== params.device.toLowerCase()) {
+      fail(`device ${reading.device} is not the anchor's device ${params.device}`);
     }
     let signer: string | undefined;
     try {
@@ -292,7 +294,7 @@ export async function verifyAnchoredReadings(
     const digest = readingDigest(params.domain, reading);
     if (!verifyReadingProof(params.root, digest, proof)) {
       fail("Merkle proof does not lead to the root");
-    } else if (onChain && anchoredAt !== 0n && !(await registry.verifyReading(params.root, digest, [...proof]))) {
+    } else if (onChain && anchoredAt !== 0n && !(await registry.verifyReading(params.device, params.root, digest, [...proof]))) {
       fail("the registry's verifyReading rejects the proof");
     }
   }

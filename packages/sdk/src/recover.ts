@@ -1,4 +1,4 @@
-import { SigningKey, computeAddress, concat, getBytes, hexlify, recoverAddress } from "ethers";
+import { SigningKey, concat, getAddress, getBytes, hexlify, keccak256, recoverAddress } from "ethers";
 
 /**
  * Recovers the address that signed a 32-byte digest, and signs digests. By default with ethers' pure-JavaScript
@@ -32,7 +32,9 @@ export function recoverSigner(digest: string, signature: string): string {
     const recid = v >= 27 ? v - 27 : v;
     if (recid === 0 || recid === 1) {
       try {
-        return computeAddress(hexlify(native.ecdsaRecover(sig.subarray(0, 64), recid, getBytes(digest), false)));
+        // The address is the last 20 bytes of keccak256 of the uncompressed public key without its 0x04 prefix.
+        const publicKey = native.ecdsaRecover(sig.subarray(0, 64), recid, getBytes(digest), false);
+        return getAddress("0x" + keccak256(publicKey.subarray(1)).slice(26));
       } catch {
         // Let ethers produce its exact error for the malformed signature below.
       }

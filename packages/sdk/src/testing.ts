@@ -41,11 +41,15 @@ export function expectTriadErrorSync(action: () => unknown, expected: TriadError
 }
 
 function checkTriadError(outcome: { error: unknown } | undefined, expected: TriadErrorExpectation): TriadError {
-  const want = [expected.code && `code ${expected.code}`, expected.message && `message ${String(expected.message)}`].filter(Boolean).join(", ");
+  const want = [expected.code && `code ${expected.code}`, expected.message && `message ${String(expected.message)}`]
+    .filter(Boolean)
+    .join(", ");
   if (!outcome) throw new Error(`expected a TriadError${want ? ` (${want})` : ""}, but nothing was thrown`);
   const { error } = outcome;
   if (!(error instanceof TriadError)) {
-    throw new Error(`expected a TriadError${want ? ` (${want})` : ""}, got ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    throw new Error(
+      `expected a TriadError${want ? ` (${want})` : ""}, got ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+    );
   }
   if (expected.code !== undefined && error.code !== expected.code) {
     throw new Error(`expected TriadError code ${expected.code}, got ${error.code}: ${error.message}`);

@@ -32,7 +32,10 @@ export function buildVerdict(claim: VerdictClaim, assessment: VerdictAssessment,
   if (!Number.isInteger(assessment.scoreBps) || assessment.scoreBps < 0 || assessment.scoreBps > 10_000) {
     throw new InvalidInputError(`scoreBps must be an integer in [0, 10000], got ${assessment.scoreBps}`, { scoreBps: assessment.scoreBps });
   }
-  for (const [name, value] of [["modelHash", modelHash], ["evidenceHash", claim.evidenceHash]] as const) {
+  for (const [name, value] of [
+    ["modelHash", modelHash],
+    ["evidenceHash", claim.evidenceHash],
+  ] as const) {
     if (!isHexString(value, 32)) throw new InvalidInputError(`${name} must be 32 bytes of hex, got ${value}`, { [name]: value });
   }
   return {

@@ -120,7 +120,8 @@ const DECIMAL = /^-?(0|[1-9]\d{0,19})$/;
  * {@link WIRE_MAX_VALUES} values or more than {@link WIRE_MAX_PAYLOAD_BYTES} bytes.
  */
 export function parseWireReading(payload: Uint8Array, device: string): SignedReading {
-  if (payload.length > WIRE_MAX_PAYLOAD_BYTES) throw new WireFormatError(`payload of ${payload.length} bytes exceeds ${WIRE_MAX_PAYLOAD_BYTES}`);
+  if (payload.length > WIRE_MAX_PAYLOAD_BYTES)
+    throw new WireFormatError(`payload of ${payload.length} bytes exceeds ${WIRE_MAX_PAYLOAD_BYTES}`);
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));

@@ -122,7 +122,7 @@ describe("sdk/market", function () {
   });
 
   describe("encrypted files (AES-256-GCM)", function () {
-    it("round-trips, with the documented layout \"TRD1\" || IV 12 || ciphertext || tag 16", function () {
+    it('round-trips, with the documented layout "TRD1" || IV 12 || ciphertext || tag 16', function () {
       const encrypted = Buffer.from(encryptFile(FILE, CONTENT_KEY));
       expect(encrypted.length).to.equal(FILE.length + 32);
       expect(encrypted.subarray(0, 4).toString("ascii")).to.equal("TRD1");
@@ -187,17 +187,22 @@ describe("sdk/market", function () {
       return prepareReadingBatch(domain, readings);
     }
 
-    /** An in-memory registry: `anchors` maps root -> device; `onChain` decides what verifyReading answers. */
-    function fakeRegistry(anchors: Record<string, string>, onChain: (root: string, digest: string, proof: string[]) => boolean) {
+    /**
+     * An in-memory registry: `anchors` maps root -> the devices that anchored it (anchors are keyed by device and
+     * root); `onChain` decides what verifyReading answers for an anchored (device, root).
+     */
+    function fakeRegistry(anchors: Record<string, string | string[]>, onChain: (root: string, digest: string, proof: string[]) => boolean) {
       const calls: string[] = [];
+      const anchored = (device: string, root: string) =>
+        ([] as string[]).concat(anchors[root] ?? []).some((d) => d.toLowerCase() === device.toLowerCase());
       const registry: AnchorReader = {
-        anchorOf: async (root) => ({
-          device: anchors[root] ?? "0x0000000000000000000000000000000000000000",
-          anchoredAt: anchors[root] ? 1_700_000_500n : 0n,
+        anchorOf: async (device, root) => ({
+          device: anchored(device, root) ? device : "0x0000000000000000000000000000000000000000",
+          anchoredAt: anchored(device, root) ? 1_700_000_500n : 0n,
         }),
-        verifyReading: async (root, digest, proof) => {
+        verifyReading: async (device, root, digest, proof) => {
           calls.push(digest);
-          return onChain(root, digest, proof);
+          return anchored(device, root) && onChain(root, digest, proof);
         },
       };
       return { registry, calls };
@@ -215,11 +220,22 @@ describe("sdk/market", function () {
       const { registry, calls } = fakeRegistry({ [batch.root]: deviceKey.address }, (root, digest, proof) =>
         verifyReadingProof(root, digest, proof),
       );
-      const result = await verifyAnchoredReadings(registry, { domain, root: batch.root, readings: batch.entries });
+      const result = await verifyAnchoredReadings(registry, {
+        domain,
+        device: deviceKey.address,
+        root: batch.root,
+        readings: batch.entries,
+      });
       expect(result).to.deep.equal({ valid: true, anchor: { device: deviceKey.address, anchoredAt: 1_700_000_500n }, failures: [] });
       expect(calls).to.have.length(batch.entries.length);
       const offChainOnly = fakeRegistry({ [batch.root]: deviceKey.address }, () => true);
-      await verifyAnchoredReadings(offChainOnly.registry, { domain, root: batch.root, readings: batch.entries, onChainProofs: false });
+      await verifyAnchoredReadings(offChainOnly.registry, {
+        domain,
+        device: deviceKey.address,
+        root: batch.root,
+        readings: batch.entries,
+        onChainProofs: false,
+      });
       expect(offChainOnly.calls).to.have.length(0);
     });
 
@@ -227,13 +243,18 @@ describe("sdk/market", function () {
       const batch = await signedBatch();
       const unanchored = await verifyAnchoredReadings(fakeRegistry({}, () => true).registry, {
         domain,
+        device: deviceKey.address,
         root: batch.root,
         readings: batch.entries,
       });
-      expect(unanchored.failures).to.deep.equal([{ index: null, reason: `root ${batch.root} is not anchored in the registry` }]);
+      expect(unanchored.failures).to.deep.equal([
+        { index: null, reason: `root ${batch.root} is not anchored in the registry by device ${deviceKey.address}` },
+      ]);
 
-      const foreign = await verifyAnchoredReadings(fakeRegistry({ [batch.root]: Wallet.createRandom().address }, () => true).registry, {
+      const foreignDevice = Wallet.createRandom().address;
+      const foreign = await verifyAnchoredReadings(fakeRegistry({ [batch.root]: foreignDevice }, () => true).registry, {
         domain,
+        device: foreignDevice,
         root: batch.root,
         readings: batch.entries,
       });
@@ -243,6 +264,7 @@ describe("sdk/market", function () {
       const forged = batch.entries.map((e, i) => (i === 1 ? { ...e, reading: { ...e.reading, signature: "0x1234" } } : e));
       const badSig = await verifyAnchoredReadings(fakeRegistry({ [batch.root]: deviceKey.address }, () => true).registry, {
         domain,
+        device: deviceKey.address,
         root: batch.root,
         readings: forged,
       });
@@ -250,17 +272,44 @@ describe("sdk/market", function () {
 
       const refused = await verifyAnchoredReadings(fakeRegistry({ [batch.root]: deviceKey.address }, () => false).registry, {
         domain,
+        device: deviceKey.address,
         root: batch.root,
         readings: batch.entries.slice(0, 1),
       });
       expect(refused.failures).to.deep.equal([{ index: 0, reason: "reading seq 7: the registry's verifyReading rejects the proof" }]);
     });
 
+    it("M-1 anchor front-running: another device anchoring the device's root first neither counts nor blocks", async function () {
+      const batch = await signedBatch();
+      const attacker = Wallet.createRandom().address;
+      // Only the attacker's copy is anchored: the genuine device's readings are not vouched for by it.
+      const copyOnly = await verifyAnchoredReadings(fakeRegistry({ [batch.root]: attacker }, () => true).registry, {
+        domain,
+        device: deviceKey.address,
+        root: batch.root,
+        readings: batch.entries,
+      });
+      expect(copyOnly.failures).to.deep.equal([
+        { index: null, reason: `root ${batch.root} is not anchored in the registry by device ${deviceKey.address}` },
+      ]);
+      // Both anchored it: the genuine device's readings verify against its own anchor.
+      const both = await verifyAnchoredReadings(
+        fakeRegistry({ [batch.root]: [attacker, deviceKey.address] }, verifyReadingProof).registry,
+        {
+          domain,
+          device: deviceKey.address,
+          root: batch.root,
+          readings: batch.entries,
+        },
+      );
+      expect(both).to.deep.equal({ valid: true, anchor: { device: deviceKey.address, anchoredAt: 1_700_000_500n }, failures: [] });
+    });
+
     it("refuses an empty list of readings", async function () {
       const { registry } = fakeRegistry({}, () => true);
       let caught: unknown;
       try {
-        await verifyAnchoredReadings(registry, { domain, root: id("root"), readings: [] });
+        await verifyAnchoredReadings(registry, { domain, device: deviceKey.address, root: id("root"), readings: [] });
       } catch (e) {
         caught = e;
       }

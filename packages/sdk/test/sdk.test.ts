@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Wallet, ZeroHash, id, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
+import fc from "fast-check";
+import { TypedDataEncoder, Wallet, ZeroHash, id, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
 import {
   AI4I_COLUMNS,
   AI4I_SCHEMA,
@@ -10,6 +11,7 @@ import {
   DeploymentNotFoundError,
   DeviceStatus,
   InvalidInputError,
+  READING_TYPES,
   ListingKind,
   ListingStatus,
   ModelStatus,
@@ -336,6 +338,23 @@ describe("SDK", function () {
       expect(digests.size).to.equal(valueSets.length);
     });
 
+    it("readingDigest equals ethers' generic EIP-712 encoder for random readings, domains and extreme values", function () {
+      fc.assert(
+        fc.property(
+          fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+          fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+          fc.array(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { maxLength: 12 }),
+          fc.integer({ min: 1, max: 2 ** 40 }),
+          (seq, timestamp, values, chainId) => {
+            const domain = { ...DOMAIN, chainId: BigInt(chainId) };
+            const reading = { ...READING, seq, timestamp, values };
+            expect(readingDigest(domain, reading)).to.equal(TypedDataEncoder.hash(domain, READING_TYPES, reading));
+          },
+        ),
+        { numRuns: 200, seed: 11 },
+      );
+    });
+
     it("refuses values outside int64 and seq outside uint64", function () {
       expect(() => readingDigest(DOMAIN, { ...READING, values: [2n ** 63n] })).to.throw();
       expect(() => readingDigest(DOMAIN, { ...READING, values: [-(2n ** 63n) - 1n] })).to.throw();
@@ -447,19 +466,39 @@ describe("SDK", function () {
     });
 
     it("refuses a non-numeric value, naming the line and column", function () {
-      const text = withLine(100, (line) => line.split(",").map((c, i) => (i === 6 ? "4x2" : c)).join(","));
+      const text = withLine(100, (line) =>
+        line
+          .split(",")
+          .map((c, i) => (i === 6 ? "4x2" : c))
+          .join(","),
+      );
       expect(() => parseAi4iCsv(text, "plant.csv"))
         .to.throw(InvalidInputError, 'plant.csv: line 100: column "Torque [Nm]" is not a number: "4x2"')
         .with.property("details")
         .that.deep.equals({ line: 100, column: "Torque [Nm]" });
-      const empty = withLine(7, (line) => line.split(",").map((c, i) => (i === 5 ? "" : c)).join(","));
+      const empty = withLine(7, (line) =>
+        line
+          .split(",")
+          .map((c, i) => (i === 5 ? "" : c))
+          .join(","),
+      );
       expect(() => parseAi4iCsv(empty)).to.throw(InvalidInputError, 'CSV: line 7: column "Rotational speed [rpm]" is not a number: ""');
     });
 
     it("refuses a bad product type, a failure flag other than 0/1 and a short row, naming the line", function () {
-      const badType = withLine(5, (line) => line.split(",").map((c, i) => (i === 2 ? "X" : c)).join(","));
+      const badType = withLine(5, (line) =>
+        line
+          .split(",")
+          .map((c, i) => (i === 2 ? "X" : c))
+          .join(","),
+      );
       expect(() => parseAi4iCsv(badType)).to.throw(InvalidInputError, 'CSV: line 5: column "Type" must be L, M or H, got "X"');
-      const badFlag = withLine(8001, (line) => line.split(",").map((c, i) => (i === 8 ? "2" : c)).join(","));
+      const badFlag = withLine(8001, (line) =>
+        line
+          .split(",")
+          .map((c, i) => (i === 8 ? "2" : c))
+          .join(","),
+      );
       expect(() => parseAi4iCsv(badFlag)).to.throw(InvalidInputError, 'CSV: line 8001: column "Machine failure" must be 0 or 1, got "2"');
       const short = withLine(42, (line) => line.split(",").slice(0, 10).join(","));
       expect(() => parseAi4iCsv(short)).to.throw(InvalidInputError, "CSV: line 42 has 10 columns, expected 14");

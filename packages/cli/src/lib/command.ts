@@ -142,29 +142,38 @@ export function mainHelp(specs: readonly CommandSpec[], version: string): string
   const W = 24;
   lines.push(
     "Options of every command:",
-    ...table([
-      ["--rpc-url <url>", "JSON-RPC endpoint (default: $TRIAD_RPC_URL, else http://127.0.0.1:8545)"],
-      ["--json", "print one JSON object instead of human output"],
-      ["--help", "the command's options"],
-    ], W),
+    ...table(
+      [
+        ["--rpc-url <url>", "JSON-RPC endpoint (default: $TRIAD_RPC_URL, else http://127.0.0.1:8545)"],
+        ["--json", "print one JSON object instead of human output"],
+        ["--help", "the command's options"],
+      ],
+      W,
+    ),
     "",
     "Acting account (commands that send transactions or read as an account), at most one of:",
-    ...table([
-      ["--from <index|address>", "an account the node manages (eth_accounts): local nodes such as `npx hardhat node`"],
-      ["--private-key <hex>", "a private key (or $TRIAD_PRIVATE_KEY, used when none of these options is given)"],
-      ["--keystore <file>", "an encrypted JSON keystore, password in $TRIAD_KEYSTORE_PASSWORD"],
-    ], W),
+    ...table(
+      [
+        ["--from <index|address>", "an account the node manages (eth_accounts): local nodes such as `npx hardhat node`"],
+        ["--private-key <hex>", "a private key (or $TRIAD_PRIVATE_KEY, used when none of these options is given)"],
+        ["--keystore <file>", "an encrypted JSON keystore, password in $TRIAD_KEYSTORE_PASSWORD"],
+      ],
+      W,
+    ),
     "  (default: $TRIAD_PRIVATE_KEY if set, else the node's first account)",
     "",
     "Environment:",
-    ...table([
-      ["TRIAD_RPC_URL", "default --rpc-url"],
-      ["TRIAD_PRIVATE_KEY", "default acting account (hex private key)"],
-      ["TRIAD_KEYSTORE_PASSWORD", "password of the --keystore file"],
-      ["TRIAD_DEPLOYMENTS_DIR", "folder of the deployment records <chainId>.json (default: ./deployments)"],
-      ["TRIAD_EVIDENCE_STORE", "evidence store of claim:file (default: http://127.0.0.1:8787)"],
-      ["DEBUG", "set to print the full error after the error line"],
-    ], W),
+    ...table(
+      [
+        ["TRIAD_RPC_URL", "default --rpc-url"],
+        ["TRIAD_PRIVATE_KEY", "default acting account (hex private key)"],
+        ["TRIAD_KEYSTORE_PASSWORD", "password of the --keystore file"],
+        ["TRIAD_DEPLOYMENTS_DIR", "folder of the deployment records <chainId>.json (default: ./deployments)"],
+        ["TRIAD_EVIDENCE_STORE", "evidence store of claim:file (default: http://127.0.0.1:8787)"],
+        ["DEBUG", "set to print the full error after the error line"],
+      ],
+      W,
+    ),
     "",
     "Amounts are whole tokens with decimals allowed (12.5). A bad argument or a refused transaction prints one",
     "`error: …` line (a contract's custom error with its values) and exits 1; a command line that cannot be parsed",

@@ -157,7 +157,10 @@ export function formatAmount(units: bigint, decimals: number): string {
 
 /** A comma-separated list, blanks trimmed, empty items dropped. */
 export function parseList(value: string | undefined): string[] {
-  return (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 /** Why a file could not be read or written: its error code (ENOENT, …) or message. */

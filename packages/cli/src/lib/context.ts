@@ -72,10 +72,16 @@ export function createContext({ provider, network, account = {}, env = process.e
   return ctx;
 }
 
-async function resolveSigner(provider: JsonRpcApiProvider, network: string, account: AccountChoice, env: NodeJS.ProcessEnv): Promise<Signer> {
+async function resolveSigner(
+  provider: JsonRpcApiProvider,
+  network: string,
+  account: AccountChoice,
+  env: NodeJS.ProcessEnv,
+): Promise<Signer> {
   if (account.privateKey !== undefined) return new Wallet(checkPrivateKey(account.privateKey, "--private-key"), provider);
   if (account.keystore !== undefined) return keystoreSigner(provider, account.keystore, env);
-  if (account.from === undefined && env.TRIAD_PRIVATE_KEY) return new Wallet(checkPrivateKey(env.TRIAD_PRIVATE_KEY, "TRIAD_PRIVATE_KEY"), provider);
+  if (account.from === undefined && env.TRIAD_PRIVATE_KEY)
+    return new Wallet(checkPrivateKey(env.TRIAD_PRIVATE_KEY, "TRIAD_PRIVATE_KEY"), provider);
   return nodeAccount(provider, network, account.from);
 }
 

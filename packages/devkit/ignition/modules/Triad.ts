@@ -18,6 +18,7 @@ import { AI4I_SCHEMA, ROLES, sensorSchemaId } from "@triad/sdk";
  * | treasury | deployer | receives protocol fees (pool and marketplace) |
  * | arbiter / guardian | deployer | human oversight of appeals / pausing |
  * | maxUtilisationBps / poolFeeBps | 8000 / 1000 | pool: lockable share of assets / fee on premiums |
+ * | withdrawalCooldown | 259200 (3 days) | pool: seconds from a redeem request to its claim; at least the longest assessment + appeal window of the products (default product: 1 + 2 days) |
  * | marketFeeBps / marketMaxFeeBps | 250 / 1000 | marketplace fee and its immutable cap |
  * | product* | see below | the default product for `ai4i-2020/v1` devices (amounts in token base units) |
  * | mintPerAccount | (TriadLocal) 1,000,000 tokens | TestToken minted to each of the first 10 accounts |
@@ -46,11 +47,7 @@ function defineSuite(m: IgnitionModuleBuilder, token: ContractFuture<string>, co
     m.getParameter("marketMaxFeeBps", 1000),
   ]);
 
-  const committee = m.contract("OracleCommittee", [
-    deployer,
-    committeeMembers as string[],
-    m.getParameter("committeeThreshold", 2),
-  ]);
+  const committee = m.contract("OracleCommittee", [deployer, committeeMembers as string[], m.getParameter("committeeThreshold", 2)]);
   const modelHash = m.getParameter<string>("modelHash");
   const approveModel = m.call(committee, "approveModel", [
     modelHash,
@@ -64,6 +61,7 @@ function defineSuite(m: IgnitionModuleBuilder, token: ContractFuture<string>, co
     treasury,
     m.getParameter("maxUtilisationBps", 8000),
     m.getParameter("poolFeeBps", 1000),
+    m.getParameter("withdrawalCooldown", 3 * DAY),
   ]);
   const claims = m.contract("ClaimsInsurance", [deployer, pool, committee, registry]);
   m.call(pool, "grantRole", [ROLES.CLAIMS_ROLE, claims], { id: "grant_claims_role" });

@@ -31,7 +31,10 @@ export interface PolicyRecord {
 /** A claim whose evidence is to be checked: its policy and its device's registry status, looked up. */
 export interface CheckableClaim extends FiledClaim {
   policy: PolicyRecord;
-  /** `DeviceRegistry.ownerAndStatus(policy.device).status`. */
+  /**
+   * `DeviceRegistry.statusAt(policy.device, claim.incidentAt)`: the status that counts is the one at the incident, so
+   * an owner's later suspension or transfer cannot void a policy holder's claim (docs/protocol.md §11.2).
+   */
   deviceStatus: number;
 }
 
@@ -102,10 +105,11 @@ export function createLookups(deps: Pick<DaemonDeps, "rpc" | "contracts" | "mode
         },
       );
       const policyOf = (c: FiledClaim) => policies.get(c.policyId.toString())!;
-      const devices = await lookupOnce(
-        claims.map((c) => policyOf(c).device),
-        (device) => rpc.call("ownerAndStatus", () => contracts.registry.ownerAndStatus(device)),
-      );
+      const statusKey = (c: FiledClaim) => `${policyOf(c).device}@${c.incidentAt}`;
+      const statuses = await lookupOnce(claims.map(statusKey), (key) => {
+        const [device, incidentAt] = key.split("@");
+        return rpc.call("statusAt", () => contracts.registry.statusAt(device, BigInt(incidentAt)));
+      });
       const products = await lookupOnce(
         claims.map((c) => policyOf(c).productId.toString()),
         (productId) => rpc.call("isProductModel", () => contracts.claims.isProductModel(BigInt(productId), model.modelHash)),
@@ -120,8 +124,7 @@ export function createLookups(deps: Pick<DaemonDeps, "rpc" | "contracts" | "mode
             detail: { productId: policy.productId.toString(), modelHash: model.modelHash },
           };
         }
-        const [, status] = devices.get(policy.device)!;
-        return { kind: "ready", claim: { ...claim, policy, deviceStatus: Number(status) } };
+        return { kind: "ready", claim: { ...claim, policy, deviceStatus: Number(statuses.get(statusKey(claim))!) } };
       });
     },
   };

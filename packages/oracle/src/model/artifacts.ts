@@ -66,7 +66,9 @@ async function readFileOrThrow(file: string, what: string): Promise<Uint8Array> 
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
     throw artifactError(
-      missing ? `model ${what} not found: ${file} (train a model with npm run train)` : `cannot read model ${what} ${file}: ${(e as Error).message}`,
+      missing
+        ? `model ${what} not found: ${file} (train a model with npm run train)`
+        : `cannot read model ${what} ${file}: ${(e as Error).message}`,
       { file },
       e,
     );

@@ -41,10 +41,14 @@ runCli(async () => {
     const m = metricsAt(scores, labels, threshold);
     const c = m.confusion;
 
-    console.log(`model ${model.modelHash} on ${model.backend}, threshold ${threshold} (approve when scoreBps ≥ ${Math.round(threshold * 10_000)})`);
+    console.log(
+      `model ${model.modelHash} on ${model.backend}, threshold ${threshold} (approve when scoreBps ≥ ${Math.round(threshold * 10_000)})`,
+    );
     console.log(`data ${dataFile}: ${m.rows} rows, ${m.positives} failures`);
     console.log(`  ROC-AUC   ${m.auc.toFixed(4)}`);
-    console.log(`  precision ${m.precision.toFixed(4)}   recall ${m.recall.toFixed(4)}   F1 ${m.f1.toFixed(4)}   accuracy ${m.accuracy.toFixed(4)}`);
+    console.log(
+      `  precision ${m.precision.toFixed(4)}   recall ${m.recall.toFixed(4)}   F1 ${m.f1.toFixed(4)}   accuracy ${m.accuracy.toFixed(4)}`,
+    );
     console.log(`  confusion  TP ${c.tp}  FP ${c.fp}  FN ${c.fn}  TN ${c.tn}`);
     const byMode = (["HDF", "PWF", "OSF", "TWF", "RNF"] as const).map((mode) => {
       const failed = rows.flatMap((r, i) => (r.failure === 1 && r.modes[mode] === 1 ? [i] : []));

@@ -10,7 +10,11 @@ import { parseCliOptions, runCli } from "./cli.ts";
 import { DEFAULT_MODEL_DIR, type ModelMetadata } from "./index.ts";
 
 runCli(async () => {
-  const args = parseCliOptions(process.argv.slice(2), { model: { type: "string", default: DEFAULT_MODEL_DIR } }, "npm run model:hash -- [--model <dir>]");
+  const args = parseCliOptions(
+    process.argv.slice(2),
+    { model: { type: "string", default: DEFAULT_MODEL_DIR } },
+    "npm run model:hash -- [--model <dir>]",
+  );
   const dir = path.resolve(String(args.model));
   const hash = await computeModelHash(dir);
   const recorded = (await readMetadataFile<ModelMetadata>(dir)).modelHash;

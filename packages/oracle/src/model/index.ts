@@ -53,7 +53,14 @@ export interface ModelMetadata extends ModelBinding {
     /** The held-out validation part of the training data, at the chosen threshold. */
     validation: ClassificationMetrics;
     /** Stratified k-fold cross-validation of the whole training procedure (null if skipped). */
-    crossValidation: { folds: number; auc: MetricsSummary; f1: MetricsSummary; precision: MetricsSummary; recall: MetricsSummary; accuracy: MetricsSummary } | null;
+    crossValidation: {
+      folds: number;
+      auc: MetricsSummary;
+      f1: MetricsSummary;
+      precision: MetricsSummary;
+      recall: MetricsSummary;
+      accuracy: MetricsSummary;
+    } | null;
   };
   training: Record<string, unknown>;
   modelHash: `0x${string}`;
@@ -224,7 +231,16 @@ export async function loadModel(dir: string = DEFAULT_MODEL_DIR, opts: LoadModel
         }
       }
       if (!best) {
-        return { score: 0, scoreBps: 0, approved: false, readingsInWindow, readingsScored: 0, maxIndex: -1, features: {}, modeProbabilities: {} };
+        return {
+          score: 0,
+          scoreBps: 0,
+          approved: false,
+          readingsInWindow,
+          readingsScored: 0,
+          maxIndex: -1,
+          features: {},
+          modeProbabilities: {},
+        };
       }
       const scoreBps = scoreToBps(bestScore);
       return {

@@ -47,7 +47,7 @@ export function rocAuc(scores: readonly number[], labels: readonly (0 | 1)[]): n
   const order = scores.map((s, i) => [s, labels[i]] as const).sort((a, b) => a[0] - b[0]);
   let positives = 0;
   let rankSumPositives = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j < order.length && order[j][0] === order[i][0]) j++;
     const averageRank = (i + 1 + j) / 2; // ranks i+1 … j share their mean
@@ -104,7 +104,7 @@ export function chooseThreshold(scores: readonly number[], labels: readonly (0 |
   for (let t = 1; t <= 10_000; t++) best = Math.max(best, f1(t));
   let bestStart = 1;
   let bestLength = 0;
-  for (let t = 1; t <= 10_000; ) {
+  for (let t = 1; t <= 10_000;) {
     if (f1(t) !== best) {
       t++;
       continue;

@@ -11,7 +11,15 @@ import * as tf from "@tensorflow/tfjs";
 import { keccak256 } from "ethers";
 import { AI4I_SCHEMA, parseAi4iCsv, type Ai4iRow } from "@triad/sdk";
 import { InvalidInputError } from "@triad/sdk";
-import { MODEL_JSON, MODEL_SCHEMA, WEIGHTS_BIN, writeMetadataFile, writeModelFiles, type ModelBinding, type TelemetryEnvelope } from "./artifacts.ts";
+import {
+  MODEL_JSON,
+  MODEL_SCHEMA,
+  WEIGHTS_BIN,
+  writeMetadataFile,
+  writeModelFiles,
+  type ModelBinding,
+  type TelemetryEnvelope,
+} from "./artifacts.ts";
 import { BACKEND_NAMES, selectBackend, type BackendName } from "./backend.ts";
 import { parseCliOptions, readTextFile, runCli } from "./cli.ts";
 import { FEATURE_NAMES, FEATURE_VERSION } from "./features.ts";
@@ -45,9 +53,18 @@ function telemetryEnvelope(rows: readonly Ai4iRow[]): TelemetryEnvelope {
   return {
     airTempK: range(rows.map((r) => r.airTempK)),
     processTempK: range(rows.map((r) => r.processTempK)),
-    rpm: range(rows.map((r) => r.rpm), 0),
-    torqueNm: range(rows.map((r) => r.torqueNm), 0),
-    toolWearMin: range(rows.map((r) => r.toolWearMin), 0),
+    rpm: range(
+      rows.map((r) => r.rpm),
+      0,
+    ),
+    torqueNm: range(
+      rows.map((r) => r.torqueNm),
+      0,
+    ),
+    toolWearMin: range(
+      rows.map((r) => r.toolWearMin),
+      0,
+    ),
   };
 }
 
@@ -93,7 +110,9 @@ async function main(): Promise<void> {
   }
   const backend = await selectBackend(backendArg as BackendName | "auto");
   const config = DEFAULT_CONFIG;
-  console.log(`data: ${path.relative(REPO, dataFile)}: ${rows.length} rows, ${positives} failures (${pct(positives / rows.length).trim()})`);
+  console.log(
+    `data: ${path.relative(REPO, dataFile)}: ${rows.length} rows, ${positives} failures (${pct(positives / rows.length).trim()})`,
+  );
   console.log(`backend: ${backend} (tfjs ${tf.version.tfjs}); features: ${FEATURE_NAMES.join(", ")}`);
 
   let crossValidation: ModelMetadata["metrics"]["crossValidation"] = null;
@@ -119,7 +138,9 @@ async function main(): Promise<void> {
     );
   }
 
-  console.log(`training the shipped model (${Math.round((1 - config.validationFraction) * 100)}% train / ${Math.round(config.validationFraction * 100)}% validation)`);
+  console.log(
+    `training the shipped model (${Math.round((1 - config.validationFraction) * 100)}% train / ${Math.round(config.validationFraction * 100)}% validation)`,
+  );
   const fitted = await fitPipeline(rows, config, progress("  "));
   const v = fitted.validation;
   const binding: ModelBinding = {
@@ -165,7 +186,9 @@ async function main(): Promise<void> {
 
   const c = v.confusion;
   console.log(`validation (${v.rows} rows, ${v.positives} failures) at threshold ${v.threshold}:`);
-  console.log(`  AUC ${v.auc.toFixed(4)}  F1 ${v.f1.toFixed(3)}  precision ${v.precision.toFixed(3)}  recall ${v.recall.toFixed(3)}  accuracy ${v.accuracy.toFixed(4)}`);
+  console.log(
+    `  AUC ${v.auc.toFixed(4)}  F1 ${v.f1.toFixed(3)}  precision ${v.precision.toFixed(3)}  recall ${v.recall.toFixed(3)}  accuracy ${v.accuracy.toFixed(4)}`,
+  );
   console.log(`  confusion: TP ${c.tp}  FP ${c.fp}  FN ${c.fn}  TN ${c.tn}`);
   console.log(`wrote ${path.relative(REPO, outDir) || "."}/{${MODEL_JSON},${WEIGHTS_BIN},metadata.json}`);
   console.log(`model hash: ${modelHash}`);

@@ -370,7 +370,14 @@ export async function crossValidate(
         fitted.model,
         testRows.map((r) => normalise(featureVector(r), fitted.normalisation)),
       );
-      const result = { fold: fold + 1, metrics: metricsAt(scores, testRows.map((r) => r.failure), fitted.threshold) };
+      const result = {
+        fold: fold + 1,
+        metrics: metricsAt(
+          scores,
+          testRows.map((r) => r.failure),
+          fitted.threshold,
+        ),
+      };
       results.push(result);
       onFold?.(result);
     } finally {

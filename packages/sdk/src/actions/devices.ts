@@ -101,4 +101,3 @@ export async function anchorReadings(
   const tx = await registry.anchorBatch(device, tree.root, fromSeq, toSeq, params.uri);
   return { root: tree.root, tree, fromSeq, toSeq, receipt: (await tx.wait())! };
 }
-

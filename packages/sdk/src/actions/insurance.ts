@@ -10,8 +10,12 @@ import { findEvent } from "./events.ts";
  * next with the mined receipt.
  */
 
-
-async function ensureAllowance(token: IERC20, owner: string, spender: string, amount: bigint): Promise<ContractTransactionReceipt | undefined> {
+async function ensureAllowance(
+  token: IERC20,
+  owner: string,
+  spender: string,
+  amount: bigint,
+): Promise<ContractTransactionReceipt | undefined> {
   if (amount === 0n || (await token.allowance(owner, spender)) >= amount) return undefined;
   return (await (await token.approve(spender, amount)).wait())!;
 }
@@ -33,18 +37,91 @@ export async function depositToPool(pool: InsurancePool, token: IERC20, assets: 
   return { shares, receipt, approveReceipt };
 }
 
-/** Withdraws `assets` of the caller's unlocked capital; refuses up front when more than `maxWithdraw`. */
+/**
+ * Requests redemption of `shares` of the caller's pool shares (ERC-7540): they move into the pool's escrow, keep
+ * bearing losses and earning, and become claimable after the pool's withdrawal cooldown, at the lower of their
+ * value now and at claim. Adding to an open request restarts its cooldown.
+ */
+export async function requestPoolWithdrawal(pool: InsurancePool, shares: bigint) {
+  const me = await runnerAddress(pool);
+  const balance = await pool.balanceOf(me);
+  if (shares === 0n || shares > balance) {
+    throw new TriadError(`can request between 1 and ${balance} shares (your balance)`, "WITHDRAW_TOO_MUCH", {
+      requested: String(shares),
+      max: String(balance),
+    });
+  }
+  const receipt = (await (await pool.requestRedeem(shares, me, me)).wait())!;
+  const [requested, assetsAtRequest, claimableAt] = await pool.redeemRequest(me);
+  return { shares: requested, assetsAtRequest, claimableAt, receipt };
+}
+
+/** The caller's (or `account`'s) withdrawal request: shares, value at request, when claimable, and what it pays now. */
+export async function poolWithdrawalOf(pool: InsurancePool, account?: string) {
+  const who = account ?? (await runnerAddress(pool));
+  const [[shares, assetsAtRequest, claimableAt], pending, claimable, maxWithdraw] = await Promise.all([
+    pool.redeemRequest(who),
+    pool.pendingRedeemRequest(0n, who),
+    pool.claimableRedeemRequest(0n, who),
+    pool.maxWithdraw(who),
+  ]);
+  return { shares, assetsAtRequest, claimableAt, pending, claimable, maxWithdraw };
+}
+
+/**
+ * Claims `assets` from the caller's claimable withdrawal request (ERC-7540 `withdraw`); refuses up front when more
+ * than `maxWithdraw` (nothing before the cooldown ends; after it, the request's value within the pool's free capital).
+ */
 export async function withdrawFromPool(pool: InsurancePool, assets: bigint) {
   const me = await runnerAddress(pool);
   const max = await pool.maxWithdraw(me);
   if (assets > max) {
-    throw new TriadError(`can withdraw at most ${max} base units now (the rest is yours but locked as coverage or not yours)`, "WITHDRAW_TOO_MUCH", {
+    const [shares, , claimableAt] = await pool.redeemRequest(me);
+    const why =
+      shares === 0n
+        ? "you have no withdrawal request (request one first)"
+        : max === 0n && claimableAt > 0n
+          ? `your request is claimable from ${new Date(Number(claimableAt) * 1000).toISOString()} (or the pool's capital is locked as coverage)`
+          : "the rest of your request is locked as coverage or above its value";
+    throw new TriadError(`can withdraw at most ${max} base units now: ${why}`, "WITHDRAW_TOO_MUCH", {
       requested: String(assets),
       max: String(max),
     });
   }
   const receipt = (await (await pool.withdraw(assets, me, me)).wait())!;
   return { receipt };
+}
+
+/**
+ * Claims `shares` of the caller's claimable withdrawal request (ERC-7540 `redeem`; default: all that can be paid
+ * now, `maxRedeem`); returns the assets paid.
+ */
+export async function redeemFromPool(pool: InsurancePool, shares?: bigint) {
+  const me = await runnerAddress(pool);
+  const max = await pool.maxRedeem(me);
+  const amount = shares ?? max;
+  if (amount === 0n || amount > max) {
+    throw new TriadError(
+      `can redeem at most ${max} shares of your request now (none before its cooldown ends, or while the pool's capital is locked)`,
+      "WITHDRAW_TOO_MUCH",
+      {
+        requested: String(amount),
+        max: String(max),
+      },
+    );
+  }
+  const receipt = (await (await pool.redeem(amount, me, me)).wait())!;
+  const event = findEvent(pool, receipt, "Withdraw");
+  return { shares: amount, assets: event.args.assets as bigint, receipt };
+}
+
+/** Cancels the caller's withdrawal request: its shares come back. */
+export async function cancelPoolWithdrawal(pool: InsurancePool) {
+  const me = await runnerAddress(pool);
+  const [shares] = await pool.redeemRequest(me);
+  if (shares === 0n) throw new TriadError("you have no withdrawal request to cancel", "NO_REQUEST");
+  const receipt = (await (await pool.cancelRedeemRequest(0n, me)).wait())!;
+  return { shares, receipt };
 }
 
 /** Buys a policy for `device` (the caller must own it); pays the quoted premium. */

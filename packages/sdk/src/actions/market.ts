@@ -52,7 +52,13 @@ export async function purchaseListing(
   market: DataMarketplace,
   token: IERC20,
   params: { listingId: bigint; buyerPublicKey: string; maxPrice?: bigint },
-): Promise<{ purchaseId: bigint; amount: bigint; deliverBy: bigint; receipt: ContractTransactionReceipt; approveReceipt?: ContractTransactionReceipt }> {
+): Promise<{
+  purchaseId: bigint;
+  amount: bigint;
+  deliverBy: bigint;
+  receipt: ContractTransactionReceipt;
+  approveReceipt?: ContractTransactionReceipt;
+}> {
   const buyer = await (market.runner as Signer).getAddress();
   const listing = await market.getListing(params.listingId);
   const maxPrice = params.maxPrice ?? listing.price;
