@@ -3,7 +3,7 @@
  * measures
  *   1. gas per operation (whole-transaction gasUsed from receipts), through the SDK actions, on the Ignition
  *      deployment (`deployTriad`) plus a parametric product;
- *   2. oracle throughput and latency of one daemon (committee threshold 1) on BENCH_CLAIMS claims;
+ *   2. oracle throughput and latency of one daemon (a 1-of-1 committee) on BENCH_CLAIMS claims;
  *   3. the same with a 2-of-3 committee, three daemons (same claims: the chain is reverted to a snapshot).
  * and writes bench/results.json (stable keys, read by other tools) and bench/RESULTS.md (figures against their
  * targets, the machine, the date), printing the table too.
@@ -59,10 +59,10 @@ async function main() {
   try {
     const workload = await prepareOracleWorkload(suite, evidence, options, step);
     const snapshot = (await connection.provider.request({ method: "evm_snapshot" })) as string;
-    step(`oracle: one daemon (threshold 1) on ${options.claims} claims`);
+    step(`oracle: one daemon (a 1-of-1 committee) on ${options.claims} claims`);
     const oracle = await runOracle(suite, workload, { members: suite.members.slice(0, 1), threshold: 1, model, rpcCount, options }, step);
     await connection.provider.request({ method: "evm_revert", params: [snapshot] });
-    step(`committee: three daemons (threshold 2) on the same ${options.claims} claims (chain reverted to the snapshot)`);
+    step(`committee: three daemons (2 of 3) on the same ${options.claims} claims (chain reverted to the snapshot)`);
     const committee = await runOracle(suite, workload, { members: suite.members, threshold: 2, model, rpcCount, options }, step);
 
     const cpus = os.cpus();

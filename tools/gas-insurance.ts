@@ -5,8 +5,9 @@
  *   npx hardhat run tools/gas-insurance.ts
  *
  * Verdicts are honest approvals (`payout = amount`, scoreBps 9100, 1,000 tUSD claims). Every recipient of a
- * payout already holds tUSD, so its balance slot goes from non-zero to non-zero. "1 signature" rows set the
- * committee threshold to 1, "3 signatures" rows to 3; everything else uses the fixture's 2-of-3.
+ * payout already holds tUSD, so its balance slot goes from non-zero to non-zero. "1 signature" rows use a 1-member
+ * committee (1 of 1: the threshold must be a strict majority, audit I-4), "3 signatures" rows 3 of 3; everything
+ * else uses the fixture's 2-of-3.
  * Prints a Markdown table (copied into docs/insurance.md).
  */
 import type { ContractTransactionResponse } from "ethers";
@@ -34,13 +35,14 @@ async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> 
 
 type Kind = "standard" | "parametric" | "parametric, no deposit";
 
-async function fresh(threshold: number) {
+async function fresh(threshold: 1 | 2 | 3) {
   const fx = await deployInsuranceFixture();
   await fx.pool.connect(fx.lp2).deposit(100_000n * UNIT, fx.lp2.address);
   // Product 3: parametric cover without a claim deposit (no refund transfer on payout).
   await fx.claims.connect(fx.insurer).createProduct({ ...PARAMETRIC_PRODUCT, claimDeposit: 0n });
   await fx.claims.connect(fx.insurer).setProductModel(3n, fx.modelHash, true);
-  if (threshold !== 2) await fx.committee.setThreshold(threshold);
+  if (threshold === 1) await fx.committee.reconfigure([fx.members[1].address, fx.members[2].address], [], 1);
+  else if (threshold === 3) await fx.committee.setThreshold(3);
   return fx;
 }
 
@@ -81,7 +83,7 @@ async function main() {
   }
 
   for (const kind of ["standard", "parametric", "parametric, no deposit"] as Kind[]) {
-    for (const k of [1, 3]) {
+    for (const k of [1, 3] as const) {
       const fx = await fresh(k);
       const [claimId] = await openClaims(fx, kind, 1, `k${k}`);
       const v = await verdictFor(fx, claimId, true);
@@ -131,10 +133,17 @@ async function main() {
     const fx = await fresh(2);
     await fx.token.mint(fx.lp2.address, 1_000n * UNIT);
     add("pool deposit", "ERC-4626 deposit by a second LP", await gasOf(fx.pool.connect(fx.lp2).deposit(1_000n * UNIT, fx.lp2.address)));
+    const shares = await fx.pool.convertToShares(1_000n * UNIT);
+    add(
+      "pool requestRedeem",
+      "ERC-7540 withdrawal request: shares into escrow",
+      await gasOf(fx.pool.connect(fx.lp1).requestRedeem(shares, fx.lp1.address, fx.lp1.address)),
+    );
+    await time.increase(await fx.pool.withdrawalCooldown());
     add(
       "pool withdraw",
-      "ERC-4626 withdraw of free capital",
-      await gasOf(fx.pool.connect(fx.lp1).withdraw(1_000n * UNIT, fx.lp1.address, fx.lp1.address)),
+      "claim of the request after the cooldown (ERC-7540 withdraw)",
+      await gasOf(fx.pool.connect(fx.lp1).withdraw(await fx.pool.maxWithdraw(fx.lp1.address), fx.lp1.address, fx.lp1.address)),
     );
   }
 

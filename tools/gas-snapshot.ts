@@ -35,7 +35,7 @@ import {
 } from "@triad/sdk/node";
 import { ethers, networkHelpers } from "@triad/devkit";
 import { measureGas } from "./lib/bench-gas.ts";
-import { UNIT, benchDeviceKey, insureDevices, setThreshold, setupBenchSuite, type BenchSuite } from "./lib/bench-suite.ts";
+import { UNIT, benchDeviceKey, insureDevices, setCommittee, setupBenchSuite, type BenchSuite } from "./lib/bench-suite.ts";
 
 const { time } = networkHelpers;
 
@@ -124,7 +124,7 @@ async function extraFigures(s: BenchSuite): Promise<Figures> {
   console.log("  extra: pool deposit, requestRedeem, redeem, withdraw, cancelRedeemRequest");
 
   // ---------------------------------------------------------------- insurance: appeal, resolve, escalate, release
-  await setThreshold(s, 2);
+  await setCommittee(s, 2);
   const claims = triad.claims.connect(holder);
   const [appealed, escalated, expiring] = await insureDevices(s, {
     count: 3,

@@ -22,7 +22,8 @@ import {VerdictHashing} from "../libraries/VerdictHashing.sol";
 /// payouts from the {InsurancePool}. The lifecycle and the payout rule are in {IClaimsInsurance}.
 ///
 /// Roles: DEFAULT_ADMIN_ROLE grants roles; INSURER_ROLE creates products, allows models, challenges approvals;
-/// ARBITER_ROLE resolves appealed and escalated claims (final); GUARDIAN_ROLE pauses new policies.
+/// ARBITER_ROLE resolves appealed and escalated claims (final); GUARDIAN_ROLE pauses new policies;
+/// DEFAULT_ADMIN_ROLE also sweeps surplus tokens to the pool's treasury.
 ///
 /// Invariants:
 /// - (C1) The pool's locked capital attributable to a policy is `coverage - paidOut` until the policy is released,
@@ -32,8 +33,10 @@ import {VerdictHashing} from "../libraries/VerdictHashing.sol";
 /// - (C3) A claim is settled at most once: every path to payment goes through {_settle}, which is reachable only
 ///   from Approved/Rejected (after the appeal window), from a zero-window verdict, or from the arbiter, and moves
 ///   the claim to Paid or Closed, which nothing leaves.
-/// - (C4) Claim deposits are held by this contract: its token balance equals the deposits of unsettled claims
-///   (plus anything sent to it directly, which nothing can move).
+/// - (C4) Claim deposits are held by this contract: `_depositsHeld` is the sum of the deposits of unsettled claims
+///   and the token balance is at least that. A deposit is added in {_fileClaim} and removed in {_settle}, whether
+///   refunded or forfeited (at most once, C3); premiums only pass through within {buyPolicy}. Tokens above
+///   `_depositsHeld` were sent directly and are surplus, which {sweepSurplus} sends to the treasury (audit I-6).
 ///
 /// Reentrancy: every state-changing external function is `nonReentrant` (OpenZeppelin's ReentrancyGuardTransient:
 /// the same guard as ReentrancyGuard on EIP-1153 transient storage, about 2,000 gas less per call; nothing else
@@ -134,7 +137,9 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
 
     uint256 private _productCount;
     uint256 private _policyCount;
-    uint256 private _claimCount;
+    // One slot: filing a claim writes both.
+    uint64 private _claimCount;
+    uint192 private _depositsHeld;
     mapping(uint256 productId => Product) private _products;
     mapping(uint256 productId => mapping(bytes32 modelHash => uint16 modelRef)) private _productModels;
     mapping(bytes32 modelHash => uint16 modelRef) private _modelRefs;
@@ -280,6 +285,13 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         _unpause();
     }
 
+    // ------------------------------------------------------------------ admin
+
+    /// @inheritdoc IClaimsInsurance
+    function sweepSurplus() external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant returns (uint256 amount) {
+        return _sweepSurplus();
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IClaimsInsurance
@@ -354,6 +366,11 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
     /// @inheritdoc IClaimsInsurance
     function claimCount() external view returns (uint256) {
         return _claimCount;
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function depositsHeld() external view returns (uint256) {
+        return _depositsHeld;
     }
 
     /// @inheritdoc IClaimsInsurance
@@ -539,7 +556,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         Product storage product = _checkClaimable(claimant, policyId, p, amount, incidentAt);
         if (evidenceHash == bytes32(0)) revert ClaimsZeroEvidence();
 
-        // Cannot overflow: the counter grows by one per call; 2^256 calls are out of reach.
+        // Cannot overflow: the counter grows by one per call; 2^64 calls are out of reach.
         unchecked {
             claimId = ++_claimCount;
         }
@@ -552,7 +569,10 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         _emitClaimFiled(claimId, policyId, p.device, claimant, amount, incidentAt, assessmentDeadline, evidenceHash, evidenceURI);
 
         uint256 deposit = c.deposit;
-        if (deposit != 0) token.safeTransferFrom(claimant, address(this), deposit);
+        if (deposit != 0) {
+            _depositsHeld += uint192(deposit); // deposit < 2^96
+            token.safeTransferFrom(claimant, address(this), deposit);
+        }
     }
 
     /// @dev The caller holds the policy, which has no open claim and unreleased coverage covering `amount`, and
@@ -862,8 +882,27 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
 
         if (paid != 0) pool.payClaim(claimId, holder, paid);
         if (deposit != 0) {
+            // Cannot underflow: {_fileClaim} added this claim's deposit, and a claim settles once (C3, C4).
+            unchecked {
+                _depositsHeld -= uint192(deposit);
+            }
             if (approved) token.safeTransfer(holder, deposit);
             else pool.collectForfeit(claimId, deposit);
         }
+    }
+
+    // ------------------------------------------------------------------ internal: admin
+
+    /// @dev Sends `balance - _depositsHeld` (C4), if positive, to the pool's treasury.
+    function _sweepSurplus() private returns (uint256 amount) {
+        uint256 balance = token.balanceOf(address(this));
+        uint256 held = _depositsHeld;
+        // Cannot underflow: checked in the condition.
+        unchecked {
+            amount = balance > held ? balance - held : 0;
+        }
+        address to = pool.treasury();
+        emit SurplusSwept(to, amount);
+        if (amount != 0) token.safeTransfer(to, amount);
     }
 }

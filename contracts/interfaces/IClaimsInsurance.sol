@@ -315,6 +315,11 @@ interface IClaimsInsurance {
         uint256 indexed claimId, address indexed recipient, ClaimStatus status, uint256 paid, uint256 depositRefunded
     );
 
+    /// @notice Tokens held above the claim deposits (sent to this contract directly) were sent to the treasury.
+    /// @param treasury The receiver: the pool's treasury.
+    /// @param amount The surplus (zero when there was none).
+    event SurplusSwept(address indexed treasury, uint256 amount);
+
     /// @notice The zero address is not allowed here.
     error ClaimsZeroAddress();
     /// @notice A product field is out of range.
@@ -600,4 +605,15 @@ interface IClaimsInsurance {
     /// @notice Number of policies sold (ids 1..policyCount).
     /// @return The count.
     function policyCount() external view returns (uint256);
+
+    /// @notice Sends the tokens held above {depositsHeld} (sent to this contract directly, audit I-6) to the pool's
+    /// treasury. Claim deposits are never touched. With no surplus it sends nothing and returns 0, as the pool's
+    /// `sweepSurplus` does, so a keeper may call it on a schedule.
+    /// @dev Requirements: DEFAULT_ADMIN_ROLE. Emits {SurplusSwept}.
+    /// @return amount The surplus swept.
+    function sweepSurplus() external returns (uint256 amount);
+
+    /// @notice The claim deposits this contract holds: the sum of the deposits of unsettled claims (what it owes).
+    /// @return The total.
+    function depositsHeld() external view returns (uint256);
 }

@@ -232,6 +232,11 @@ interface IDataMarketplace {
     /// @param newTreasury The treasury now.
     event TreasuryChanged(address indexed previousTreasury, address indexed newTreasury);
 
+    /// @notice Tokens held above what the marketplace owes (sent to it directly) were sent to the treasury.
+    /// @param treasury The receiver (the current treasury, paid directly, not credited to its balance).
+    /// @param amount The surplus (zero when there was none).
+    event SurplusSwept(address indexed treasury, uint256 amount);
+
     // ------------------------------------------------------------------ errors
 
     /// @notice The zero address cannot be the registry, token, admin, treasury, agent or recipient.
@@ -415,6 +420,11 @@ interface IDataMarketplace {
     /// @param account The account.
     /// @return The balance in token base units.
     function withdrawable(address account) external view returns (uint256);
+
+    /// @notice What the marketplace owes: the escrow of Pending purchases plus every withdrawable balance (seller
+    /// proceeds and treasury fees). Its token balance is at least this; anything above is surplus.
+    /// @return The total in token base units.
+    function owed() external view returns (uint256);
 
     /// @notice Whether `agent` may deliver keys for `seller`'s listings.
     /// @param seller The seller.

@@ -61,7 +61,9 @@ interface IOracleCommittee {
     error CommitteeNotMember(address account);
     /// @notice The zero address cannot be a member.
     error CommitteeZeroAddress();
-    /// @notice The threshold must satisfy 1 <= threshold <= members.
+    /// @notice The threshold must be a strict majority of the members: threshold <= members < 2 * threshold
+    /// (so 1 <= threshold; 1 of 1 is a majority). Audit I-4: with threshold <= members / 2, one member signing
+    /// conflicting verdicts could decide a split committee either way.
     /// @param threshold The threshold that would result.
     /// @param members The member count that would result.
     error CommitteeInvalidThreshold(uint8 threshold, uint8 members);

@@ -24,8 +24,11 @@ import {IDataMarketplace} from "../interfaces/IDataMarketplace.sol";
 ///   each period or deliver the same key again); delivery extends the subscription by one period from the later
 ///   of now and the current expiry.
 ///
-/// Invariant: `token.balanceOf(this) >= sum(amount of Pending purchases) + sum(_balances)`. Tokens enter only in
-/// {_purchase}; escrow leaves only in {_deliver} (into `_balances`) or {_refund}; balances leave only in {_withdraw}.
+/// Invariant: `token.balanceOf(this) >= _owed == sum(amount of Pending purchases) + sum(_balances)`. Tokens enter
+/// only in {_purchase}, which adds them to `_owed`; escrow leaves only in {_deliver} (into `_balances`, so `_owed`
+/// does not change) or {_refund}; balances leave only in {_withdraw}; {_refund} and {_withdraw} pay through {_pay},
+/// the one place `_owed` decreases. Tokens above `_owed` were sent directly and are surplus, which
+/// {sweepSurplus} sends to the treasury (audit I-6).
 ///
 /// WARNING: the token must be a plain ERC-20 (no fee on transfer, no rebasing): escrow accounting assumes the
 /// amount transferred is the amount received. The contract cannot check that a delivered key is correct; the
@@ -63,7 +66,9 @@ contract DataMarketplace is IDataMarketplace, AccessControl, ReentrancyGuard {
     address private _treasury;
     uint16 private _feeBps;
     uint256 private _listingCount;
-    uint256 private _purchaseCount;
+    // One slot: a purchase writes both.
+    uint64 private _purchaseCount;
+    uint192 private _owed;
 
     mapping(uint256 listingId => Listing) private _listings;
     mapping(uint256 purchaseId => Purchase) private _purchases;
@@ -265,6 +270,15 @@ contract DataMarketplace is IDataMarketplace, AccessControl, ReentrancyGuard {
         emit TreasuryChanged(previous, newTreasury);
     }
 
+    /// @notice Sends the tokens held above {owed} (sent to the marketplace directly, audit I-6) to the treasury.
+    /// Escrow and withdrawable balances are never touched. With no surplus it sends nothing and returns 0, as the
+    /// pool's `sweepSurplus` does, so a keeper may call it on a schedule.
+    /// @dev Requirements: DEFAULT_ADMIN_ROLE. Emits {SurplusSwept}.
+    /// @return amount The surplus swept.
+    function sweepSurplus() external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant returns (uint256 amount) {
+        return _sweepSurplus();
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IDataMarketplace
@@ -297,6 +311,11 @@ contract DataMarketplace is IDataMarketplace, AccessControl, ReentrancyGuard {
     /// @inheritdoc IDataMarketplace
     function withdrawable(address account) external view returns (uint256) {
         return _balances[account];
+    }
+
+    /// @inheritdoc IDataMarketplace
+    function owed() external view returns (uint256) {
+        return _owed;
     }
 
     /// @inheritdoc IDataMarketplace
@@ -443,6 +462,7 @@ contract DataMarketplace is IDataMarketplace, AccessControl, ReentrancyGuard {
             access.pendingLicence = true;
         }
         purchaseId = _recordPurchase(buyer, listingId, listing.deliveryWindow, price, buyerPublicKey);
+        _owed += price;
         TOKEN.safeTransferFrom(buyer, address(this), price);
     }
 
@@ -542,7 +562,7 @@ contract DataMarketplace is IDataMarketplace, AccessControl, ReentrancyGuard {
         if (listing.kind != ListingKind.Stream) _access[listingId][buyer].pendingLicence = false;
         uint256 amount = p.amount;
         emit Refunded(purchaseId, listingId, buyer, amount);
-        TOKEN.safeTransfer(buyer, amount);
+        _pay(buyer, amount);
     }
 
     function _withdraw(address account, address to) private returns (uint256 amount) {
@@ -550,7 +570,26 @@ contract DataMarketplace is IDataMarketplace, AccessControl, ReentrancyGuard {
         if (amount == 0) revert MarketNothingToWithdraw(account);
         _balances[account] = 0;
         emit Withdrawn(account, to, amount);
+        _pay(to, amount);
+    }
+
+    /// @dev THE exit of owed tokens: pays `amount` of what is owed (escrow or a balance) to `to`.
+    function _pay(address to, uint256 amount) private {
+        _owed -= uint192(amount); // amount <= _owed (invariant), which fits 192 bits
         TOKEN.safeTransfer(to, amount);
+    }
+
+    /// @dev Sends `balance - _owed`, if positive, to the treasury.
+    function _sweepSurplus() private returns (uint256 amount) {
+        uint256 balance = TOKEN.balanceOf(address(this));
+        uint256 owedTotal = _owed;
+        // Cannot underflow: checked in the condition.
+        unchecked {
+            amount = balance > owedTotal ? balance - owedTotal : 0;
+        }
+        address to = _treasury;
+        emit SurplusSwept(to, amount);
+        if (amount != 0) TOKEN.safeTransfer(to, amount);
     }
 
     function _setFee(uint16 newBps) private {

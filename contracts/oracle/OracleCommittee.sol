@@ -11,15 +11,20 @@ import {IOracleCommittee} from "../interfaces/IOracleCommittee.sol";
 /// - Members hold stable slots 0..31 (a member keeps its slot until removed; a freed slot is reused by the next
 ///   member added). A signature bitmap over slots counts distinct members, as in Chainlink OCR.
 /// - Every configuration change (members or threshold) goes through one internal function, {_reconfigure}, that
-///   validates `1 <= threshold <= memberCount` on the resulting configuration and bumps `configVersion` once.
+///   validates `threshold <= memberCount < 2 * threshold` (a strict majority, audit I-4) on the resulting
+///   configuration and bumps `configVersion` once. Two sets of `threshold` members then always share a member, so
+///   one member signing conflicting verdicts cannot decide a split committee: the other side would need a majority
+///   of honest members too.
 ///   Consumers discard signature tallies made under an older version, so a change takes effect for every signature
 ///   submitted afterwards.
-/// - Removing a member that would leave fewer members than the threshold REVERTS with
-///   {CommitteeInvalidThreshold}; to shrink the committee below the threshold, use {reconfigure}, which pairs the
-///   removal with a new threshold atomically (one version bump).
+/// - No call adjusts the threshold by itself. Removing a member that would leave fewer members than the threshold,
+///   and adding a member that would leave the threshold at half the members or fewer, REVERT with
+///   {CommitteeInvalidThreshold}; use {reconfigure}, which pairs the change with a new threshold atomically (one
+///   version bump). (A removal alone never breaks the majority: `2k > n` implies `2k > n - 1`.)
 /// - Model hashes move `None -> Approved -> Retired`; a retired hash never comes back.
 ///
-/// Invariant: `1 <= threshold <= memberCount <= 32` after construction and after every configuration change, and
+/// Invariant: `1 <= threshold <= memberCount < 2 * threshold` and `memberCount <= 32` after construction and after
+/// every configuration change (1 of 1 is a majority), and
 /// `_slotOf[_members[s]] == s + 1` for every occupied slot `s`.
 ///
 /// WARNING: `verify` proves only that current members signed `digest`. It does not know what was signed: the caller
@@ -47,7 +52,8 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE and COMMITTEE_MANAGER_ROLE.
     /// @param initialMembers The first members (slots 0.. in order).
-    /// @param initialThreshold The first threshold, `1 <= initialThreshold <= initialMembers.length`.
+    /// @param initialThreshold The first threshold, a strict majority:
+    /// `initialThreshold <= initialMembers.length < 2 * initialThreshold`.
     constructor(address admin, address[] memory initialMembers, uint8 initialThreshold) {
         if (admin == address(0)) revert CommitteeZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -57,8 +63,10 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
 
     // ------------------------------------------------------------------ membership
 
-    /// @notice Adds `member` in the lowest free slot. The threshold stays.
-    /// @dev Requirements: COMMITTEE_MANAGER_ROLE; not zero, not a member, fewer than 32 members.
+    /// @notice Adds `member` in the lowest free slot. The threshold stays, so this reverts when it would no longer be
+    /// a strict majority of the members (2 of 3 plus one is 2 of 4): use {reconfigure} to add and raise it together.
+    /// @dev Requirements: COMMITTEE_MANAGER_ROLE; not zero, not a member, fewer than 32 members;
+    /// `memberCount + 1 < 2 * threshold`.
     /// Emits {MemberAdded}.
     /// @param member The new member.
     function addMember(address member) external onlyRole(COMMITTEE_MANAGER_ROLE) {
@@ -79,7 +87,8 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
     }
 
     /// @notice Sets the threshold.
-    /// @dev Requirements: COMMITTEE_MANAGER_ROLE; `1 <= newThreshold <= memberCount`. Emits {ThresholdChanged}.
+    /// @dev Requirements: COMMITTEE_MANAGER_ROLE; `newThreshold <= memberCount < 2 * newThreshold` (a strict
+    /// majority). Emits {ThresholdChanged}.
     /// @param newThreshold Distinct members needed to decide.
     function setThreshold(uint8 newThreshold) external onlyRole(COMMITTEE_MANAGER_ROLE) {
         _reconfigure(new address[](0), new address[](0), newThreshold);
@@ -88,7 +97,7 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
     /// @notice Removes, then adds members and sets the threshold in one step, validated once on the result and
     /// counted as one configuration version.
     /// @dev Requirements: COMMITTEE_MANAGER_ROLE; each removal a member; each addition new and non-zero; at most 32
-    /// members; `1 <= newThreshold <= memberCount` afterwards. Emits {MemberRemoved}, {MemberAdded} per change and
+    /// members; `newThreshold <= memberCount < 2 * newThreshold` afterwards (a strict majority). Emits {MemberRemoved}, {MemberAdded} per change and
     /// {ThresholdChanged} when the threshold changes.
     /// @param removals Members to remove.
     /// @param additions Accounts to add.
@@ -245,7 +254,8 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
     }
 
     /// @dev The one place the configuration changes: applies removals, then additions, then the threshold,
-    /// validates the result and bumps the version once. Every event carries the new version.
+    /// validates the result (a strict majority, audit I-4) and bumps the version once. Every event carries the new
+    /// version.
     function _reconfigure(address[] memory removals, address[] memory additions, uint8 newThreshold) private {
         Config memory cfg = _config;
         // Cannot overflow in practice: one increment per configuration transaction.
@@ -281,7 +291,8 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
             }
             emit MemberAdded(member, slot, cfg.version);
         }
-        if (newThreshold == 0 || newThreshold > cfg.memberCount) {
+        // `memberCount < 2 * threshold` also excludes threshold 0; uint16 keeps 2 * 255 from overflowing.
+        if (newThreshold > cfg.memberCount || cfg.memberCount >= 2 * uint16(newThreshold)) {
             revert CommitteeInvalidThreshold(newThreshold, cfg.memberCount);
         }
         // A bare {setThreshold} with the current value still bumps the version; the event keeps every bump visible.

@@ -62,6 +62,8 @@ type InsuranceOp =
       signers: number[];
     }
   | { kind: "appeal" | "settle" | "escalate"; caller: number; claim: number; wait: boolean }
+  | { kind: "transfer"; amount: bigint }
+  | { kind: "sweepSurplus"; caller: number }
   | { kind: "time"; seconds: number };
 
 const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
@@ -148,6 +150,9 @@ const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
     weight: kind === "escalate" ? 1 : 3,
     arbitrary: fc.record({ kind: fc.constant(kind), caller: mostly(fc.constant(0), fc.nat({ max: 4 })), claim: index, wait: fc.boolean() }),
   })),
+  // Tokens sent to the claims contract directly (audit I-6), and the admin's sweep of them (caller -1: the admin).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("transfer" as const), amount: fc.bigInt({ min: 1n, max: 500n * UNIT }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("sweepSurplus" as const), caller: mostly(fc.constant(-1), fc.nat({ max: 4 })) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 600, max: 3 * 86_400 }) }) },
 );
 
@@ -164,7 +169,9 @@ const UNSETTLED = new Set<bigint>([
  * The insurance fixture plus: three more devices of `holder`, one of `other`, funds and pool approvals for the
  * holder, a product that exists but is inactive (3), and something to decide from the start: policy 1 (standard
  * product, device 0) with claim 1 filed, policy 2 (parametric product, device 1), and policy 3 (standard, device 2)
- * with claim 2 approved for half its amount (appealable, then settleable). Callers by index: 0 holder,
+ * with claim 2 approved for half its amount (appealable, then settleable), and {@link STRAY} tokens sent to the claims
+ * contract directly (so a sweep has something to take from the start), and redeem requests of LP1 and the holder (so
+ * a cancellation has something to cancel). Callers by index: 0 holder,
  * 1 other, 2 lp1, 3 lp2, 4 stranger (no tokens, no approvals). Devices 0-3 are the holder's, 4 the other's, 5 is
  * not registered.
  */
@@ -182,6 +189,13 @@ async function insuranceFuzzFixture() {
   await fileClaim(fx, 3n, { amount: 1_000n * UNIT, tag: "fuzz-decided" });
   const verdict = await verdictFor(fx, 2n, true, { payout: 500n * UNIT });
   await fx.claims.submitVerdict(verdict, await signBy(fx, fx.members.slice(0, 2), verdict));
+  await fx.token.mint(await fx.claims.getAddress(), STRAY);
+  // Something to cancel or claim from the start: redeem requests of LP1 (a tenth of its shares) and of the holder
+  // (who deposits 1,000 tUSD first).
+  await fx.pool.connect(fx.holder).deposit(1_000n * UNIT, fx.holder.address);
+  for (const lp of [fx.lp1, fx.holder]) {
+    await fx.pool.connect(lp).requestRedeem((await fx.pool.balanceOf(lp.address)) / 10n, lp.address, lp.address);
+  }
   const stranger = (await ethers.getSigners())[9];
   const callers = [fx.holder, fx.other, fx.lp1, fx.lp2, stranger];
   const devices = [fx.device, ...holderDevices, ...otherDevices, new Wallet(id("triad/test/fuzz/insurance/unregistered")).address];
@@ -190,6 +204,9 @@ async function insuranceFuzzFixture() {
 }
 
 type InsuranceFuzz = Awaited<ReturnType<typeof insuranceFuzzFixture>>;
+
+/** Tokens the fuzz fixture sends to the claims contract directly. */
+const STRAY = 10n * UNIT;
 
 /**
  * A claim id: four times in five one whose status is in `statuses` (when there is one), so that the later steps of
@@ -202,8 +219,11 @@ async function claimFor(fx: InsuranceFuzz, i: number, statuses: readonly bigint[
   return i % 5 === 0 || fitting.length === 0 ? idFor(i, count) : pick(fitting, i);
 }
 
-/** Pool (P) and claims (C) accounting that must hold after every call. */
-async function checkInsuranceInvariants(fx: InsuranceFuzz) {
+/**
+ * Pool (P) and claims (C) accounting that must hold after every call; `surplus` is what the model says was sent to
+ * the claims contract directly and not yet swept.
+ */
+async function checkInsuranceInvariants(fx: InsuranceFuzz, surplus: bigint) {
   const { pool, claims, token } = fx;
   const [assets, reserved, unearned, locked, maxUtil, supply] = await Promise.all([
     pool.totalAssets(),
@@ -231,7 +251,10 @@ async function checkInsuranceInvariants(fx: InsuranceFuzz) {
     const claim = await claims.getClaim(c);
     if (UNSETTLED.has(claim.status)) deposits += claim.deposit;
   }
-  expect(await token.balanceOf(await claims.getAddress()), "C1 claims balance == deposits of unsettled claims").to.equal(deposits);
+  const [held, balance] = await Promise.all([claims.depositsHeld(), token.balanceOf(await claims.getAddress())]);
+  expect(held, "C1 depositsHeld == deposits of unsettled claims").to.equal(deposits);
+  expect(balance, "C1 claims balance >= what it owes (the deposits held)").to.be.gte(held);
+  expect(balance, "C1 claims balance == deposits held + unswept surplus").to.equal(held + surplus);
   let expectedLocked = 0n;
   const policyCount = await claims.policyCount();
   for (let p = 1n; p <= policyCount; p++) {
@@ -249,7 +272,7 @@ describe("Entry points under random arguments (property-based)", function () {
     logOutcomes(["pool.", "claims."]);
   });
 
-  it("InsurancePool and ClaimsInsurance: deposit, requestRedeem, cancelRedeemRequest, withdraw, redeem, buyPolicy, fileClaim, submitVerdict, appeal, settle, escalate", async function () {
+  it("InsurancePool and ClaimsInsurance: deposit, requestRedeem, cancelRedeemRequest, withdraw, redeem, buyPolicy, fileClaim, submitVerdict, appeal, settle, escalate, sweepSurplus", async function () {
     await fc.assert(
       fc.asyncProperty(fc.array(insuranceOpArb, { minLength: 20, maxLength: 40 }), async (ops) => {
         const fx = await loadFixture(insuranceFuzzFixture);
@@ -258,10 +281,37 @@ describe("Entry points under random arguments (property-based)", function () {
         const poolDeclared = [pool.interface, token.interface];
         const claimsDeclared = [claims.interface, pool.interface, committee.interface, token.interface];
         const signerKeys = [...fx.members, fx.outsider];
+        let surplus = STRAY;
 
         for (const op of ops) {
           if (op.kind === "time") {
             await time.increase(op.seconds);
+            continue;
+          }
+          if (op.kind === "transfer") {
+            await token.mint(claimsAddress, op.amount);
+            surplus += op.amount;
+            await checkInsuranceInvariants(fx, surplus);
+            continue;
+          }
+          if (op.kind === "sweepSurplus") {
+            const signer = op.caller < 0 ? fx.admin : pick(fx.callers, op.caller);
+            const accounts = [claimsAddress, fx.treasury.address];
+            const before = await balances(token, accounts);
+            // A sweep with nothing to take succeeds too (it returns 0): counted apart, so that the check that every
+            // entry point succeeded means a sweep that took something.
+            const entry = surplus > 0n ? "claims.sweepSurplus" : "claims.sweepSurplus(nothing)";
+            const outcome = await call(entry, claimsDeclared, () => claims.connect(signer).sweepSurplus());
+            if (outcome.ok) {
+              expect(signer.address, "only the admin sweeps").to.equal(fx.admin.address);
+              const after = await balances(token, accounts);
+              expect(
+                after.map((a, i) => a - before[i]),
+                "the sweep takes the surplus and nothing else",
+              ).to.deep.equal([-surplus, surplus]);
+              surplus = 0n;
+            }
+            await checkInsuranceInvariants(fx, surplus);
             continue;
           }
           const entry = `${["deposit", "withdraw", "redeem", "requestRedeem", "cancelRedeemRequest"].includes(op.kind) ? "pool" : "claims"}.${op.kind}`;
@@ -482,7 +532,7 @@ describe("Entry points under random arguments (property-based)", function () {
               break;
             }
           }
-          await checkInsuranceInvariants(fx);
+          await checkInsuranceInvariants(fx, surplus);
         }
       }),
       FUZZ,
@@ -499,6 +549,7 @@ describe("Entry points under random arguments (property-based)", function () {
       "claims.appeal",
       "claims.settle",
       "claims.escalate",
+      "claims.sweepSurplus",
     ]);
   });
 });

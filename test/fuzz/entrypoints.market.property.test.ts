@@ -42,6 +42,8 @@ type MarketOp =
   | { kind: "withdraw"; caller: number; to: number }
   | { kind: "setPrice"; caller: number; listing: number; price: bigint }
   | { kind: "takeDown"; caller: number; listing: number }
+  | { kind: "transfer"; amount: bigint }
+  | { kind: "sweepSurplus"; caller: number }
   | { kind: "time"; seconds: number };
 
 const priceArb = mostly(fc.bigInt({ min: 1n, max: 200_000_000n }), fc.constant(0n), uint(MAX128));
@@ -119,10 +121,16 @@ const marketOpArb: fc.Arbitrary<MarketOp> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant("takeDown" as const), caller: mostly(fc.constant(5), fc.nat({ max: 6 })), listing: index }),
   },
+  // Tokens sent to the marketplace directly (audit I-6), and the sweep of them (mostly by the admin, caller 5).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("transfer" as const), amount: fc.bigInt({ min: 1n, max: 20_000_000n }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("sweepSurplus" as const), caller: mostly(fc.constant(5), fc.nat({ max: 6 })) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 1, max: 3 * 86_400 }) }) },
 );
 
 const ENCRYPTED_KEY = "0x" + "5e".repeat(97);
+
+/** Tokens the fuzz fixture sends to the marketplace directly. */
+const STRAY = 3_000_000n;
 
 async function marketFuzzFixture() {
   const fx = await listedFixture();
@@ -141,6 +149,8 @@ async function marketFuzzFixture() {
     "0x02" + BUYER_PUBLIC_KEY_UNCOMPRESSED.slice(4), // 65 bytes with a compressed prefix
     BUYER_PUBLIC_KEY + "00", // 34 bytes
   ];
+  // Tokens sent directly from the start, so that a sweep has something to take.
+  await fx.token.connect(admin).mint(await fx.market.getAddress(), STRAY);
   return { ...fx, callers, deviceChoices, anchorChoices, publicKeys };
 }
 
@@ -151,7 +161,7 @@ describe("Entry points under random arguments (property-based)", function () {
     logOutcomes(["market."]);
   });
 
-  it("DataMarketplace: createListing, purchase, deliver, refund, withdraw, setPrice keep balance == escrow + withdrawable", async function () {
+  it("DataMarketplace: createListing, purchase, deliver, refund, withdraw, setPrice, sweepSurplus keep balance == escrow + withdrawable + surplus", async function () {
     await fc.assert(
       fc.asyncProperty(fc.array(marketOpArb, { minLength: 15, maxLength: 30 }), async (ops) => {
         const fx = await loadFixture(marketFuzzFixture);
@@ -162,10 +172,17 @@ describe("Entry points under random arguments (property-based)", function () {
         const treasury = fx.signers.treasury.address;
         /** Pending purchase id -> amount held in escrow. */
         const escrow = new Map<bigint, bigint>();
+        /** Tokens sent to the marketplace directly and not yet swept. */
+        let surplus = STRAY;
 
         for (const op of ops) {
           if (op.kind === "time") {
             await time.increase(op.seconds);
+            continue;
+          }
+          if (op.kind === "transfer") {
+            await token.connect(fx.signers.admin).mint(marketAddress, op.amount);
+            surplus += op.amount;
             continue;
           }
           const signer = pick(fx.callers, op.caller);
@@ -192,7 +209,7 @@ describe("Entry points under random arguments (property-based)", function () {
                 anchors: op.anchors.map((i) => fx.anchorChoices[i]),
               };
               const outcome = await call(entry, declared, () => market.connect(signer).createListing(params));
-              if (!outcome.ok) continue;
+              if (!outcome.ok) break;
               const newId = listingCount + 1n;
               expect(await market.listingCount()).to.equal(newId);
               const listing = await market.getListing(newId);
@@ -220,7 +237,7 @@ describe("Entry points under random arguments (property-based)", function () {
               const outcome = await call(entry, declared, () =>
                 market.connect(signer).purchase(listingId, maxPrice, pick(fx.publicKeys, op.key)),
               );
-              if (!outcome.ok) continue;
+              if (!outcome.ok) break;
               const after = await balances(token, [caller, marketAddress]);
               expect([after[0] - before[0], after[1] - before[1]], "purchase moves the price into escrow").to.deep.equal([-price, price]);
               const p = await market.getPurchase(purchaseCount + 1n);
@@ -246,7 +263,7 @@ describe("Entry points under random arguments (property-based)", function () {
               const outcome = await call(entry, declared, () =>
                 market.connect(signer).deliver(purchaseId, op.emptyKey ? "0x" : ENCRYPTED_KEY),
               );
-              if (!outcome.ok) continue;
+              if (!outcome.ok) break;
               const fee = (p.amount * p.feeBps) / BPS;
               const after = await Promise.all([market.withdrawable(seller), market.withdrawable(treasury), token.balanceOf(marketAddress)]);
               const expectedDelta = seller === treasury ? [p.amount, p.amount, 0n] : [p.amount - fee, fee, 0n];
@@ -263,7 +280,7 @@ describe("Entry points under random arguments (property-based)", function () {
               if (op.wait && p.deliverBy !== 0n && BigInt(await time.latest()) <= p.deliverBy) await time.increaseTo(p.deliverBy + 1n);
               const before = await balances(token, [caller, marketAddress]);
               const outcome = await call(entry, declared, () => market.connect(signer).refund(purchaseId));
-              if (!outcome.ok) continue;
+              if (!outcome.ok) break;
               const after = await balances(token, [caller, marketAddress]);
               expect(p.buyer).to.equal(caller);
               expect([after[0] - before[0], after[1] - before[1]], "refund returns the amount").to.deep.equal([p.amount, -p.amount]);
@@ -276,7 +293,7 @@ describe("Entry points under random arguments (property-based)", function () {
               const owed = await market.withdrawable(caller);
               const before = await balances(token, [to, marketAddress]);
               const outcome = await call(entry, declared, () => market.connect(signer).withdraw(to));
-              if (!outcome.ok) continue;
+              if (!outcome.ok) break;
               const after = await balances(token, [to, marketAddress]);
               expect(owed).to.be.greaterThan(0n);
               expect([after[0] - before[0], after[1] - before[1]], "withdraw pays the whole balance").to.deep.equal([owed, -owed]);
@@ -285,23 +302,41 @@ describe("Entry points under random arguments (property-based)", function () {
             }
             case "setPrice": {
               const outcome = await call(entry, declared, () => market.connect(signer).setPrice(listingId, op.price));
-              if (!outcome.ok) continue;
+              if (!outcome.ok) break;
               expect((await market.getListing(listingId)).price).to.equal(op.price);
+              break;
+            }
+            case "sweepSurplus": {
+              const before = await balances(token, [marketAddress, treasury]);
+              // A sweep with nothing to take succeeds too (it returns 0): counted apart, so that the check that every
+              // entry point succeeded means a sweep that took something.
+              const sweepEntry = surplus > 0n ? entry : `${entry}(nothing)`;
+              const outcome = await call(sweepEntry, declared, () => market.connect(signer).sweepSurplus());
+              if (!outcome.ok) break;
+              expect(caller, "only the admin sweeps").to.equal(fx.signers.admin.address);
+              const after = await balances(token, [marketAddress, treasury]);
+              expect([after[0] - before[0], after[1] - before[1]], "the sweep takes the surplus and nothing else").to.deep.equal([
+                -surplus,
+                surplus,
+              ]);
+              surplus = 0n;
               break;
             }
             case "takeDown": {
               const outcome = await call(entry, declared, () => market.connect(signer).takeDown(listingId, "fuzz"));
-              if (!outcome.ok) continue;
+              if (!outcome.ok) break;
               expect((await market.getListing(listingId)).status).to.equal(ListingStatus.TakenDown);
               break;
             }
           }
-          // The escrow invariant, after every call that succeeded or failed.
+          // The escrow invariant, after every call that succeeded or failed: the marketplace owes the escrow plus every
+          // withdrawable balance, holds at least that, and holds exactly that plus the unswept surplus.
           const owedAll = await Promise.all(accounts.map((a) => market.withdrawable(a)));
           const held = [...escrow.values()].reduce((a, b) => a + b, 0n);
-          expect(await token.balanceOf(marketAddress), "balance == escrow + withdrawable").to.equal(
-            held + owedAll.reduce((a, b) => a + b, 0n),
-          );
+          const [owed, balance] = await Promise.all([market.owed(), token.balanceOf(marketAddress)]);
+          expect(owed, "owed == escrow + withdrawable").to.equal(held + owedAll.reduce((a, b) => a + b, 0n));
+          expect(balance, "balance >= owed").to.be.gte(owed);
+          expect(balance, "balance == owed + surplus").to.equal(owed + surplus);
         }
         // The escrow model matches the chain: every pending purchase and nothing else.
         const count = await market.purchaseCount();
@@ -312,7 +347,9 @@ describe("Entry points under random arguments (property-based)", function () {
       }),
       FUZZ,
     );
-    expectEverySucceeded(["createListing", "purchase", "deliver", "refund", "withdraw", "setPrice"].map((e) => `market.${e}`));
+    expectEverySucceeded(
+      ["createListing", "purchase", "deliver", "refund", "withdraw", "setPrice", "sweepSurplus"].map((e) => `market.${e}`),
+    );
   });
 });
 

@@ -1,12 +1,13 @@
 import { expect } from "chai";
-import { networkHelpers } from "@triad/devkit/network";
-import { DeviceStatus, enumValues } from "@triad/sdk";
+import { ethers, networkHelpers } from "@triad/devkit/network";
+import { ClaimStatus, DeviceStatus, enumValues } from "@triad/sdk";
 import { DAY, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
-import { buyPolicy, evidence } from "@triad/devkit/insurance";
+import { buyPolicy, evidence, fileClaim, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
 
 const { loadFixture, time } = networkHelpers;
 
 const Device = enumValues(DeviceStatus);
+const Claim = enumValues(ClaimStatus);
 const AMOUNT = 1_000n * UNIT;
 const WAITING = BigInt(STANDARD_PRODUCT.waitingPeriod);
 const CLAIM_WINDOW = BigInt(STANDARD_PRODUCT.claimWindow);
@@ -18,6 +19,23 @@ async function soldPolicyFixture() {
   await fx.claims.connect(fx.holder).transferFrom(fx.holder.address, fx.other.address, policyId);
   const policy = await fx.claims.getPolicy(policyId);
   return { ...fx, policyId, policy, incidentAt: policy.start + WAITING + 3_600n };
+}
+
+/**
+ * Two claims filed (deposits held: 2 × the standard deposit): claim 1 on a standard policy, claim 2 on a parametric
+ * policy of a second device; then `stray` tokens sent to the claims contract directly.
+ */
+async function strayTokensFixture() {
+  const fx = await deployInsuranceFixture();
+  const [secondDevice] = await registerDevices(fx, fx.holder, 1, "i6");
+  const standardPolicy = await buyPolicy(fx);
+  const parametricPolicy = await buyPolicy(fx, { productId: fx.parametricProductId, device: secondDevice });
+  const standardClaim = (await fileClaim(fx, standardPolicy, { tag: "i6-standard" })).claimId;
+  const parametricClaim = (await fileClaim(fx, parametricPolicy, { tag: "i6-parametric" })).claimId;
+  const stray = 123n * UNIT;
+  await fx.token.mint(fx.other.address, stray);
+  await fx.token.connect(fx.other).transfer(await fx.claims.getAddress(), stray);
+  return { ...fx, standardClaim, parametricClaim, stray };
 }
 
 /** Regression tests of the audit findings (issue 12) in ClaimsInsurance, pool economics aside. */
@@ -105,5 +123,49 @@ describe("ClaimsInsurance audit findings", () => {
       .to.be.revertedWithCustomError(claims, "ClaimsDurationNotAboveWaitingPeriod")
       .withArgs(10n * DAY, 10n * DAY);
     await expect(claims.connect(holder).buyPolicy(longWait, device, deductible + 1n, 10n * DAY + 1n)).to.emit(claims, "PolicyPurchased");
+  });
+
+  it("I-6 stuck tokens: tokens sent directly to the claims contract are swept to the treasury, claim deposits are not", async () => {
+    const fx = await loadFixture(strayTokensFixture);
+    const { claims, token, pool, admin, holder, treasury, members, standardClaim, parametricClaim, stray } = fx;
+    const deposit = BigInt(STANDARD_PRODUCT.claimDeposit);
+    expect(await claims.depositsHeld()).to.equal(2n * deposit);
+    expect(await token.balanceOf(claims)).to.equal(2n * deposit + stray);
+    const sweep = claims.connect(admin).sweepSurplus();
+    await expect(sweep).to.emit(claims, "SurplusSwept").withArgs(treasury.address, stray);
+    await expect(sweep).to.changeTokenBalances(ethers, token, [claims, treasury], [-stray, stray]);
+    expect(await token.balanceOf(claims)).to.equal(2n * deposit);
+    // Nothing above the deposits any more: a second sweep sends nothing and returns 0.
+    expect(await claims.connect(admin).sweepSurplus.staticCall()).to.equal(0n);
+    const empty = claims.connect(admin).sweepSurplus();
+    await expect(empty).to.emit(claims, "SurplusSwept").withArgs(treasury.address, 0n);
+    await expect(empty).to.changeTokenBalances(ethers, token, [claims, treasury], [0n, 0n]);
+
+    // Every deposit held is still paid in full: refunded with the payout of an approval, forfeited to the pool on a
+    // rejection.
+    const approved = await verdictFor(fx, parametricClaim, true);
+    await expect(claims.submitVerdict(approved, await signBy(fx, members.slice(0, 2), approved)))
+      .to.emit(claims, "ClaimSettled")
+      .withArgs(parametricClaim, holder.address, Claim.Paid, 1_000n * UNIT, deposit);
+    expect(await claims.depositsHeld()).to.equal(deposit);
+    const rejected = await verdictFor(fx, standardClaim, false);
+    await claims.submitVerdict(rejected, await signBy(fx, members.slice(0, 2), rejected));
+    await expect(claims.connect(admin).sweepSurplus()).to.emit(claims, "SurplusSwept").withArgs(treasury.address, 0n);
+    await time.increaseTo((await claims.getClaim(standardClaim)).appealDeadline);
+    const settle = claims.settle(standardClaim);
+    await expect(settle).to.emit(pool, "DepositForfeited").withArgs(standardClaim, deposit);
+    await expect(settle).to.changeTokenBalances(ethers, token, [claims, pool], [-deposit, deposit]);
+    expect(await claims.depositsHeld()).to.equal(0n);
+    expect(await token.balanceOf(claims)).to.equal(0n);
+  });
+
+  it("I-6 stuck tokens: only the admin sweeps the claims contract", async () => {
+    const { claims, token, insurer, guardian, other, stray } = await loadFixture(strayTokensFixture);
+    for (const caller of [insurer, guardian, other]) {
+      await expect(claims.connect(caller).sweepSurplus())
+        .to.be.revertedWithCustomError(claims, "AccessControlUnauthorizedAccount")
+        .withArgs(caller.address, await claims.DEFAULT_ADMIN_ROLE());
+    }
+    expect(await token.balanceOf(claims)).to.equal(2n * BigInt(STANDARD_PRODUCT.claimDeposit) + stray);
   });
 });

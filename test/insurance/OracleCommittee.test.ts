@@ -64,12 +64,14 @@ describe("OracleCommittee", () => {
   describe("membership", () => {
     it("adds a member in the lowest free slot and bumps the version", async () => {
       const { committee, manager, stranger } = await loadFixture(deployCommitteeFixture);
+      // 2 of 4 would not be a majority (I-4): raise the threshold first, then add.
+      await committee.connect(manager).setThreshold(3); // version 2
       await expect(committee.connect(manager).addMember(stranger.address))
         .to.emit(committee, "MemberAdded")
-        .withArgs(stranger.address, 3n, 2n);
+        .withArgs(stranger.address, 3n, 3n);
       expect(await committee.memberCount()).to.equal(4n);
-      expect(await committee.threshold()).to.equal(2n);
-      expect(await committee.configVersion()).to.equal(2n);
+      expect(await committee.threshold()).to.equal(3n);
+      expect(await committee.configVersion()).to.equal(3n);
     });
 
     it("keeps slots stable on removal and reuses the freed slot", async () => {
@@ -96,13 +98,17 @@ describe("OracleCommittee", () => {
 
     it("pairs a removal with a threshold change in one reconfiguration (one version bump)", async () => {
       const { committee, manager, members, stranger } = await loadFixture(deployCommitteeFixture);
-      const tx = committee.connect(manager).reconfigure([members[0].address, members[1].address], [stranger.address], 1);
+      // 2 of 3 → remove two, add one, threshold 1: a 1-of-2 committee is no majority (I-4), 1 of 1 is.
+      const tx = committee
+        .connect(manager)
+        .reconfigure([members[0].address, members[1].address, members[2].address], [stranger.address], 1);
       await expect(tx).to.emit(committee, "MemberRemoved").withArgs(members[0].address, 0n, 2n);
       await expect(tx).to.emit(committee, "MemberRemoved").withArgs(members[1].address, 1n, 2n);
+      await expect(tx).to.emit(committee, "MemberRemoved").withArgs(members[2].address, 2n, 2n);
       await expect(tx).to.emit(committee, "MemberAdded").withArgs(stranger.address, 0n, 2n);
       await expect(tx).to.emit(committee, "ThresholdChanged").withArgs(1n, 2n);
       expect(await committee.configVersion()).to.equal(2n);
-      expect(await committee.members()).to.deep.equal([stranger.address, members[2].address]);
+      expect(await committee.members()).to.deep.equal([stranger.address]);
     });
 
     it("refuses unknown removals, duplicate, zero additions", async () => {
@@ -122,7 +128,7 @@ describe("OracleCommittee", () => {
     it("holds at most 32 members", async () => {
       const { committee, manager } = await loadFixture(deployCommitteeFixture);
       const extra = Array.from({ length: 29 }, (_, i) => new Wallet(id(`extra.${i}`)).address);
-      await committee.connect(manager).reconfigure([], extra, 2);
+      await committee.connect(manager).reconfigure([], extra, 17); // a majority of 32
       expect(await committee.memberCount()).to.equal(32n);
       await expect(committee.connect(manager).addMember(new Wallet(id("one.too.many")).address)).to.be.revertedWithCustomError(
         committee,
@@ -141,6 +147,46 @@ describe("OracleCommittee", () => {
         .withArgs(4n, 3n);
       // Setting the same value still bumps the version and says so.
       await expect(committee.connect(manager).setThreshold(3)).to.emit(committee, "ThresholdChanged").withArgs(3n, 3n);
+    });
+
+    it("I-4 split committee: refuses every configuration whose threshold is not a strict majority, so one member signing conflicting verdicts cannot decide", async () => {
+      const { committee, manager, members, stranger } = await loadFixture(deployCommitteeFixture);
+      const [admin] = await ethers.getSigners();
+      const factory = await ethers.getContractFactory("OracleCommittee");
+      const accounts = [...members, stranger, new Wallet(id("triad.test.fifth"))].map((m) => m.address);
+      // Construction: accepted exactly when 2k > n (1 of 1 is a majority); 1 of 2 and 2 of 4 are refused.
+      for (let n = 1; n <= 5; n++) {
+        for (let k = 1; k <= n; k++) {
+          const deployed = factory.deploy(admin.address, accounts.slice(0, n), k);
+          if (2 * k > n) await expect(deployed).not.to.revert(ethers);
+          else await expect(deployed).to.be.revertedWithCustomError(factory, "CommitteeInvalidThreshold").withArgs(BigInt(k), BigInt(n));
+        }
+      }
+      // Every change of the 2-of-3 committee that would leave k ≤ n/2 is refused.
+      await expect(committee.connect(manager).setThreshold(1))
+        .to.be.revertedWithCustomError(committee, "CommitteeInvalidThreshold")
+        .withArgs(1n, 3n);
+      await expect(committee.connect(manager).addMember(stranger.address)) // 2 of 4
+        .to.be.revertedWithCustomError(committee, "CommitteeInvalidThreshold")
+        .withArgs(2n, 4n);
+      await expect(committee.connect(manager).reconfigure([members[0].address], [], 1)) // 1 of 2
+        .to.be.revertedWithCustomError(committee, "CommitteeInvalidThreshold")
+        .withArgs(1n, 2n);
+      expect(await committee.configVersion()).to.equal(1n);
+
+      // The audit's scenario: a split committee of four. Under 2 of 4 (refused above), member 0 signing both verdicts
+      // would decide either way with one honest member each. The add must come with a majority threshold: 3 of 4.
+      await committee.connect(manager).reconfigure([], [stranger.address], 3);
+      const approve = keccak256(toUtf8Bytes("verdict: approve"));
+      const reject = keccak256(toUtf8Bytes("verdict: reject"));
+      const [approveBits, k] = await committee.verify(approve, [signDigest(members[0], approve), signDigest(members[1], approve)]);
+      const [rejectBits] = await committee.verify(reject, [signDigest(members[0], reject), signDigest(members[2], reject)]);
+      const popcount = (bits: bigint) => bits.toString(2).replaceAll("0", "").length;
+      expect(k).to.equal(3n);
+      expect(popcount(approveBits)).to.be.below(Number(k));
+      expect(popcount(rejectBits)).to.be.below(Number(k));
+      // Two deciding sets always share an honest member: |A| + |B| ≥ 2k > n, and one equivocator is not enough.
+      expect(2 * Number(k) - Number(await committee.memberCount())).to.be.at.least(1);
     });
 
     it("restricts configuration to the committee manager role", async () => {

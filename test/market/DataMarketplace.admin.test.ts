@@ -178,6 +178,61 @@ describe("DataMarketplace", function () {
         .withArgs(99n);
     });
   });
+
+  describe("sweepSurplus", function () {
+    /** {@link purchasedFixture} (two purchases in escrow) plus `stray` tokens sent to the marketplace directly. */
+    async function strayTokensFixture() {
+      const f = await purchasedFixture();
+      const stray = 7_000_000n;
+      await f.token.connect(f.signers.buyer2).transfer(await f.market.getAddress(), stray);
+      return { ...f, stray };
+    }
+
+    it("I-6 stuck tokens: tokens sent directly are swept to the treasury; escrow and withdrawable balances are not", async function () {
+      const { market, token, signers, datasetPurchase, streamPurchase, stray } = await loadFixture(strayTokensFixture);
+      const { admin, seller, buyer, treasury } = signers;
+      const escrow = PRICE + STREAM_PRICE;
+      expect(await market.owed()).to.equal(escrow);
+      expect(await token.balanceOf(market)).to.equal(escrow + stray);
+      // Swept right after the purchases: only the stray tokens leave, paid to the treasury (not credited to it).
+      const sweep = market.connect(admin).sweepSurplus();
+      await expect(sweep).to.emit(market, "SurplusSwept").withArgs(treasury.address, stray);
+      await expect(sweep).to.changeTokenBalances(ethers, token, [market, treasury], [-stray, stray]);
+      expect(await market.withdrawable(treasury.address)).to.equal(0n);
+      expect(await market.owed()).to.equal(escrow);
+
+      // Right after a delivery: the escrow became withdrawable balances, still owed, so nothing is swept.
+      await market.connect(seller).deliver(datasetPurchase, ENCRYPTED_KEY);
+      expect(await market.owed()).to.equal(escrow);
+      expect(await market.connect(admin).sweepSurplus.staticCall()).to.equal(0n);
+      const empty = market.connect(admin).sweepSurplus();
+      await expect(empty).to.emit(market, "SurplusSwept").withArgs(treasury.address, 0n);
+      await expect(empty).to.changeTokenBalances(ethers, token, [market, treasury], [0n, 0n]);
+
+      // Every owed party is paid in full: the seller's proceeds, the treasury's fee, the undelivered stream's refund.
+      const fee = feeOf(PRICE);
+      await expect(market.connect(seller).withdraw(seller.address)).to.changeTokenBalances(ethers, token, [seller], [PRICE - fee]);
+      await expect(market.connect(treasury).withdraw(treasury.address)).to.changeTokenBalances(ethers, token, [treasury], [fee]);
+      await time.increaseTo((await market.getPurchase(streamPurchase)).deliverBy + 1n);
+      await expect(market.connect(buyer).refund(streamPurchase)).to.changeTokenBalances(ethers, token, [buyer], [STREAM_PRICE]);
+      expect(await market.owed()).to.equal(0n);
+      expect(await token.balanceOf(market)).to.equal(0n);
+    });
+
+    it("I-6 stuck tokens: only the default admin sweeps the marketplace", async function () {
+      const { market, token, signers, stray } = await loadFixture(strayTokensFixture);
+      const { admin, other, treasury } = signers;
+      // Even the other admin roles cannot sweep.
+      await market.connect(admin).grantRole(await market.MARKET_ADMIN_ROLE(), other.address);
+      await market.connect(admin).grantRole(await market.FEE_MANAGER_ROLE(), other.address);
+      for (const caller of [other, treasury]) {
+        await expect(market.connect(caller).sweepSurplus())
+          .to.be.revertedWithCustomError(market, "AccessControlUnauthorizedAccount")
+          .withArgs(caller.address, await market.DEFAULT_ADMIN_ROLE());
+      }
+      expect(await token.balanceOf(market)).to.equal(PRICE + STREAM_PRICE + stray);
+    });
+  });
 });
 
 networkHelpers;

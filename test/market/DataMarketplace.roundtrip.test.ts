@@ -156,8 +156,8 @@ describe("DataMarketplace", function () {
         buyStream: 125_000n,
         deliverDataset: 66_000n,
         deliverStream: 85_000n,
-        refund: 57_000n,
-        withdraw: 65_000n,
+        refund: 62_000n,
+        withdraw: 70_000n,
       };
       for (const key of Object.keys(gas) as (keyof typeof gas)[]) {
         expect(gas[key], key).to.be.lessThanOrEqual(budget[key]);

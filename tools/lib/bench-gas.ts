@@ -23,7 +23,7 @@ import {
   type Verdict,
 } from "@triad/sdk/node";
 import { ai4iRows, networkHelpers } from "@triad/devkit";
-import { UNIT, benchDeviceKey, insureDevices, setThreshold, type BenchSuite } from "./bench-suite.ts";
+import { UNIT, benchDeviceKey, insureDevices, setCommittee, type BenchSuite } from "./bench-suite.ts";
 
 const { time } = networkHelpers;
 
@@ -169,7 +169,8 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
   // that fileClaim), and refunding the last deposit held clears the balance (a 4,800 gas refund on that verdict or
   // settle): neither is what a running deployment pays. The first claim filed here stays open (approved on the
   // standard product, never settled) for the rest of the measurements.
-  await setThreshold(s, 1);
+  // One signature finalises only in a committee of one (a strict majority, audit I-4): member 0 alone, 1 of 1.
+  await setCommittee(s, 1);
   const recorded = await file(standard[20].policyId);
   const submitVerdict1Standard = gasOf(await submit(recorded.verdict, await signBy(1, recorded.verdict)));
   const standardClaim = await file(standardPolicy.policyId);
@@ -177,12 +178,12 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
   // Parametric product: the finalising verdict pays in its own transaction.
   const one = await file(parametric[0].policyId);
   const submitVerdict1 = paidAtOnce(await submit(one.verdict, await signBy(1, one.verdict)));
-  await setThreshold(s, 3);
+  await setCommittee(s, 3);
   const three = await file(parametric[1].policyId);
   const submitVerdict3 = paidAtOnce(await submit(three.verdict, await signBy(3, three.verdict)));
   progress("gas: policy bought, claims filed, verdicts with 1 and 3 signatures");
 
-  await setThreshold(s, 1);
+  await setCommittee(s, 1);
   const batchOf20 = async (policies: { policyId: bigint }[]) => {
     const filed = [];
     for (const p of policies) filed.push(await file(p.policyId));
@@ -201,7 +202,7 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
   const batchVerdictPerClaim20Standard = await batchOf20(standard.slice(0, 20));
 
   // Standard product (the deployment's default, 2-of-3): decide with 2 signatures, settle after the appeal window.
-  await setThreshold(s, 2);
+  await setCommittee(s, 2);
   const decided = await submit(standardClaim.verdict, await signBy(2, standardClaim.verdict));
   await time.increaseTo((await triad.claims.getClaim(standardClaim.claimId)).appealDeadline);
   const settled = await settleClaim(triad.claims.connect(deployer), standardClaim.claimId);

@@ -20,7 +20,7 @@ import { createOracle, mapLimit, type Oracle } from "@triad/oracle";
 import type { EvidenceServer } from "@triad/oracle";
 import type { LoadedModel } from "@triad/oracle/model";
 import { connection, ethers, failureRows, makeBundle, networkHelpers, normalRows } from "@triad/devkit";
-import { UNIT, insureDevices, setThreshold, type BenchSuite } from "./bench-suite.ts";
+import { UNIT, insureDevices, setCommittee, type BenchSuite } from "./bench-suite.ts";
 
 const { time } = networkHelpers;
 
@@ -153,17 +153,17 @@ export function percentile(sorted: readonly number[], p: number): number {
 const round = (v: number, digits = 1) => +v.toFixed(digits);
 
 /**
- * Runs `members.length` daemons (committee threshold `threshold`) over the workload: the backlog, then the latency
+ * Runs `members.length` daemons (a committee where `threshold` signatures decide: 1 → 1 of 1, 2 → 2 of 3) over the workload: the backlog, then the latency
  * stream. Leaves the chain as it is (the caller reverts to a snapshot between runs).
  */
 export async function runOracle(
   s: BenchSuite,
   workload: OracleWorkload,
-  args: { members: Wallet[]; threshold: number; model: LoadedModel; rpcCount: () => number; options: OracleBenchOptions },
+  args: { members: Wallet[]; threshold: 1 | 2 | 3; model: LoadedModel; rpcCount: () => number; options: OracleBenchOptions },
   progress: (message: string) => void,
 ): Promise<{ figures: OracleFigures; detail: OracleRunDetail }> {
   const { options } = args;
-  await setThreshold(s, args.threshold);
+  await setCommittee(s, args.threshold);
   const decidedAt = new Map<string, number>();
   const outcome = { approved: 0, rejected: 0 };
   let refused = 0;

@@ -119,8 +119,17 @@ export async function insureDevices(
   return insured;
 }
 
-/** Sets the committee threshold (the deployer is the committee manager). */
-export async function setThreshold(s: BenchSuite, k: number): Promise<void> {
-  if (Number(await s.triad.committee.threshold()) === k) return;
-  await (await s.triad.committee.connect(s.deployer).setThreshold(k)).wait();
+/**
+ * Configures the committee so that `k` signatures (from `s.members.slice(0, k)`) decide, always as a strict majority
+ * (audit I-4; the deployer is the committee manager): 1 → member 0 alone (1 of 1), 2 → 2 of 3 (the deployment's),
+ * 3 → 3 of 3. One `reconfigure` call: one configuration version, as a threshold change was before.
+ */
+export async function setCommittee(s: BenchSuite, k: 1 | 2 | 3): Promise<void> {
+  const committee = s.triad.committee;
+  const wanted = (k === 1 ? s.members.slice(0, 1) : s.members).map((m) => m.address);
+  const current = [...(await committee.members())]; // a plain array: filtering an ethers Result gives a read-only one
+  const removals = current.filter((a) => !wanted.includes(a));
+  const additions = wanted.filter((a) => !current.includes(a));
+  if (removals.length === 0 && additions.length === 0 && Number(await committee.threshold()) === k) return;
+  await (await committee.connect(s.deployer).reconfigure(removals, additions, k)).wait();
 }

@@ -30,16 +30,28 @@ export const CLAIM_AMOUNT = 10n * 10n ** 6n;
 const COVERAGE_DELAY = 86_400 + 2 * 3600;
 
 /**
- * The insurance suite (`deployInsuranceFixture`) with the shipped model approved (committee and both products),
- * committee threshold 1 and the member wallets funded and connected, device A (the insurance fixture's device) and
+ * The committees an oracle fixture can have. The committee requires a strict majority (audit I-4), so the only
+ * committee in which one member decides alone is a committee of one.
+ * - `1`: 1 of 1, member 0 alone (single-daemon tests: one signature finalises);
+ * - `3`: 2 of 3, the insurance fixture's committee (committee tests: two daemons decide).
+ */
+export type OracleCommitteeSize = 1 | 3;
+
+/**
+ * The insurance suite (`deployInsuranceFixture`) with the shipped model approved (committee and both products), a
+ * committee of `committeeSize` (1: member 0 alone, threshold 1; 3: threshold 2) whose member wallets and keys
+ * (`members`, `memberKeys`: exactly the committee's) are funded and connected, device A (the insurance fixture's device) and
  * device B registered to `holder`, and policy `policyId` on device A of the parametric product (no deductible, paid
  * in the verdict's transaction) past its waiting period, so readings of the last hour lie inside the policy period.
  * `bundle` signs AI4I rows as evidence; `fileClaim` files a claim; `insureNewDevice` adds a device with its policy.
+ * `loadFixture` needs one named function without parameters per configuration (it passes the connection as the first
+ * argument): {@link deployOracleFixture} (1 of 1) or {@link deployOracleCommitteeFixture} (2 of 3).
  */
-export async function deployOracleFixture() {
+export async function createOracleFixture(committeeSize: OracleCommitteeSize) {
   const model = await sharedModel();
   const base = await deployInsuranceFixture();
   const { claims, registry, committee, admin, insurer, holder, token, parametricProductId } = base;
+  const committeeMembers = base.members.slice(0, committeeSize);
   if (!(await committee.isModelApproved(model.modelHash))) {
     await (await committee.connect(admin).approveModel(model.modelHash, "test", "file://oracle/model")).wait();
   }
@@ -48,8 +60,12 @@ export async function deployOracleFixture() {
       await (await claims.connect(insurer).setProductModel(product, model.modelHash, true)).wait();
     }
   }
-  await (await committee.connect(admin).setThreshold(1)).wait();
-  const members = base.members.map((m) => m.connect(ethers.provider));
+  if (committeeSize === 1) {
+    // 2 of 3 → 1 of 1 in one step (1 of 3 is no majority).
+    const others = base.members.slice(1).map((m) => m.address);
+    await (await committee.connect(admin).reconfigure(others, [], 1)).wait();
+  }
+  const members = committeeMembers.map((m) => m.connect(ethers.provider));
   for (const m of members) await (await admin.sendTransaction({ to: m.address, value: 10n ** 20n })).wait();
   // Claim deposits for many claims (benchmark).
   await (await token.connect(admin).mint(holder.address, 10n ** 15n)).wait();
@@ -123,6 +139,7 @@ export async function deployOracleFixture() {
     ...base,
     model,
     members,
+    memberKeys: base.memberKeys.slice(0, committeeSize),
     deviceA,
     deviceB,
     policyId,
@@ -137,7 +154,17 @@ export async function deployOracleFixture() {
   };
 }
 
-export type OracleFixture = Awaited<ReturnType<typeof deployOracleFixture>>;
+/** The oracle fixture with a 1-of-1 committee (member 0 alone): one daemon's signature finalises. */
+export function deployOracleFixture() {
+  return createOracleFixture(1);
+}
+
+/** The oracle fixture with the 2-of-3 committee (three member wallets): two daemons' signatures decide. */
+export function deployOracleCommitteeFixture() {
+  return createOracleFixture(3);
+}
+
+export type OracleFixture = Awaited<ReturnType<typeof createOracleFixture>>;
 
 /** A fresh temporary directory for checkpoints. */
 export function tempDir(prefix = "triad-oracle-"): string {

@@ -6,7 +6,7 @@ import { AI4I_SCHEMA, ClaimStatus, claimsDomain, enumValue, signVerdict, type Ev
 import { counterValue } from "../src/metrics.ts";
 import { startEvidenceServer, type EvidenceServer } from "../src/evidence-server.ts";
 import { createOracle, type ClaimOutcome, type TickReport } from "../src/daemon.ts";
-import { CLAIM_AMOUNT, deployOracleFixture, oracleFor, testConfig, type OracleFixture } from "@triad/devkit";
+import { CLAIM_AMOUNT, deployOracleCommitteeFixture, deployOracleFixture, oracleFor, testConfig, type OracleFixture } from "@triad/devkit";
 import { bytesOf, closedPort, failureRows, normalRows, startRawServer } from "@triad/devkit";
 
 const { loadFixture, time } = networkHelpers;
@@ -291,8 +291,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
   });
 
   it("committee of 3 with threshold 2: each daemon submits its own signature, one stopped, claims still finalise", async function () {
-    const f = await loadFixture(deployOracleFixture);
-    await (await f.committee.connect(f.admin).setThreshold(2)).wait();
+    const f = await loadFixture(deployOracleCommitteeFixture); // 2 of 3
     const insured = [{ device: f.deviceA, policyId: f.policyId }, ...(await f.insureNewDevices(["committee-1", "committee-2"]))];
     const oracles = f.members.map((m) => oracleFor(f, m, { config: { batchSize: 1 } }));
     await Promise.all(oracles.map((o) => o.start()));
@@ -326,8 +325,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
   });
 
   it("never signs twice: a re-scan after a lost checkpoint skips what this member already signed, even if its verdict would now differ", async function () {
-    const f = await loadFixture(deployOracleFixture);
-    await (await f.committee.connect(f.admin).setThreshold(2)).wait();
+    const f = await loadFixture(deployOracleCommitteeFixture); // 2 of 3
     const b = await f.bundle([...normalRows(4), ...failureRows("HDF", 1)]);
     const claimId = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt });
     // Claim 2's evidence is not on the server yet (HTTP 404): this member signs a rejection.
@@ -361,8 +359,8 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
   });
 
   it("skips a claim another member already decided, without submitting", async function () {
-    const f = await loadFixture(deployOracleFixture);
-    // Another member decides the claim (threshold 1), then this member's daemon runs: it must skip it as decided.
+    const f = await loadFixture(deployOracleCommitteeFixture);
+    // The other members decide the claim (2 of 3), then this member's daemon runs: it must skip it as decided.
     const b = await f.bundle([...normalRows(4), ...failureRows("HDF", 1)]);
     const claimId = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt });
     const claim = await f.claims.getClaim(claimId);
@@ -375,8 +373,9 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
       scoreBps: 0,
       deadline: claim.assessmentDeadline,
     };
-    const signature = await signVerdict(f.members[1], claimsDomain(f.chainId, f.addresses.claims), verdict);
-    await (await f.claims.submitVerdict(verdict, [signature])).wait();
+    const domain = claimsDomain(f.chainId, f.addresses.claims);
+    const signatures = await Promise.all([f.members[1], f.members[2]].map((m) => signVerdict(m, domain, verdict)));
+    await (await f.claims.submitVerdict(verdict, signatures)).wait();
     const oracle = oracleFor(f, f.members[0]);
     const report = await oracle.tick();
     expect(report).to.include({ claims: 1, submitted: 0, skipped: 1 });

@@ -87,7 +87,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     const honestClaim = await f.fileClaim({ hash: honest.hash, uri: evidence.put(honest.bytes).uri, incidentAt: honest.incidentAt });
     await oracleFor(f, f.members[0]).tick();
 
-    // A doctored verdict: the member approves normal telemetry with a made-up score, bypassing the model.
+    // A doctored verdict: the member (1 of 1) approves normal telemetry with a made-up score, bypassing the model.
     const insured = await f.insureNewDevice("doctored");
     const normal = await f.bundle(normalRows(5, 60), { device: insured.device });
     const doctoredClaim = await f.fileClaim({
@@ -107,7 +107,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
       deadline: claim.assessmentDeadline,
     };
     await (
-      await f.claims.submitVerdict(verdict, [await signVerdict(f.members[1], claimsDomain(f.chainId, f.addresses.claims), verdict)])
+      await f.claims.submitVerdict(verdict, [await signVerdict(f.members[0], claimsDomain(f.chainId, f.addresses.claims), verdict)])
     ).wait();
 
     const deps = { provider: ethers.provider, addresses: f.addresses, model: f.model, evidence: testConfig().evidence! };

@@ -20,7 +20,9 @@ describe("oracle: what a batch's receipt says", function () {
     const xClaim = await f.fileClaim({ hash: x.hash, uri: evidence.put(x.bytes).uri, incidentAt: x.incidentAt, policy: a.policyId });
     const yClaim = await f.fileClaim({ hash: y.hash, uri: evidence.put(y.bytes).uri, incidentAt: y.incidentAt, policy: b.policyId });
 
-    // While the daemon downloads X's evidence (after it checked which claims are decided), another member decides X.
+    // While the daemon downloads X's evidence (after it checked which claims are decided), X gets decided elsewhere:
+    // the 1-of-1 committee's member signs a rejection from another process (a committee where another member
+    // decides alone would be no majority, audit I-4).
     let decidedByOther = false;
     const racingFetch: typeof fetch = async (input, init) => {
       if (!decidedByOther && String(input).includes(x.hash)) {
@@ -30,7 +32,7 @@ describe("oracle: what a batch's receipt says", function () {
           { claimId: xClaim, amount: claim.amount, evidenceHash: claim.evidenceHash, assessmentDeadline: claim.assessmentDeadline },
           f.model.modelHash,
         );
-        const signature = await signVerdict(f.members[1], claimsDomain(f.chainId, f.addresses.claims), verdict);
+        const signature = await signVerdict(f.members[0], claimsDomain(f.chainId, f.addresses.claims), verdict);
         await (await f.claims.submitVerdict(verdict, [signature])).wait();
       }
       return fetch(input, init);

@@ -13,7 +13,7 @@ import { AI4I_SCHEMA, ROLES, sensorSchemaId } from "@triad/sdk";
  * | --- | --- | --- |
  * | token | (Triad: required) | the ERC-20 of premiums, capital, payouts and prices |
  * | committeeMembers | (Triad: required; TriadLocal: accounts 5, 6, 7) | oracle committee members |
- * | committeeThreshold | 2 | signatures needed (1 ≤ k ≤ members) |
+ * | committeeThreshold | 2 | signatures needed, a strict majority (k ≤ members < 2k) |
  * | modelHash / modelVersion / modelURI | (required) / "1.0.0" / "triad://models/ai4i-2020" | the approved AI model |
  * | treasury | deployer | receives protocol fees (pool and marketplace) |
  * | arbiter / guardian | deployer | human oversight of appeals / pausing |
