@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { Wallet } from "ethers";
 import { DeviceRegistry__factory } from "@triad/contracts";
 import {
@@ -11,6 +11,8 @@ import {
   registerDevice,
   sensorSchemaId,
   signAi4iRows,
+  buildReadingDataset,
+  prepareReadingBatch,
 } from "@triad/sdk";
 import type { CommandResult, CommandSpec } from "./lib/command.ts";
 import { fail, fileError, parseAddress, parsePrivateKey, parseUint } from "./lib/common.ts";
@@ -116,6 +118,8 @@ export interface ReadingsAnchorArgs {
   csv: string;
   startSeq?: string;
   uri?: string;
+  out?: string;
+  force?: boolean;
 }
 
 export async function readingsAnchor(ctx: Context, args: ReadingsAnchorArgs): Promise<CommandResult> {
@@ -136,7 +140,26 @@ export async function readingsAnchor(ctx: Context, args: ReadingsAnchorArgs): Pr
     startTimestamp: now - 60n * BigInt(rows.length),
   });
   const uri = args.uri ?? `triad://readings/${key.address}/${startSeq}`;
+  // The signed readings with their proofs are kept (triad.dataset/v1), so they can be sold and proved later: the
+  // chain holds only the root. Checked before the transaction, so a refused overwrite costs nothing.
+  const lastSeq = startSeq + BigInt(readings.length) - 1n;
+  const out = args.out ?? `${args.csv.replace(/\.csv$/i, "")}.seq${startSeq}-${lastSeq}.readings.json`;
+  if (existsSync(out) && !args.force) fail(`${out} already exists: move it away, choose another --out or pass --force`);
+  const batch = prepareReadingBatch(domain, readings);
   const res = await anchorReadings(registry, { domain, readings, uri });
+  const dataset = buildReadingDataset({
+    chainId: record.chainId,
+    registry: record.contracts.DeviceRegistry!,
+    sensorSchema: AI4I_SCHEMA,
+    batches: [{ root: res.root, entries: batch.entries }],
+  });
+  const tmp = `${out}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify(dataset, null, 2) + "\n");
+    renameSync(tmp, out);
+  } catch (err) {
+    fail(`the batch is anchored (root ${res.root}) but its readings could not be written to ${out}: ${fileError(err)}`);
+  }
   return {
     data: {
       device: key.address,
@@ -147,10 +170,12 @@ export async function readingsAnchor(ctx: Context, args: ReadingsAnchorArgs): Pr
       uri,
       txHash: res.receipt.hash,
       gasUsed: res.receipt.gasUsed,
+      readingsFile: out,
     },
     lines: [
       `Anchored ${readings.length} readings of ${key.address} (seq ${res.fromSeq}..${res.toSeq})`,
       `  root ${res.root}, gas ${res.receipt.gasUsed}`,
+      `  signed readings with their proofs (triad.dataset/v1): ${out}`,
     ],
   };
 }
@@ -228,6 +253,12 @@ export const deviceCommands: CommandSpec[] = [
         value: "<uri>",
         description: "Where the batch's readings will be published (default: triad://readings/<device>/<seq>)",
       },
+      {
+        name: "out",
+        value: "<file>",
+        description: "Where to keep the signed readings with their proofs, triad.dataset/v1 (default: <csv>.seq<from>-<to>.readings.json)",
+      },
+      { name: "force", type: "boolean", description: "Overwrite --out if it exists" },
     ],
     run: readingsAnchor,
   },

@@ -4,6 +4,7 @@ import path from "node:path";
 import { ethers } from "@triad/devkit/network";
 import {
   AI4I_SCHEMA,
+  parseReadingDataset,
   DeviceStatus as DeviceStatusNames,
   deviceRegistryDomain,
   enumValues,
@@ -254,19 +255,40 @@ describe("device tasks", function () {
       }
     });
 
+    it("keeps the signed readings with their proofs (triad.dataset/v1) and refuses to overwrite them without --force", async function () {
+      const { registry, record, deviceKey, device, csv } = await loadTaskFixture(registeredDeviceFixture);
+      const out = path.join(tempDir(), "batch.readings.json");
+      const run = expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, out, from: "1", json: true }));
+      expect(run.json.readingsFile).to.equal(out);
+      const { file, batches } = parseReadingDataset(readFileSync(out));
+      expect(file).to.include({ chainId: record.chainId, registry: record.contracts.DeviceRegistry, sensorSchema: AI4I_SCHEMA });
+      expect(batches).to.have.length(1);
+      expect(batches[0].root).to.equal(run.json.root);
+      expect(batches[0].readings).to.have.length(ROWS);
+      const domain = deviceRegistryDomain(record.chainId, record.contracts.DeviceRegistry!);
+      const verification = await verifyAnchoredReadings(registry, { domain, device, root: batches[0].root, readings: batches[0].readings });
+      expect(verification.failures).to.deep.equal([]);
+      expect(verification.valid).to.equal(true);
+
+      const again = await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, out, from: "1" });
+      expectOneError(again, `${out} already exists: move it away, choose another --out or pass --force`);
+      expect((await registry.getDevice(device)).nextSeq, "nothing was anchored").to.equal(BigInt(ROWS));
+    });
+
     it("continues at the device's next seq and prints the range", async function () {
       const { deviceKey, device, csv } = await loadTaskFixture(registeredDeviceFixture);
-      expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, from: "1" }));
-      const run = expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, from: "1" }));
+      expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, force: true, from: "1" }));
+      const run = expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, force: true, from: "1" }));
       expect(run.stdout).to.contain(`Anchored ${ROWS} readings of ${device} (seq ${ROWS}..${2 * ROWS - 1})`);
+      expect(run.stdout).to.contain(`.seq${ROWS}-${2 * ROWS - 1}.readings.json`);
       expect(run.stdout).to.match(/root 0x[0-9a-f]{64}, gas \d+/);
     });
 
     it("--start-seq below the device's next seq is refused by the registry (AnchorInvalidRange)", async function () {
       const { registry, deviceKey, device, csv } = await loadTaskFixture(registeredDeviceFixture);
-      expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, from: "1" }));
+      expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, force: true, from: "1" }));
 
-      const run = await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, startSeq: "1", from: "1" });
+      const run = await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, startSeq: "1", force: true, from: "1" });
 
       expectOneError(run, `reverted: AnchorInvalidRange(${device}, 1, ${ROWS}, ${ROWS})`);
       expect((await registry.getDevice(device)).nextSeq).to.equal(BigInt(ROWS));
@@ -281,7 +303,8 @@ describe("device tasks", function () {
     it("a suspended device cannot anchor (DeviceNotActive)", async function () {
       const { deviceKey, device, csv } = await loadTaskFixture(registeredDeviceFixture);
       expectSuccess(await runTask("device:suspend", { device, from: "1" }));
-      const run = await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, from: "1" });
+      // (--force: an earlier test of this suite kept the same seq range's readings file next to the fixture's CSV)
+      const run = await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, force: true, from: "1" });
       expectOneError(run, `reverted: DeviceNotActive(${device}, 2)`);
     });
 
