@@ -25,7 +25,7 @@ export default tseslint.config(
   },
   {
     files: ["packages/sdk/src/**/*.ts"],
-    ignores: ["packages/sdk/src/node.ts"],
+    ignores: ["packages/sdk/src/node.ts", "packages/sdk/src/node/**"],
     rules: {
       "no-restricted-imports": restrict(
         [
@@ -46,7 +46,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["packages/sdk/src/node.ts"],
+    files: ["packages/sdk/src/node.ts", "packages/sdk/src/node/**/*.ts"],
     rules: {
       "no-restricted-imports": restrict([
         ...noReachingOut,

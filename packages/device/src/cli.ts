@@ -18,7 +18,7 @@ import { loadDeployment } from "@triad/sdk/node";
 import { createDeviceAgent } from "./agent.ts";
 import { createFleet } from "./fleet.ts";
 import { KeyError, generateKeyFile, loadKeyFile, loadKeystore } from "./keys.ts";
-import { startOpsServer } from "./ops.ts";
+import { startOpsServer } from "@triad/sdk/node";
 import { SCENARIOS, type Scenario } from "./simulator.ts";
 import { ai4iCsvSource, jsonLinesSource, simulatorSource, type ReadingSource } from "./sources.ts";
 

@@ -9,5 +9,5 @@ export * from "./agent.ts";
 export * from "./fleet.ts";
 export * from "./keys.ts";
 export * from "./metrics.ts";
-export { startOpsServer, type OpsServer, type HealthReport } from "./ops.ts";
+export { startOpsServer, type OpsServer, type HealthReport } from "@triad/sdk/node";
 export { runDeviceCli, runMain } from "./cli.ts";

@@ -21,7 +21,7 @@ import { connectContracts, createRpc, shortMessage, type OracleAddresses } from 
 import { defaultConfig, type OracleConfig } from "./config.ts";
 import { createMetrics, type OracleMetrics } from "./metrics.ts";
 import type { OracleModel } from "./model/assessment.ts";
-import { startOpsServer, type HealthReport, type OpsServer } from "./server.ts";
+import { startOpsServer, type HealthReport, type OpsServer } from "@triad/sdk/node";
 import type { DaemonDeps } from "./daemon/context.ts";
 import { healthReport, type HealthState } from "./daemon/health.ts";
 import { AbandonedTick, createTickLoop } from "./daemon/loop.ts";

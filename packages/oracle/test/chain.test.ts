@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { makeError } from "ethers";
 import { RpcUnavailableError, createRpc } from "../src/chain.ts";
 import { counterValue, createMetrics } from "../src/metrics.ts";
-import { startOpsServer } from "../src/server.ts";
+import { startOpsServer } from "@triad/sdk/node";
 
 describe("oracle: RPC retries and the ops server", function () {
   it("retries transient RPC failures with backoff, counts every request, and gives up after the retries", async function () {

@@ -10,6 +10,7 @@ import { DeploymentNotFoundError } from "./errors.ts";
 import { useNativeSecp256k1, type NativeSecp256k1 } from "./recover.ts";
 
 export * from "./index.ts";
+export { startOpsServer, type HealthReport, type MetricsSource, type OpsServer } from "./node/ops-server.ts";
 
 useNativeSecp256k1(
   (() => {

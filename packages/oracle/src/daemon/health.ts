@@ -2,7 +2,7 @@
  * What /healthz reports: the daemon is healthy when the chain answers within 2 s, it is initialised (or
  * initialising) and it lags the confirmed head by at most `healthMaxLagBlocks`. The ticks feed {@link HealthState}.
  */
-import type { HealthReport } from "../server.ts";
+import type { HealthReport } from "@triad/sdk/node";
 import type { DaemonDeps } from "./context.ts";
 
 /** What the ticks last saw. */

@@ -1,14 +1,20 @@
 /**
- * The operations endpoint of a daemon: `GET /healthz` (JSON, 200 healthy / 503 unhealthy) and `GET /metrics`
- * (Prometheus text from the daemon's own registry).
+ * The operations endpoint of a long-running service (the oracle daemon, the device agent): `GET /healthz` (JSON,
+ * 200 healthy / 503 unhealthy) and `GET /metrics` (Prometheus text from the service's own registry). Node only:
+ * exported from `@triad/sdk/node`.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Registry } from "prom-client";
 
 export interface HealthReport {
   healthy: boolean;
   [key: string]: unknown;
+}
+
+/** What the endpoint needs of a metrics registry (a prom-client `Registry` fits). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
 }
 
 export interface OpsServer {
@@ -19,8 +25,8 @@ export interface OpsServer {
 export async function startOpsServer(options: {
   port: number;
   host: string;
-  registry: Registry;
-  health: () => Promise<HealthReport>;
+  registry: MetricsSource;
+  health: () => HealthReport | Promise<HealthReport>;
 }): Promise<OpsServer> {
   const server = createServer((req, res) => {
     const pathname = new URL(req.url ?? "/", "http://x").pathname;
