@@ -1,6 +1,7 @@
 // ESLint (flat config): TypeScript rules, and the layering of the repository as rules, so a wrong-way import fails
 // `npm run lint`. The layers (docs/architecture.md):
 //   @triad/contracts (generated bindings) ← @triad/sdk ← @triad/oracle, @triad/device, @triad/gateway ← @triad/cli
+//   (the gateway also uses the oracle's model library, @triad/oracle/model and /monitor, never the daemon)
 //   @triad/devkit (deployment, fixtures; runs inside Hardhat) uses the packages; tools/, test/, e2e/ use everything;
 //   nothing imports tools/, test/ or e2e/, and packages never reach into another package's files.
 import tseslint from "typescript-eslint";
@@ -84,7 +85,12 @@ export default tseslint.config(
         ...noReachingOut,
         pkg("@triad/cli", "the device agent and the gateway do not depend on the CLI"),
         pkg("@triad/devkit", "the device agent and the gateway run without Hardhat: devkit is for tools and tests"),
-        pkg("@triad/oracle", "the device agent and the gateway do not depend on the oracle daemon"),
+        {
+          // The gateway's AI monitor runs the oracle's model library; the daemon (the main entry) stays out.
+          regex: "^@triad/oracle(?!/(model|monitor)$)(/.*)?$",
+          message:
+            "the gateway may import only the oracle's model library (@triad/oracle/model, @triad/oracle/monitor), not the oracle daemon",
+        },
         { group: ["hardhat", "hardhat/*", "@nomicfoundation/*"], message: "the device agent and the gateway run without Hardhat" },
       ]),
     },

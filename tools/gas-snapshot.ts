@@ -23,6 +23,7 @@ import path from "node:path";
 import { id, type ContractTransactionReceipt } from "ethers";
 import {
   buildVerdict,
+  claimReasonCode,
   claimsDomain,
   createListing,
   depositToPool,
@@ -64,6 +65,7 @@ async function benchmarkFigures(s: BenchSuite): Promise<Figures> {
   return {
     "devices.registerDevice": gas.registerDevice,
     ...Object.fromEntries(Object.entries(detail.anchorBySize).map(([size, g]) => [`devices.anchorBatch.size${size}`, g])),
+    ...Object.fromEntries(Object.entries(detail.anchorFleetBySize).map(([size, g]) => [`devices.anchorFleet.size${size}`, g])),
     "market.createListing": gas.createListing,
     "market.purchase": gas.purchase,
     "market.deliver": gas.deliverKey,
@@ -153,7 +155,7 @@ async function extraFigures(s: BenchSuite): Promise<Figures> {
       evidenceHash: rejected.evidenceHash,
       assessmentDeadline: rejected.assessmentDeadline,
     },
-    { approved: false, scoreBps: 1_200 },
+    { approved: false, scoreBps: 1_200, reasonCode: claimReasonCode("NO_FAILURE_DETECTED") },
     triad.modelHash,
   );
   const signatures = await Promise.all(members.slice(0, 2).map((m) => signVerdict(m, domain, verdict)));

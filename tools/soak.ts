@@ -3,10 +3,11 @@
  * `e2e/soak.test.ts` runs a short one in `npm test`). SOAK_CLAIMS claims (5,000) on a live in-process chain served
  * over HTTP, a backlog bounded at SOAK_BACKLOG (500), the RPC endpoint unreachable for SOAK_OUTAGE_MS (15,000) and
  * the daemon — a child process — killed with SIGKILL twice (see packages/devkit/src/soak.ts). Prints a summary;
- * exits with 1 if any claim is undecided, decided or paid twice, or the books do not balance.
+ * exits with 1 if any claim is undecided, decided or paid twice, or not decided as its evidence shows (genuine claims
+ * approved, normal telemetry rejected), or the books do not balance.
  *
  * Settings (environment; `hardhat run` passes no arguments to the script): SOAK_CLAIMS (5000), SOAK_BACKLOG (500),
- * SOAK_OUTAGE_MS (15000), SOAK_READINGS per evidence bundle (5), SOAK_TIMEOUT_MS (1800000), e.g.
+ * SOAK_OUTAGE_MS (15000), SOAK_READINGS per claim window (5, the least), SOAK_TIMEOUT_MS (1800000), e.g.
  *   SOAK_CLAIMS=500 SOAK_OUTAGE_MS=3000 npm run soak
  */
 import { deployOracleFixture, runSoak } from "@triad/devkit";

@@ -16,17 +16,27 @@ import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 ///   `{name: "Triad DeviceRegistry", version: "1", chainId, verifyingContract: this}`, so a key cannot be squatted,
 ///   a binding cannot be replayed (per-device nonce) or used on another chain or registry.
 /// - Status: Active <-> Suspended (owner or admin; an admin's suspension, or an admin hold put on an owner's
-///   suspension, can only be lifted by an admin) and -> Revoked (owner or admin; final). Every status change is
-///   also appended to the device's status history, so {statusAt} answers the status at any past time: what a
-///   claim on an incident depends on is the status at the incident, not today's (audit M-2).
+///   suspension, can only be lifted by an admin) and -> Revoked (owner or admin; final). Every status change
+///   (and every ownership transfer) is also appended to the device's history, so {statusAt} ({ownerAt}) answers
+///   the status (owner) at any past time: what a claim on an incident depends on is the status at the incident, not
+///   today's (audit M-2).
 /// - Owners (or gateways they authorise) anchor batches of readings as StandardMerkleTree roots whose leaves are the
 ///   readings' EIP-712 `Reading` digests. Anchors are keyed by (device, root): a root anchored for one device says
 ///   nothing about another, so nobody can take another device's root by anchoring it first (audit M-1). Per
 ///   device, anchored seq ranges only move forward, never overlap, and one batch advances the sequence by at most
 ///   {MAX_SEQ_ADVANCE} (audit L-5: the 2^64 sequence space cannot be used up in a few calls).
+/// - A gateway anchors all new readings of all its devices in one transaction per interval ({anchorFleet}): one
+///   StandardMerkleTree root over `Reading` digests of many devices, keyed by (gateway, root), one storage slot
+///   whatever the fleet size. Anyone may anchor in its own namespace; {verifyFleetReading} counts a reading only
+///   if, at the anchor's time, the device was Active and its owner was the gateway or had authorised it. For that
+///   the registry keeps every device's owner history and every (owner, gateway) authorisation history, so a later
+///   transfer or de-authorisation does not rewrite what earlier anchors prove, and a later authorisation does not
+///   make earlier anchors count. Fleet anchors leave `nextSeq` alone: completeness is checked off-chain.
 ///
 /// Invariants: `_devices[d].nextSeq` only grows; every anchored range of `d` lies below it. The last checkpoint of
-/// `_statusHistory[d]` equals `_devices[d].status`.
+/// `_history[d]` equals (`_devices[d].owner`, `_devices[d].status`), and the last of `_gatewayHistory[o][g]` equals
+/// `_gateways[o][g]` (0 or 1). Histories are keyed by block timestamp: two changes with the same timestamp keep the
+/// later one, so a time's state is the state at the end of it.
 ///
 /// WARNING: the sensor schema given at registration is declared by the owner; the device signs the metadata hash,
 /// so consumers that care should check the metadata document (which names the schema) against `metadataHash`.
@@ -54,8 +64,15 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
     /// @dev Per-device namespace of roots (M-1). Fleet anchors (keyed by gateway and root) get a mapping of their
     /// own beside this one, so the two namespaces cannot collide.
     mapping(address device => mapping(bytes32 root => Anchor)) private _anchors;
-    /// @dev Append-only (since, status) checkpoints: key = block timestamp of the change, value = the status.
-    mapping(address device => Checkpoints.Trace208) private _statusHistory;
+    /// @dev Append-only (since, owner and status) checkpoints: key = block timestamp of the change, value =
+    /// `uint160(owner) << 8 | status`. One history for both (not one per field) so that registering a device writes
+    /// one checkpoint, not two: a second history would cost every registration two more fresh slots (~44,000 gas).
+    mapping(address device => Checkpoints.Trace208) private _history;
+    /// @dev (since, authorised) checkpoints: key = block timestamp of {setGateway}, value = 1 or 0. `_gateways`
+    /// stays beside it so {anchorBatch} reads the current authorisation in one slot.
+    mapping(address owner => mapping(address gateway => Checkpoints.Trace208)) private _gatewayHistory;
+    /// @dev Per-gateway namespace of fleet roots: nobody can anchor, or claim, a root in another's namespace.
+    mapping(address gateway => mapping(bytes32 root => FleetAnchor)) private _fleetAnchors;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE and DEVICE_ADMIN_ROLE.
     constructor(address admin) EIP712("Triad DeviceRegistry", "1") {
@@ -95,7 +112,7 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         d.sensorSchema = sensorSchema;
         d.metadataHash = metadataHash;
         d.metadataURI = metadataURI;
-        _recordStatus(device, DeviceStatus.Active);
+        _record(device, d);
         emit DeviceRegistered(device, msg.sender, sensorSchema, metadataHash, metadataURI);
     }
 
@@ -199,16 +216,25 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         address previous = d.owner;
         d.owner = msg.sender;
         delete _pendingOwners[device];
+        _record(device, d);
         emit DeviceOwnershipTransferred(device, previous, msg.sender);
     }
 
-    /// @notice Authorises (or de-authorises) `gateway` to anchor readings for every device the caller owns.
-    /// @dev Emits {GatewaySet}.
+    /// @notice Authorises (or de-authorises) `gateway` to anchor readings for every device the caller owns, from
+    /// now on: per-device batches ({anchorBatch}) and fleet anchors made while it is authorised
+    /// ({verifyFleetReading}). The change is appended to the (caller, gateway) history; fleet anchors made before it
+    /// keep the authorisation they had.
+    /// @dev Requirements: `gateway` non-zero. Emits {GatewaySet}.
     /// @param gateway The gateway account.
     /// @param authorised Whether it may anchor.
     function setGateway(address gateway, bool authorised) external {
         if (gateway == address(0)) revert DeviceZeroAddress();
-        _gateways[msg.sender][gateway] = authorised;
+        // Repeating the current setting changes nothing, so it appends nothing (a checkpoint costs a fresh slot).
+        if (_gateways[msg.sender][gateway] != authorised) {
+            _gateways[msg.sender][gateway] = authorised;
+            // block.timestamp < 2^48 for the next eight million years.
+            _gatewayHistory[msg.sender][gateway].push(uint48(block.timestamp), authorised ? 1 : 0);
+        }
         emit GatewaySet(msg.sender, gateway, authorised);
     }
 
@@ -249,6 +275,18 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         emit BatchAnchored(device, root, fromSeq, toSeq, uri, msg.sender);
     }
 
+    /// @inheritdoc IDeviceRegistry
+    /// @dev One storage slot (timestamp, count) per anchor; the URI lives in the event only.
+    function anchorFleet(bytes32 root, uint32 count, string calldata uri) external {
+        if (root == bytes32(0)) revert AnchorZeroRoot();
+        if (count == 0) revert FleetAnchorEmpty();
+        FleetAnchor storage anchor = _fleetAnchors[msg.sender][root];
+        if (anchor.anchoredAt != 0) revert FleetAnchorAlreadyExists(msg.sender, root);
+        anchor.anchoredAt = uint64(block.timestamp);
+        anchor.count = count;
+        emit FleetAnchored(msg.sender, root, count, uri);
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IDeviceRegistry
@@ -274,8 +312,8 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
 
     /// @inheritdoc IDeviceRegistry
     function statusAt(address device, uint64 timestamp) external view returns (DeviceStatus) {
-        uint48 key = timestamp > type(uint48).max ? type(uint48).max : uint48(timestamp);
-        return DeviceStatus(uint8(_statusHistory[device].upperLookupRecent(key)));
+        (, DeviceStatus status) = _stateAt(device, timestamp);
+        return status;
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -290,9 +328,41 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         returns (bool)
     {
         if (_anchors[device][root].anchoredAt == 0) return false;
-        // StandardMerkleTree leaf for the single-value encoding ["bytes32"]: double keccak of the ABI encoding.
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest))));
-        return MerkleProof.verifyCalldata(proof, root, leaf);
+        return MerkleProof.verifyCalldata(proof, root, _leaf(digest));
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function fleetAnchorOf(address gateway, bytes32 root) external view returns (FleetAnchor memory) {
+        return _fleetAnchors[gateway][root];
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function ownerAt(address device, uint64 timestamp) external view returns (address) {
+        (address owner,) = _stateAt(device, timestamp);
+        return owner;
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function gatewayAuthorisedAt(address owner, address gateway, uint64 timestamp) external view returns (bool) {
+        return _gatewayAuthorisedAt(owner, gateway, timestamp);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    /// @dev WARNING: a root is only as trustworthy as its anchoring account. The device's signature is not checked
+    /// here (the leaf is the digest the device signed); the owner vouches for it by anchoring, or by authorising the
+    /// gateway that did. Resolution is one block timestamp: a change in the same second as the anchor counts as
+    /// made before it.
+    function verifyFleetReading(
+        address gateway,
+        bytes32 root,
+        address device,
+        uint64 seq,
+        uint64 timestamp,
+        int64[] calldata values,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        if (!_fleetAnchorCovers(gateway, root, device)) return false;
+        return MerkleProof.verifyCalldata(proof, root, _leaf(_readingDigest(device, seq, timestamp, values)));
     }
 
     /// @notice The next `DeviceBinding` nonce of `device`.
@@ -328,9 +398,7 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
         view
         returns (bytes32)
     {
-        // abi.encodePacked pads each array element to 32 bytes (sign-extended), exactly EIP-712's array encoding.
-        bytes32 valuesHash = keccak256(abi.encodePacked(values));
-        return _hashTypedDataV4(keccak256(abi.encode(READING_TYPEHASH, device, seq, timestamp, valuesHash)));
+        return _readingDigest(device, seq, timestamp, values);
     }
 
     /// @notice The EIP-712 digest of a `DeviceBinding`.
@@ -383,14 +451,56 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, EIP712 {
             || (current == DeviceStatus.Suspended && next != DeviceStatus.Suspended);
         if (!allowed) revert DeviceInvalidStatusTransition(device, current, next);
         d.status = next;
-        _recordStatus(device, next);
+        _record(device, d);
         emit DeviceStatusChanged(device, current, next, msg.sender);
     }
 
-    /// @dev Appends (now, status) to the device's status history; a second change in the same block overwrites
-    /// that block's checkpoint, so the history holds the status at the end of each block time.
-    function _recordStatus(address device, DeviceStatus status) private {
-        // block.timestamp < 2^48 for the next eight million years.
-        _statusHistory[device].push(uint48(block.timestamp), uint208(uint8(status)));
+    /// @dev The EIP-712 digest of a `Reading`.
+    function _readingDigest(address device, uint64 seq, uint64 timestamp, int64[] calldata values)
+        private
+        view
+        returns (bytes32)
+    {
+        // abi.encodePacked pads each array element to 32 bytes (sign-extended), exactly EIP-712's array encoding.
+        bytes32 valuesHash = keccak256(abi.encodePacked(values));
+        return _hashTypedDataV4(keccak256(abi.encode(READING_TYPEHASH, device, seq, timestamp, valuesHash)));
+    }
+
+    /// @dev StandardMerkleTree leaf for the single-value encoding ["bytes32"]: double keccak of the ABI encoding.
+    function _leaf(bytes32 digest) private pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(digest))));
+    }
+
+    /// @dev Whether `gateway`'s anchor of `root` speaks for `device`: it exists and, at its time, the device was
+    /// Active (as {anchorBatch} requires) and its owner was `gateway` or had authorised it.
+    function _fleetAnchorCovers(address gateway, bytes32 root, address device) private view returns (bool) {
+        uint64 anchoredAt = _fleetAnchors[gateway][root].anchoredAt;
+        if (anchoredAt == 0) return false;
+        (address owner, DeviceStatus status) = _stateAt(device, anchoredAt);
+        return status == DeviceStatus.Active
+            && (owner == gateway || _gatewayAuthorisedAt(owner, gateway, anchoredAt));
+    }
+
+    /// @dev History keys are uint48; later times than that clamp to the last key (the latest checkpoint).
+    function _historyKey(uint64 timestamp) private pure returns (uint48) {
+        return timestamp > type(uint48).max ? type(uint48).max : uint48(timestamp);
+    }
+
+    /// @dev Owner and status of `device` at `timestamp` (zero and None before registration).
+    function _stateAt(address device, uint64 timestamp) private view returns (address owner, DeviceStatus status) {
+        uint208 state = _history[device].upperLookupRecent(_historyKey(timestamp));
+        return (address(uint160(state >> 8)), DeviceStatus(uint8(state)));
+    }
+
+    function _gatewayAuthorisedAt(address owner, address gateway, uint64 timestamp) private view returns (bool) {
+        return _gatewayHistory[owner][gateway].upperLookupRecent(_historyKey(timestamp)) != 0;
+    }
+
+    /// @dev Appends (now, owner, status) to the device's history: called after every change of either. A second
+    /// change in the same block time overwrites that time's checkpoint, so the history holds the state at the end of
+    /// each block time.
+    function _record(address device, Device storage d) private {
+        // block.timestamp < 2^48 for the next eight million years; 160 + 8 bits fit in 208.
+        _history[device].push(uint48(block.timestamp), (uint208(uint160(d.owner)) << 8) | uint208(uint8(d.status)));
     }
 }

@@ -21,7 +21,8 @@ import {VerdictHashing} from "../libraries/VerdictHashing.sol";
 /// device-signed evidence, EIP-712 verdicts from the k-of-n AI oracle committee, appeals to a human arbiter and
 /// payouts from the {InsurancePool}. The lifecycle and the payout rule are in {IClaimsInsurance}.
 ///
-/// Roles: DEFAULT_ADMIN_ROLE grants roles; INSURER_ROLE creates products, allows models, challenges approvals;
+/// Roles: DEFAULT_ADMIN_ROLE grants roles; INSURER_ROLE creates products, allows models, keeps gateway allowlists,
+/// challenges approvals;
 /// ARBITER_ROLE resolves appealed and escalated claims (final); GUARDIAN_ROLE pauses new policies;
 /// DEFAULT_ADMIN_ROLE also sweeps surplus tokens to the pool's treasury.
 ///
@@ -37,6 +38,17 @@ import {VerdictHashing} from "../libraries/VerdictHashing.sol";
 ///   and the token balance is at least that. A deposit is added in {_fileClaim} and removed in {_settle}, whether
 ///   refunded or forfeited (at most once, C3); premiums only pass through within {buyPolicy}. Tokens above
 ///   `_depositsHeld` were sent directly and are surplus, which {sweepSurplus} sends to the treasury (audit I-6).
+/// - (C5) Nothing is paid twice (issue 14): an evidence hash backs at most one claim, ever (`_evidenceClaims`); and
+///   the incident windows of a device's open and paid claims, across all its policies, share no minute
+///   (`_incidentMinutes`). {_fileClaim} is the one place both are checked and recorded; {_settle} is the one place
+///   a window is released, when a claim ends Closed (unpaid). A Paid claim keeps its window for good.
+///
+/// Incident windows are kept per device as a bitmap of minutes (bit `m % 256` of word `m / 256` stands for the
+/// minute starting at `60 * m`): a window `[start, end]` takes every minute from `start / 60` to `end / 60`, so two
+/// windows conflict when they share a minute (a window is widened to whole minutes, by at most 59 s each side).
+/// Checking, reserving or releasing a window touches at most 7 words (`MAX_INCIDENT_WINDOW` = 1,440 minutes), a
+/// bound set by the product's immutable terms, never by claimants: filing costs the same however many claims a
+/// device has had.
 ///
 /// Reentrancy: every state-changing external function is `nonReentrant` (OpenZeppelin's ReentrancyGuardTransient:
 /// the same guard as ReentrancyGuard on EIP-1153 transient storage, about 2,000 gas less per call; nothing else
@@ -65,6 +77,8 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
 
     /// @notice Longest policy a product may offer.
     uint32 public constant MAX_POLICY_DURATION = 3650 days;
+    /// @notice Longest incident window a product may set (`incidentWindowBefore + incidentWindowAfter`).
+    uint32 public constant MAX_INCIDENT_WINDOW = 1 days;
 
     uint16 private constant _MAX_SCORE_BPS = 10_000;
 
@@ -107,7 +121,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         bool approved;
         uint16 scoreBps;
         uint16 modelRef; // index + 1 into _modelHashes; 0 = none
-        uint32 appealWindow;
+        uint8 reason; // the deciding verdict's reason code
         uint40 assessmentDeadline;
         uint40 appealDeadline;
         uint96 payout;
@@ -115,6 +129,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         uint64 policyId;
         uint96 amount;
         uint32 productId;
+        uint32 appealWindow;
         bool hasTally; // a partial signature tally was stored for some digest of this claim
         // slot 2
         bytes32 evidenceHash;
@@ -148,6 +163,10 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
     mapping(address device => uint64 coveredUntil) private _coveredUntil;
     mapping(uint256 claimId => ClaimRecord) private _claims;
     mapping(bytes32 digest => Tally) private _tallies;
+    mapping(uint256 productId => mapping(address gateway => bool accepted)) private _productGateways;
+    mapping(bytes32 evidenceHash => uint256 claimId) private _evidenceClaims;
+    // See the contract's NatSpec: bit `m % 256` of word `m / 256` is minute `m` (unix time / 60).
+    mapping(address device => mapping(uint256 word => uint256 takenMinutes)) private _incidentMinutes;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE (and nothing else: grant the other roles explicitly).
     /// @param pool_ The pool; this contract needs its CLAIMS_ROLE.
@@ -187,6 +206,11 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
     /// @inheritdoc IClaimsInsurance
     function setProductModel(uint256 productId, bytes32 modelHash, bool allowed) external onlyRole(INSURER_ROLE) {
         _setProductModel(productId, modelHash, allowed);
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function setProductGateway(uint256 productId, address gateway, bool accepted) external onlyRole(INSURER_ROLE) {
+        _setProductGateway(productId, gateway, accepted);
     }
 
     // ------------------------------------------------------------------ policies
@@ -324,6 +348,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
             assessmentDeadline: c.assessmentDeadline,
             appealDeadline: c.appealDeadline,
             scoreBps: c.scoreBps,
+            reason: c.reason,
             status: c.status,
             approved: c.approved,
             evidenceHash: c.evidenceHash,
@@ -356,6 +381,17 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
     /// @inheritdoc IClaimsInsurance
     function isProductModel(uint256 productId, bytes32 modelHash) external view returns (bool) {
         return _productModels[productId][modelHash] != 0;
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function productAcceptsGateway(uint256 productId, address gateway) external view returns (bool) {
+        return _existingProduct(productId).gatewayPolicy == GatewayPolicy.AnyAuthorised
+            || _productGateways[productId][gateway];
+    }
+
+    /// @inheritdoc IClaimsInsurance
+    function evidenceClaim(bytes32 evidenceHash) external view returns (uint256) {
+        return _evidenceClaims[evidenceHash];
     }
 
     /// @inheritdoc IClaimsInsurance
@@ -413,6 +449,10 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         _requireValid(p.claimWindow != 0, ProductField.ClaimWindow);
         _requireValid(p.assessmentWindow != 0, ProductField.AssessmentWindow);
         _requireValid(p.sensorSchema != bytes32(0), ProductField.SensorSchema);
+        _requireValid(p.maxAnchorDelay != 0, ProductField.MaxAnchorDelay);
+        _requireValid(
+            uint256(p.incidentWindowBefore) + p.incidentWindowAfter <= MAX_INCIDENT_WINDOW, ProductField.IncidentWindow
+        );
         // Cannot overflow: the counter grows by one per call; 2^256 calls are out of reach.
         unchecked {
             productId = ++_productCount;
@@ -443,6 +483,13 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         }
         _productModels[productId][modelHash] = ref;
         emit ProductModelSet(productId, modelHash, allowed);
+    }
+
+    function _setProductGateway(uint256 productId, address gateway, bool accepted) private {
+        _existingProduct(productId);
+        if (gateway == address(0)) revert ClaimsZeroAddress();
+        _productGateways[productId][gateway] = accepted;
+        emit ProductGatewaySet(productId, gateway, accepted);
     }
 
     function _setProductActive(uint256 productId, bool active) private {
@@ -555,18 +602,23 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         PolicyRecord storage p = _policies[policyId];
         Product storage product = _checkClaimable(claimant, policyId, p, amount, incidentAt);
         if (evidenceHash == bytes32(0)) revert ClaimsZeroEvidence();
+        uint256 earlier = _evidenceClaims[evidenceHash];
+        if (earlier != 0) revert ClaimsEvidenceAlreadyUsed(evidenceHash, earlier);
 
         // Cannot overflow: the counter grows by one per call; 2^64 calls are out of reach.
         unchecked {
             claimId = ++_claimCount;
         }
+        _evidenceClaims[evidenceHash] = claimId;
         ClaimRecord storage c = _claims[claimId];
         uint40 assessmentDeadline = _recordClaim(c, p, product, policyId, amount, incidentAt);
         c.evidenceHash = evidenceHash;
         c.claimant = claimant;
         c.evidenceURI = evidenceURI;
         p.openClaimId = uint64(claimId);
-        _emitClaimFiled(claimId, policyId, p.device, claimant, amount, incidentAt, assessmentDeadline, evidenceHash, evidenceURI);
+        address device = p.device;
+        _emitClaimFiled(claimId, policyId, device, claimant, amount, incidentAt, assessmentDeadline, evidenceHash, evidenceURI);
+        _reserveIncidentWindow(claimId, device, product, incidentAt);
 
         uint256 deposit = c.deposit;
         if (deposit != 0) {
@@ -605,6 +657,66 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         if (status != IDeviceRegistry.DeviceStatus.Active) {
             revert ClaimsDeviceNotActiveAtIncident(device, incidentAt, status);
         }
+    }
+
+    /// @dev The incident window of a claim of `product` at `incidentAt` (C5): `[incidentAt - incidentWindowBefore,
+    /// incidentAt + incidentWindowAfter]`, the start clamped at 0.
+    function _incidentWindow(Product storage product, uint64 incidentAt)
+        private
+        view
+        returns (uint64 windowStart, uint64 windowEnd)
+    {
+        uint64 before = product.incidentWindowBefore;
+        // Cannot underflow: checked in the condition. Cannot overflow: incidentAt <= block.timestamp (checked at
+        // filing) plus a 32-bit window stays far below 2^64.
+        unchecked {
+            windowStart = incidentAt > before ? incidentAt - before : 0;
+            windowEnd = incidentAt + product.incidentWindowAfter;
+        }
+    }
+
+    /// @dev Reserves the claim's incident window for `device`, or reverts when it shares a minute with the window of
+    /// an open or paid claim of the device (C5).
+    function _reserveIncidentWindow(uint256 claimId, address device, Product storage product, uint64 incidentAt)
+        private
+    {
+        (uint64 windowStart, uint64 windowEnd) = _incidentWindow(product, incidentAt);
+        _markWindow(device, windowStart, windowEnd, true);
+        emit IncidentWindowReserved(claimId, device, windowStart, windowEnd);
+    }
+
+    /// @dev Frees the incident window of a claim that ended unpaid (C5). Its minutes are its own: a window is
+    /// reserved only when all its minutes are free, and released once (a claim is settled once, C3).
+    function _releaseIncidentWindow(uint256 claimId, ClaimRecord storage c, address device) private {
+        (uint64 windowStart, uint64 windowEnd) = _incidentWindow(_products[c.productId], uint64(c.incidentAt));
+        _markWindow(device, windowStart, windowEnd, false);
+        emit IncidentWindowReleased(claimId, device, windowStart, windowEnd);
+    }
+
+    /// @dev Takes (`take`; reverts with {ClaimsIncidentWindowTaken} if any of them is taken already) or frees every
+    /// minute of `[windowStart, windowEnd]` for `device`. Bounded: a window of at most MAX_INCIDENT_WINDOW (product
+    /// validation) spans at most 7 words.
+    function _markWindow(address device, uint64 windowStart, uint64 windowEnd, bool take) private {
+        uint256 first = windowStart / 60;
+        uint256 last = windowEnd / 60;
+        mapping(uint256 => uint256) storage words = _incidentMinutes[device];
+        for (uint256 w = first >> 8; w <= last >> 8; ++w) {
+            uint256 mask = _minuteMask(w, first, last);
+            uint256 taken = words[w];
+            if (take) {
+                if (taken & mask != 0) revert ClaimsIncidentWindowTaken(device, windowStart, windowEnd);
+                words[w] = taken | mask;
+            } else {
+                words[w] = taken & ~mask;
+            }
+        }
+    }
+
+    /// @dev The bits of word `w` for minutes `first..last` (inclusive).
+    function _minuteMask(uint256 w, uint256 first, uint256 last) private pure returns (uint256) {
+        uint256 low = w == first >> 8 ? first & 255 : 0;
+        uint256 high = w == last >> 8 ? last & 255 : 255;
+        return (type(uint256).max >> (255 - high)) & (type(uint256).max << low);
     }
 
     /// @dev `caller` holds the token of policy `policyId`, which exists.
@@ -717,6 +829,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         bytes32 evidenceHash = c.evidenceHash;
         if (v.evidenceHash != evidenceHash) revert ClaimsEvidenceMismatch(claimId, v.evidenceHash, evidenceHash);
         _checkDecision(claimId, v.approved, v.payout, c.amount);
+        if (v.approved != (v.reason == 0)) revert ClaimsInvalidReason(claimId, v.approved, v.reason);
         if (v.scoreBps > _MAX_SCORE_BPS) revert ClaimsInvalidScore(claimId, v.scoreBps);
         uint32 productId = c.productId;
         modelRef = _productModels[productId][v.modelHash];
@@ -762,9 +875,10 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         c.approved = approved;
         c.scoreBps = v.scoreBps;
         c.modelRef = modelRef;
+        c.reason = v.reason;
         c.appealDeadline = uint40(block.timestamp + appealWindow);
         c.payout = uint96(v.payout); // payout <= amount < 2^96 (checked)
-        emit VerdictFinalised(claimId, approved, v.payout, v.scoreBps, v.modelHash, digest);
+        emit VerdictFinalised(claimId, approved, v.payout, v.scoreBps, v.reason, v.modelHash, digest);
         if (appealWindow == 0) _settle(claimId, c);
         else if (approved) _reservePayout(claimId, v.payout, c.deductible);
     }
@@ -851,7 +965,8 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
 
     /// @dev THE settlement choke point (C3): moves the claim to Paid or Closed, pays `payout - deductible` to the
     /// policy token's current holder, refunds the deposit unless the claim ends rejected (then it goes to the
-    /// pool), and frees the policy for its next claim.
+    /// pool), frees the policy for its next claim, and releases the incident window of a claim that ends unpaid
+    /// (C5).
     function _settle(uint256 claimId, ClaimRecord storage c) private {
         bool approved = c.approved;
         uint256 policyId = c.policyId;
@@ -879,6 +994,7 @@ contract ClaimsInsurance is IClaimsInsurance, ERC721, AccessControl, Pausable, R
         if (paid != 0 && paidOut == p.coverage) p.released = true;
         uint256 deposit = c.deposit;
         emit ClaimSettled(claimId, holder, outcome, paid, approved ? deposit : 0);
+        if (paid == 0) _releaseIncidentWindow(claimId, c, p.device);
 
         if (paid != 0) pool.payClaim(claimId, holder, paid);
         if (deposit != 0) {

@@ -20,6 +20,11 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 ///
 /// NOTE: `fileClaim` takes `incidentAt` besides (policy, amount, evidenceHash, uri): the product's claim window runs
 /// from the incident, so the contract needs it; the evidence bundle's `incidentAt` must equal it.
+///
+/// Nothing is paid twice (docs/protocol.md §10.3): an evidence hash is filed at most once, ever; and a claim reserves
+/// its device's incident window `[incidentAt - incidentWindowBefore, incidentAt + incidentWindowAfter]` (product
+/// terms) from filing, so no claim of any policy of the device can be filed on an overlapping window while the claim
+/// is open or after it was paid; the window is released when the claim ends unpaid (status Closed).
 interface IClaimsInsurance {
     /// @notice Status of a claim.
     enum ClaimStatus {
@@ -33,6 +38,16 @@ interface IClaimsInsurance {
         Closed
     }
 
+    /// @notice Which fleet-anchoring gateways a product accepts for the readings of its claims' evidence
+    /// (docs/protocol.md §10.1). The oracle checks it ({productAcceptsGateway}); the contract only stores it.
+    /// @dev `AnyAuthorised`: any gateway the device's owner had authorised in the registry when it anchored.
+    /// `Allowlist`: only the gateways on the product's allowlist ({setProductGateway}), and these only if the owner
+    /// had also authorised them.
+    enum GatewayPolicy {
+        AnyAuthorised,
+        Allowlist
+    }
+
     /// @notice An insurance product, set by the insurer role.
     /// @param maxCoverage Largest coverage a policy may have (token units).
     /// @param deductible Subtracted from every payout (token units).
@@ -44,7 +59,14 @@ interface IClaimsInsurance {
     /// @param appealWindow Seconds after the verdict during which it can be appealed (0 = parametric: pay at once).
     /// @param minDuration Shortest policy duration in seconds.
     /// @param maxDuration Longest policy duration in seconds.
+    /// @param maxAnchorDelay Longest time, in seconds, from a reading's timestamp to the block that anchored it for
+    /// the reading to count as evidence (the oracle refuses later anchors, and anchors after the claim's filing).
+    /// @param incidentWindowBefore Seconds before `incidentAt` that a claim's incident window starts.
+    /// @param incidentWindowAfter Seconds after `incidentAt` that a claim's incident window ends. The window
+    /// `[incidentAt - incidentWindowBefore, incidentAt + incidentWindowAfter]` is the telemetry the claim rests on;
+    /// it is reserved for the device at filing (see {fileClaim}).
     /// @param sensorSchema Devices must be registered with this sensor schema id.
+    /// @param gatewayPolicy Which anchoring gateways the product accepts ({GatewayPolicy}).
     /// @param active Whether new policies can be bought.
     struct Product {
         uint128 maxCoverage;
@@ -57,7 +79,11 @@ interface IClaimsInsurance {
         uint32 appealWindow;
         uint32 minDuration;
         uint32 maxDuration;
+        uint32 maxAnchorDelay;
+        uint32 incidentWindowBefore;
+        uint32 incidentWindowAfter;
         bytes32 sensorSchema;
+        GatewayPolicy gatewayPolicy;
         bool active;
     }
 
@@ -94,6 +120,8 @@ interface IClaimsInsurance {
     /// @param assessmentDeadline The `deadline` field of the Verdict: last time a verdict can be submitted.
     /// @param appealDeadline End of the appeal window (0 until a verdict).
     /// @param scoreBps The model score of the deciding verdict, in basis points.
+    /// @param reason The deciding verdict's reason code: 0 for an approval, else why the committee rejected the
+    /// claim (docs/protocol.md §11.3). It stays the committee's after an arbiter's decision.
     /// @param status Current status.
     /// @param approved The verdict's decision (meaningful from Approved/Rejected on).
     /// @param evidenceHash keccak256 of the exact evidence bundle bytes.
@@ -110,6 +138,7 @@ interface IClaimsInsurance {
         uint64 assessmentDeadline;
         uint64 appealDeadline;
         uint16 scoreBps;
+        uint8 reason;
         ClaimStatus status;
         bool approved;
         bytes32 evidenceHash;
@@ -117,7 +146,8 @@ interface IClaimsInsurance {
         string evidenceURI;
     }
 
-    /// @notice EIP-712 `Verdict` (docs/protocol.md), domain {name: "Triad ClaimsInsurance", version: "1", chainId, this}.
+    /// @notice EIP-712 `Verdict` (docs/protocol.md §10.4), domain {name: "Triad ClaimsInsurance", version: "1",
+    /// chainId, this}. `reason` is the reason code (docs/protocol.md §11.3): 0 if and only if `approved`.
     struct Verdict {
         uint256 claimId;
         bytes32 evidenceHash;
@@ -125,6 +155,7 @@ interface IClaimsInsurance {
         bool approved;
         uint256 payout;
         uint16 scoreBps;
+        uint8 reason;
         uint64 deadline;
     }
 
@@ -162,10 +193,17 @@ interface IClaimsInsurance {
     /// @param approved The decision.
     /// @param payout Approved payout before the deductible.
     /// @param scoreBps Model score in basis points.
+    /// @param reason Reason code: 0 for an approval, else why the claim was rejected (docs/protocol.md §11.3).
     /// @param modelHash The model used.
     /// @param digest The deciding digest.
     event VerdictFinalised(
-        uint256 indexed claimId, bool approved, uint256 payout, uint16 scoreBps, bytes32 indexed modelHash, bytes32 digest
+        uint256 indexed claimId,
+        bool approved,
+        uint256 payout,
+        uint16 scoreBps,
+        uint8 reason,
+        bytes32 indexed modelHash,
+        bytes32 digest
     );
 
     /// @notice A batch entry was skipped instead of reverting the batch.
@@ -178,7 +216,8 @@ interface IClaimsInsurance {
     /// digest reaches the committee threshold the claim is decided.
     /// @dev Refuses: unknown or already decided claim, wrong evidence hash, model not approved (committee) or not
     /// allowed for the product, `deadline` different from the claim's assessment deadline or already passed,
-    /// payout above the claim amount (or nonzero on a rejection), a non-member or duplicate signer.
+    /// payout above the claim amount (or nonzero on a rejection), a reason code that is not 0 exactly for an
+    /// approval ({ClaimsInvalidReason}), a non-member or duplicate signer.
     /// Emits {VerdictSigned}, and {VerdictFinalised} when the threshold is reached.
     /// @param verdict The verdict.
     /// @param signatures Members' 65-byte signatures over its EIP-712 digest.
@@ -226,11 +265,13 @@ interface IClaimsInsurance {
     function claimCount() external view returns (uint256);
 
     // ==================================================================================================================
-    // Additions (after the interface above was fixed; nothing above changed). Errors, events and the functions that
-    // operators, holders and the arbiter call.
+    // Additions (after the interface above was fixed). Errors, events and the functions that operators, holders and
+    // the arbiter call. Above, issue 14 changed Product (telemetry terms), Claim (`reason`), Verdict (`reason`) and
+    // VerdictFinalised (`reason`); nothing else above changed.
     // ==================================================================================================================
 
-    /// @notice The product fields {createProduct} validates, for {ClaimsInvalidProduct}.
+    /// @notice The product fields {createProduct} validates, for {ClaimsInvalidProduct}. `IncidentWindow` stands
+    /// for `incidentWindowBefore + incidentWindowAfter`.
     enum ProductField {
         MaxCoverage,
         Deductible,
@@ -241,7 +282,9 @@ interface IClaimsInsurance {
         WaitingPeriod,
         ClaimWindow,
         AssessmentWindow,
-        SensorSchema
+        SensorSchema,
+        MaxAnchorDelay,
+        IncidentWindow
     }
 
     /// @notice A product was created. Products are immutable apart from `active` (new terms = new product), so a
@@ -260,6 +303,28 @@ interface IClaimsInsurance {
     /// @param modelHash The model hash.
     /// @param allowed Whether verdicts made with it are accepted for the product.
     event ProductModelSet(uint256 indexed productId, bytes32 indexed modelHash, bool allowed);
+
+    /// @notice A gateway was put on or taken off a product's allowlist (used when its gateway policy is
+    /// {GatewayPolicy.Allowlist}).
+    /// @param productId The product.
+    /// @param gateway The gateway.
+    /// @param accepted Whether readings it anchors are accepted as evidence of the product's claims.
+    event ProductGatewaySet(uint256 indexed productId, address indexed gateway, bool accepted);
+
+    /// @notice A claim reserved its device's incident window at filing: no other claim of the device may be filed on
+    /// an overlapping window until it is released.
+    /// @param claimId The claim.
+    /// @param device The insured device.
+    /// @param windowStart `incidentAt - incidentWindowBefore`.
+    /// @param windowEnd `incidentAt + incidentWindowAfter`.
+    event IncidentWindowReserved(uint256 indexed claimId, address indexed device, uint64 windowStart, uint64 windowEnd);
+
+    /// @notice A claim ended unpaid (status Closed) and its incident window is free again.
+    /// @param claimId The claim.
+    /// @param device The insured device.
+    /// @param windowStart Start of the window released.
+    /// @param windowEnd End of the window released.
+    event IncidentWindowReleased(uint256 indexed claimId, address indexed device, uint64 windowStart, uint64 windowEnd);
 
     /// @notice A policy was bought; its ERC-721 token was minted to `holder`.
     /// @param policyId The policy (token id).
@@ -488,11 +553,28 @@ interface IClaimsInsurance {
     /// @notice A value does not fit the packed storage of this contract.
     /// @param value The value.
     error ClaimsValueTooLarge(uint256 value);
+    /// @notice This evidence was filed before, with another claim: an evidence bundle backs at most one claim.
+    /// @param evidenceHash The evidence hash.
+    /// @param claimId The claim it was filed with.
+    error ClaimsEvidenceAlreadyUsed(bytes32 evidenceHash, uint256 claimId);
+    /// @notice The claim's incident window overlaps the window of an open or paid claim of the same device (of any
+    /// policy). Windows are compared in whole minutes (docs/protocol.md §10.3).
+    /// @param device The device.
+    /// @param windowStart Start of the requested window.
+    /// @param windowEnd End of the requested window.
+    error ClaimsIncidentWindowTaken(address device, uint64 windowStart, uint64 windowEnd);
+    /// @notice A verdict's reason code must be 0 for an approval and non-zero for a rejection.
+    /// @param claimId The claim.
+    /// @param approved The verdict's decision.
+    /// @param reason The verdict's reason code.
+    error ClaimsInvalidReason(uint256 claimId, bool approved, uint8 reason);
 
-    /// @notice Creates a product. Products are immutable except for `active`.
+    /// @notice Creates a product. Its terms are immutable; only `active`, its allowed models and its gateway
+    /// allowlist change afterwards.
     /// @dev Requirements: INSURER_ROLE; 0 < maxCoverage < 2^96; deductible < maxCoverage; claimDeposit < 2^96;
     /// premiumRateBps > 0; 0 < minDuration <= maxDuration <= 10 years; waitingPeriod < maxDuration;
-    /// claimWindow > 0; assessmentWindow > 0; sensorSchema != 0. Emits {ProductCreated}.
+    /// claimWindow > 0; assessmentWindow > 0; sensorSchema != 0; maxAnchorDelay > 0;
+    /// incidentWindowBefore + incidentWindowAfter <= MAX_INCIDENT_WINDOW (1 day). Emits {ProductCreated}.
     /// @param product The terms.
     /// @return productId The new product's id (1, 2, ...).
     function createProduct(Product calldata product) external returns (uint256 productId);
@@ -509,6 +591,31 @@ interface IClaimsInsurance {
     /// @param modelHash The model hash.
     /// @param allowed Whether verdicts made with it are accepted.
     function setProductModel(uint256 productId, bytes32 modelHash, bool allowed) external;
+
+    /// @notice Puts a gateway on or takes it off a product's allowlist. The allowlist counts only when the product's
+    /// gateway policy is {GatewayPolicy.Allowlist}.
+    /// @dev Requirements: INSURER_ROLE; the product exists; non-zero gateway. Emits {ProductGatewaySet}.
+    /// WARNING: the oracle applies the allowlist as it is when it decides a claim: taking a gateway off refuses the
+    /// readings it anchored before, in claims not decided yet.
+    /// @param productId The product.
+    /// @param gateway The gateway.
+    /// @param accepted Whether readings it anchors are accepted.
+    function setProductGateway(uint256 productId, address gateway, bool accepted) external;
+
+    /// @notice Whether readings anchored by `gateway` (in a fleet anchor) are accepted as evidence for claims of
+    /// `productId`: true for every gateway under {GatewayPolicy.AnyAuthorised}, else whether it is on the product's
+    /// allowlist. Either way the device's owner must also have authorised the gateway when it anchored (the
+    /// registry's `gatewayAuthorisedAt`, checked by the oracle).
+    /// @dev Reverts with {ClaimsUnknownProduct} for an unknown product.
+    /// @param productId The product.
+    /// @param gateway The gateway.
+    /// @return True when accepted.
+    function productAcceptsGateway(uint256 productId, address gateway) external view returns (bool);
+
+    /// @notice The claim an evidence hash was filed with (0 when never filed).
+    /// @param evidenceHash The evidence hash.
+    /// @return claimId The claim.
+    function evidenceClaim(bytes32 evidenceHash) external view returns (uint256 claimId);
 
     /// @notice Buys a policy on `device` and mints its ERC-721 token to the caller. The premium
     /// ({quotePremium}) is pulled from the caller and paid into the pool; the coverage is locked in the pool.
@@ -529,8 +636,12 @@ interface IClaimsInsurance {
     /// @dev Requirements: the caller holds the policy token; no claim open on the policy; coverage not released;
     /// 0 < amount <= remaining coverage; start + waitingPeriod <= incidentAt < end and incidentAt <= now;
     /// now <= incidentAt + claimWindow; the device was Active at `incidentAt` ({IDeviceRegistry-statusAt}: its
-    /// status now does not matter); evidenceHash != 0; allowance for the deposit. Works while paused (a pause must
-    /// not run out claim windows). The assessment deadline is now + assessmentWindow. Emits {ClaimFiled}.
+    /// status now does not matter); evidenceHash != 0 and never filed before ({ClaimsEvidenceAlreadyUsed}); the
+    /// incident window `[incidentAt - incidentWindowBefore, incidentAt + incidentWindowAfter]` shares no minute
+    /// with the window of an open or paid claim of the same device, under any policy
+    /// ({ClaimsIncidentWindowTaken}); allowance for the deposit. Works while paused (a pause must not run out claim
+    /// windows). The assessment deadline is now + assessmentWindow. The window stays reserved until the claim ends
+    /// unpaid (Closed), for good if it is paid. Emits {ClaimFiled} and {IncidentWindowReserved}.
     /// @param policyId The policy.
     /// @param amount Amount claimed.
     /// @param incidentAt Incident time (equal to the evidence bundle's `incidentAt`).
@@ -563,7 +674,7 @@ interface IClaimsInsurance {
 
     /// @notice The arbiter decides an appealed or escalated claim; final, and settled in the same transaction.
     /// @dev Requirements: ARBITER_ROLE; status Appealed or Escalated; payout <= amount when approving, zero when
-    /// rejecting. Emits {ClaimResolved} and {ClaimSettled}.
+    /// rejecting. Emits {ClaimResolved} and {ClaimSettled} (and {IncidentWindowReleased} when it ends unpaid).
     /// @param claimId The claim.
     /// @param approved The decision.
     /// @param payout The payout before the deductible.
@@ -572,7 +683,8 @@ interface IClaimsInsurance {
     /// @notice Settles a decided claim after its appeal window: pays `payout - deductible` from the pool to the
     /// policy token's current holder and refunds the deposit, or (rejection) closes it and sends the deposit to the
     /// pool. Anyone may call.
-    /// @dev Requirements: status Approved or Rejected; appeal deadline reached. Emits {ClaimSettled}.
+    /// @dev Requirements: status Approved or Rejected; appeal deadline reached. Emits {ClaimSettled}, and
+    /// {IncidentWindowReleased} when the claim ends unpaid (Closed).
     /// @param claimId The claim.
     function settle(uint256 claimId) external;
 

@@ -4,7 +4,9 @@ pragma solidity 0.8.28;
 /// @title IDeviceRegistry
 /// @notice Identity, status and data anchors of IoT devices. A device is the Ethereum address of its own secp256k1
 /// key; registering it needs the device key's EIP-712 `DeviceBinding` signature, so nobody can register a key they
-/// do not hold. Owners (or gateways they authorise) anchor batches of device-signed readings as Merkle roots.
+/// do not hold. Owners (or gateways they authorise) anchor batches of device-signed readings as Merkle roots, either
+/// per device ({anchorBatch}) or, for a gateway's whole fleet, one root per interval ({anchorFleet}); the registry
+/// keeps the owner and gateway-authorisation histories that fleet anchors are verified against.
 interface IDeviceRegistry {
     /// @notice Lifecycle of a device. `Revoked` is final (the key is considered compromised).
     enum DeviceStatus {
@@ -40,6 +42,16 @@ interface IDeviceRegistry {
     struct Anchor {
         address device;
         uint64 anchoredAt;
+    }
+
+    /// @notice A fleet anchor: one Merkle root over readings of any number of devices, looked up by (gateway, root).
+    /// Fits one storage slot.
+    /// @param anchoredAt Block timestamp of the anchor (zero when not anchored): every reading under the root existed
+    /// by then, and the owners and gateway authorisations at this time decide which devices' readings it covers.
+    /// @param count Number of readings (leaves) the gateway declared; informational, not checked on-chain.
+    struct FleetAnchor {
+        uint64 anchoredAt;
+        uint32 count;
     }
 
     // ------------------------------------------------------------------ events
@@ -110,6 +122,13 @@ interface IDeviceRegistry {
         string uri,
         address by
     );
+
+    /// @notice A gateway anchored a fleet root: readings of many devices in one tree.
+    /// @param gateway The anchoring account (the root's namespace).
+    /// @param root The StandardMerkleTree root over the readings' EIP-712 digests.
+    /// @param count Number of readings under the root, as declared by the gateway.
+    /// @param uri Where the readings (and their proofs) can be fetched.
+    event FleetAnchored(address indexed gateway, bytes32 indexed root, uint32 count, string uri);
 
     // ------------------------------------------------------------------ errors
 
@@ -182,6 +201,72 @@ interface IDeviceRegistry {
 
     /// @notice The zero root cannot be anchored.
     error AnchorZeroRoot();
+
+    /// @notice This gateway already anchored this fleet root.
+    /// @param gateway The gateway (the caller).
+    /// @param root The root.
+    error FleetAnchorAlreadyExists(address gateway, bytes32 root);
+
+    /// @notice A fleet anchor must hold at least one reading (`count == 0`).
+    error FleetAnchorEmpty();
+
+    // ------------------------------------------------------------------ fleet anchoring
+
+    /// @notice Anchors `root`, a StandardMerkleTree root over the EIP-712 `Reading` digests of readings of any
+    /// number of devices, in the caller's own namespace: one transaction and one storage slot per interval,
+    /// whatever the fleet size. Anyone may call; what the anchor proves for a device is decided at verification
+    /// ({verifyFleetReading}) from the owner and gateway authorisations at the anchor's time. Does not touch any
+    /// device's `nextSeq`.
+    /// @dev Requirements: `root` non-zero, `count` non-zero, (caller, root) not anchored yet. Emits {FleetAnchored}.
+    /// @param root The Merkle root.
+    /// @param count Number of readings under the root (informational).
+    /// @param uri Where the readings can be fetched.
+    function anchorFleet(bytes32 root, uint32 count, string calldata uri) external;
+
+    /// @notice The fleet anchor of `root` by `gateway` (all zero when `gateway` never anchored `root`).
+    /// @param gateway The anchoring account.
+    /// @param root The Merkle root.
+    /// @return The fleet anchor.
+    function fleetAnchorOf(address gateway, bytes32 root) external view returns (FleetAnchor memory);
+
+    /// @notice The owner `device` had at `timestamp`: the owner set by its registration or last ownership transfer
+    /// at or before that time (zero before registration). A change at time t counts from t on.
+    /// @param device The device.
+    /// @param timestamp A unix time in seconds.
+    /// @return The owner at that time.
+    function ownerAt(address device, uint64 timestamp) external view returns (address);
+
+    /// @notice Whether `owner` had authorised `gateway` at `timestamp` (its last {setGateway} at or before that
+    /// time). A change at time t counts from t on.
+    /// @param owner The device owner.
+    /// @param gateway The gateway.
+    /// @param timestamp A unix time in seconds.
+    /// @return True when authorised at that time.
+    function gatewayAuthorisedAt(address owner, address gateway, uint64 timestamp) external view returns (bool);
+
+    /// @notice Whether a reading is covered by the fleet anchor (`gateway`, `root`): true iff the anchor exists,
+    /// at its `anchoredAt` the device was Active and its owner was `gateway` itself or had authorised `gateway`,
+    /// and `proof` proves the reading's EIP-712 `Reading` digest under `root` (StandardMerkleTree leaf encoding
+    /// ["bytes32"], the leaf rule of {verifyReading}).
+    /// @dev Says nothing about completeness: whether a device's sequence has gaps is checked off-chain from the
+    /// readings (docs/protocol.md).
+    /// @param gateway The anchoring account.
+    /// @param root The fleet root.
+    /// @param device The device that signed the reading.
+    /// @param seq The reading's sequence number.
+    /// @param timestamp The reading's unix time in seconds.
+    /// @param values The reading's values.
+    /// @param proof The StandardMerkleTree proof of the reading's leaf.
+    /// @return True when the reading is covered by the anchor.
+    function verifyFleetReading(
+        address gateway,
+        bytes32 root,
+        address device,
+        uint64 seq,
+        uint64 timestamp,
+        int64[] calldata values,
+        bytes32[] calldata proof
+    ) external view returns (bool);
 
     // ------------------------------------------------------------------ views used by other contracts
 

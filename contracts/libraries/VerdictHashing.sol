@@ -10,7 +10,7 @@ import {IClaimsInsurance} from "../interfaces/IClaimsInsurance.sol";
 library VerdictHashing {
     /// @notice keccak256 of the EIP-712 type string of `Verdict`.
     bytes32 internal constant VERDICT_TYPEHASH = keccak256(
-        "Verdict(uint256 claimId,bytes32 evidenceHash,bytes32 modelHash,bool approved,uint256 payout,uint16 scoreBps,uint64 deadline)"
+        "Verdict(uint256 claimId,bytes32 evidenceHash,bytes32 modelHash,bool approved,uint256 payout,uint16 scoreBps,uint8 reason,uint64 deadline)"
     );
 
     /// @notice The EIP-712 `hashStruct` of `verdict`.
@@ -26,6 +26,7 @@ library VerdictHashing {
                 verdict.approved,
                 verdict.payout,
                 verdict.scoreBps,
+                verdict.reason,
                 verdict.deadline
             )
         );

@@ -45,7 +45,8 @@ type InsuranceOp =
       amount: bigint;
       incident: number;
       offset: bigint;
-      zeroEvidence: boolean;
+      /** 0 fresh evidence, 1 the zero hash, 2 the evidence of an earlier claim. */
+      evidence: number;
       wait: boolean;
     }
   | {
@@ -55,6 +56,8 @@ type InsuranceOp =
       payoutBps: bigint;
       payout: bigint;
       scoreBps: number;
+      /** -1: the reason code rule (0 for an approval, else 1..255); otherwise any uint8. */
+      reason: number;
       exactDeadline: boolean;
       deadline: bigint;
       exactEvidence: boolean;
@@ -124,9 +127,10 @@ const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
       policy: index,
       amountBps: fc.bigInt({ min: 0n, max: 12_000n }),
       amount: mostly(fc.constant(0n), uint(MAX256)),
-      incident: mostly(fc.constant(0), fc.constantFrom(1, 2, 3)),
+      // 4: next to an earlier claim's incident on the same device (its window may overlap).
+      incident: mostly(fc.constantFrom(0, 4), fc.constantFrom(1, 2, 3)),
       offset: fc.bigInt({ min: 0n, max: 10n * DAY }),
-      zeroEvidence: mostly(fc.constant(false), fc.constant(true)),
+      evidence: mostly(fc.constant(0), fc.constantFrom(1, 2)),
       wait: fc.boolean(),
     }),
   },
@@ -139,6 +143,7 @@ const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
       payoutBps: mostly(fc.bigInt({ min: 0n, max: 10_000n }), fc.bigInt({ min: 10_001n, max: 20_000n })),
       payout: mostly(fc.constant(-1n), uint(MAX256)),
       scoreBps: mostly(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 10_001, max: 65_535 })),
+      reason: mostly(fc.constant(-1), fc.integer({ min: 0, max: 255 })),
       exactDeadline: mostly(fc.constant(true), fc.constant(false)),
       deadline: uint(MAX64),
       exactEvidence: mostly(fc.constant(true), fc.constant(false)),
@@ -157,6 +162,31 @@ const insuranceOpArb: fc.Arbitrary<InsuranceOp> = fc.oneof(
 );
 
 const ClaimStatus = enumValues(ClaimStatusNames);
+
+/**
+ * The minutes a claim's incident window takes (docs/protocol.md §10.3): [incidentAt − before, incidentAt + after],
+ * widened to whole minutes, as [first, last] minute numbers (unix time / 60).
+ */
+function windowMinutes(incidentAt: bigint, product: { incidentWindowBefore: bigint; incidentWindowAfter: bigint }): [bigint, bigint] {
+  const start = incidentAt > product.incidentWindowBefore ? incidentAt - product.incidentWindowBefore : 0n;
+  return [start / 60n, (incidentAt + product.incidentWindowAfter) / 60n];
+}
+
+/** The windows (in minutes) of the device's claims that hold their window: every claim that is not Closed. */
+async function heldWindows(fx: InsuranceFuzz, device: string): Promise<{ claimId: bigint; minutes: [bigint, bigint] }[]> {
+  const held = [];
+  const count = await fx.claims.claimCount();
+  for (let c = 1n; c <= count; c++) {
+    const claim = await fx.claims.getClaim(c);
+    if (claim.status === ClaimStatus.Closed) continue;
+    const policy = await fx.claims.getPolicy(claim.policyId);
+    if (policy.device !== device) continue;
+    held.push({ claimId: c, minutes: windowMinutes(claim.incidentAt, await fx.claims.getProduct(policy.productId)) });
+  }
+  return held;
+}
+
+const overlaps = (a: [bigint, bigint], b: [bigint, bigint]) => a[0] <= b[1] && b[0] <= a[1];
 const UNSETTLED = new Set<bigint>([
   ClaimStatus.Filed,
   ClaimStatus.Approved,
@@ -168,8 +198,9 @@ const UNSETTLED = new Set<bigint>([
 /**
  * The insurance fixture plus: three more devices of `holder`, one of `other`, funds and pool approvals for the
  * holder, a product that exists but is inactive (3), and something to decide from the start: policy 1 (standard
- * product, device 0) with claim 1 filed, policy 2 (parametric product, device 1), and policy 3 (standard, device 2)
- * with claim 2 approved for half its amount (appealable, then settleable), and {@link STRAY} tokens sent to the claims
+ * product, device 0) with claim 1 filed, policy 2 (parametric product, device 1) with claim 3 paid (its incident
+ * window and evidence taken for good), and policy 3 (standard, device 2) with claim 2 approved for half its amount
+ * (appealable, then settleable), and {@link STRAY} tokens sent to the claims
  * contract directly (so a sweep has something to take from the start), and redeem requests of LP1 and the holder (so
  * a cancellation has something to cancel). Callers by index: 0 holder,
  * 1 other, 2 lp1, 3 lp2, 4 stranger (no tokens, no approvals). Devices 0-3 are the holder's, 4 the other's, 5 is
@@ -189,6 +220,10 @@ async function insuranceFuzzFixture() {
   await fileClaim(fx, 3n, { amount: 1_000n * UNIT, tag: "fuzz-decided" });
   const verdict = await verdictFor(fx, 2n, true, { payout: 500n * UNIT });
   await fx.claims.submitVerdict(verdict, await signBy(fx, fx.members.slice(0, 2), verdict));
+  // Claim 3, paid at once (parametric): its window and its evidence are taken for good (C5).
+  await fileClaim(fx, 2n, { amount: 1_000n * UNIT, tag: "fuzz-paid" });
+  const paid = await verdictFor(fx, 3n, true, { payout: 500n * UNIT });
+  await fx.claims.submitVerdict(paid, await signBy(fx, fx.members.slice(0, 2), paid));
   await fx.token.mint(await fx.claims.getAddress(), STRAY);
   // Something to cancel or claim from the start: redeem requests of LP1 (a tenth of its shares) and of the holder
   // (who deposits 1,000 tUSD first).
@@ -263,6 +298,26 @@ async function checkInsuranceInvariants(fx: InsuranceFuzz, surplus: bigint) {
     if (!policy.released) expectedLocked += policy.coverage - policy.paidOut;
   }
   expect(locked, "C3 locked == unreleased coverage - paidOut").to.equal(expectedLocked);
+
+  // C5: evidence filed once; the windows of a device's open and paid claims share no minute; a committee decision's
+  // reason code is 0 exactly for an approval.
+  const hashes = new Set<string>();
+  for (let c = 1n; c <= claimCount; c++) {
+    const claim = await claims.getClaim(c);
+    expect(hashes.has(claim.evidenceHash), "C5 evidence hash filed once").to.equal(false);
+    hashes.add(claim.evidenceHash);
+    expect(await claims.evidenceClaim(claim.evidenceHash), "C5 evidenceClaim").to.equal(c);
+    if (claim.status === ClaimStatus.Approved) expect(claim.reason).to.equal(0n);
+    if (claim.status === ClaimStatus.Rejected) expect(claim.reason).to.not.equal(0n);
+  }
+  for (const device of fx.devices) {
+    const held = await heldWindows(fx, device);
+    for (let i = 0; i < held.length; i++) {
+      for (let j = i + 1; j < held.length; j++) {
+        expect(overlaps(held[i].minutes, held[j].minutes), `C5 claims ${held[i].claimId} and ${held[j].claimId} overlap`).to.equal(false);
+      }
+    }
+  }
 }
 
 // ------------------------------------------------------------------ property
@@ -431,20 +486,41 @@ describe("Entry points under random arguments (property-based)", function () {
                 if (BigInt(await time.latest()) < coveredFrom) await time.increaseTo(coveredFrom);
               }
               const now = BigInt(await time.latest());
+              const held = policy.start === 0n ? [] : await heldWindows(fx, policy.device);
+              const earlier = held.length === 0 ? undefined : await claims.getClaim(pick(held, op.policy).claimId);
               const incidents = [
                 now - (op.offset % 3_600n),
                 policy.start + product.waitingPeriod + op.offset,
                 now + 1n + op.offset,
                 op.offset * 1_000n,
+                earlier ? earlier.incidentAt + (op.offset % 1_500n) - 750n : now - (op.offset % 3_600n),
               ];
               const incidentAt = incidents[op.incident] > MAX64 ? MAX64 : incidents[op.incident] < 0n ? 0n : incidents[op.incident];
               const amount = op.amount === 0n ? ((policy.coverage - policy.paidOut) * op.amountBps) / BPS : op.amount;
-              const evidenceHash = op.zeroEvidence ? ZeroHash : id(`fuzz evidence ${now}`);
+              const filedHashes = [];
+              for (let c = 1n; c <= claimCount; c++) filedHashes.push((await claims.getClaim(c)).evidenceHash);
+              const evidenceHash = [id(`fuzz evidence ${now}`), ZeroHash, filedHashes.length > 0 ? pick(filedHashes, op.policy) : ZeroHash][
+                op.evidence
+              ];
               const before = await balances(token, [signer.address, claimsAddress]);
               const outcome = await call(entry, claimsDeclared, () =>
                 claims.connect(signer).fileClaim(policyId, amount, incidentAt, evidenceHash, "ipfs://fuzz"),
               );
-              if (!outcome.ok) break;
+              const window = windowMinutes(incidentAt, product);
+              const taken = held.some((h) => overlaps(h.minutes, window));
+              const used = filedHashes.indexOf(evidenceHash);
+              if (!outcome.ok) {
+                // C5: the contract's reasons agree with the model's.
+                if (outcome.error.name === "ClaimsEvidenceAlreadyUsed") {
+                  expect(used, "evidence refused as used: it was filed").to.be.at.least(0);
+                  expect(outcome.error.args.toArray()).to.deep.equal([evidenceHash, BigInt(used + 1)]);
+                }
+                if (outcome.error.name === "ClaimsIncidentWindowTaken")
+                  expect(taken, "window refused as taken: it overlaps").to.equal(true);
+                break;
+              }
+              expect(used, "C5 fresh evidence").to.equal(-1);
+              expect(taken, "C5 the window overlapped no open or paid claim of the device").to.equal(false);
               const claim = await claims.getClaim(claimCount + 1n);
               const after = await balances(token, [signer.address, claimsAddress]);
               expect(
@@ -472,6 +548,7 @@ describe("Entry points under random arguments (property-based)", function () {
                 // payout -1: the payout rule's shape (a share of the amount for an approval, zero for a rejection).
                 payout: op.payout >= 0n ? op.payout : op.approved ? (claim.amount * op.payoutBps) / BPS : 0n,
                 scoreBps: op.scoreBps,
+                reason: op.reason >= 0 ? op.reason : op.approved ? 0 : 1 + (op.scoreBps % 255),
                 deadline: op.exactDeadline ? claim.assessmentDeadline : op.deadline,
               };
               const signatures = await Promise.all(
@@ -484,6 +561,8 @@ describe("Entry points under random arguments (property-based)", function () {
               const decided = (await claims.getClaim(claimId)).status;
               if (events.some((e) => e.name === "VerdictFinalised")) {
                 expect(verdict.payout).to.be.lte(op.approved ? claim.amount : 0n);
+                expect(verdict.reason === 0, "approved ⇔ reason 0").to.equal(op.approved);
+                expect((await claims.getClaim(claimId)).reason).to.equal(BigInt(verdict.reason));
                 expect(decided).to.be.oneOf(
                   op.approved ? [ClaimStatus.Approved, ClaimStatus.Paid, ClaimStatus.Closed] : [ClaimStatus.Rejected, ClaimStatus.Closed],
                 );

@@ -31,7 +31,11 @@ type RegistryOp =
     }
   | { kind: "suspend" | "resume" | "revoke" | "acceptOwnership"; caller: number; device: number }
   | { kind: "proposeOwner"; caller: number; device: number; newOwner: number }
-  | { kind: "setGateway"; caller: number; gateway: number; authorised: boolean };
+  | { kind: "setGateway"; caller: number; gateway: number; authorised: boolean }
+  | { kind: "anchorFleet"; caller: number; root: number; count: number; uri: string };
+
+/** The largest `count` of a fleet anchor (uint32). */
+const MAX32 = 2 ** 32 - 1;
 
 /** Extreme seqs; index 0 means "relative to nextSeq". */
 /** DeviceRegistry.MAX_SEQ_ADVANCE (L-5). */
@@ -74,6 +78,16 @@ const registryOpArb: fc.Arbitrary<RegistryOp> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant("setGateway" as const), caller: index, gateway: index, authorised: fc.boolean() }),
   },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("anchorFleet" as const),
+      caller: registryCaller,
+      root: fc.nat({ max: 12 }),
+      count: mostly(fc.integer({ min: 1, max: 20_000 }), fc.constant(0), fc.constant(MAX32)),
+      uri: fc.string({ maxLength: 12 }),
+    }),
+  },
 );
 
 interface DeviceModel {
@@ -106,6 +120,13 @@ function expectedRegistryError(
   anchors: Set<string>,
 ): [string, unknown[]] | null {
   if (op.kind === "setGateway") return args.gateway === ZeroAddress ? ["DeviceZeroAddress", []] : null;
+  if (op.kind === "anchorFleet") {
+    // Anyone may anchor a fleet root, in its own namespace (caller, root).
+    if (args.root === ZeroHash) return ["AnchorZeroRoot", []];
+    if (op.count === 0) return ["FleetAnchorEmpty", []];
+    if (anchors.has(`fleet/${caller}/${args.root}`)) return ["FleetAnchorAlreadyExists", [caller, args.root]];
+    return null;
+  }
   if (!d) return ["DeviceNotRegistered", [device]];
   const byOwner = caller === d.owner;
   const transition = (next: bigint): [string, unknown[]] | null => {
@@ -156,7 +177,7 @@ describe("Entry points under random arguments (property-based)", function () {
     logOutcomes(["registry."]);
   });
 
-  it("DeviceRegistry: anchorBatch, suspend, resume, revoke, proposeOwner, acceptOwnership, setGateway follow the model exactly", async function () {
+  it("DeviceRegistry: anchorBatch, anchorFleet, suspend, resume, revoke, proposeOwner, acceptOwnership, setGateway follow the model exactly", async function () {
     await fc.assert(
       fc.asyncProperty(fc.array(registryOpArb, { minLength: 20, maxLength: 40 }), async (ops) => {
         const fx = await loadFixture(registryFuzzFixture);
@@ -188,9 +209,38 @@ describe("Entry points under random arguments (property-based)", function () {
               continue;
             }
             expect(outcome.ok, "setGateway must succeed").to.equal(true);
+            if (!outcome.ok) throw new Error("unreachable");
             if (op.authorised) gateways.add(`${caller}/${gateway}`);
             else gateways.delete(`${caller}/${gateway}`);
             expect(await registry.isGateway(caller, gateway)).to.equal(op.authorised);
+            // The authorisation history ends with the current authorisation.
+            const at = BigInt((await ethers.provider.getBlock(outcome.receipt.blockNumber))!.timestamp);
+            expect(await registry.gatewayAuthorisedAt(caller, gateway, at)).to.equal(op.authorised);
+            continue;
+          }
+          if (op.kind === "anchorFleet") {
+            const root = roots[op.root];
+            const expected = expectedRegistryError(op, caller, isAdmin, "", undefined, { root }, gateways, anchors);
+            const outcome = await call("registry.anchorFleet", declared, () =>
+              registry.connect(signer).anchorFleet(root, op.count, op.uri),
+            );
+            if (expected) {
+              expect(outcome.ok ? "ok" : [outcome.error.name, outcome.error.args.toArray()], "anchorFleet outcome").to.deep.equal(expected);
+              continue;
+            }
+            expect(outcome.ok ? "ok" : [outcome.error.name, outcome.error.args.toArray()], "anchorFleet must succeed").to.equal("ok");
+            if (!outcome.ok) throw new Error("unreachable");
+            expectEvent(eventsOf(outcome.receipt, registryAddress, registry.interface), "FleetAnchored", [
+              caller,
+              root,
+              BigInt(op.count),
+              op.uri,
+            ]);
+            anchors.add(`fleet/${caller}/${root}`);
+            const block = await ethers.provider.getBlock(outcome.receipt.blockNumber);
+            expect(await registry.fleetAnchorOf(caller, root)).to.deep.equal([BigInt(block!.timestamp), BigInt(op.count)]);
+            // A fleet anchor leaves every device's sequence alone.
+            for (const [device, model] of models) expect((await registry.getDevice(device)).nextSeq).to.equal(model.nextSeq);
             continue;
           }
 
@@ -270,10 +320,10 @@ describe("Entry points under random arguments (property-based)", function () {
               break;
           }
           const onChain = await registry.getDevice(device);
-          // The status history ends with the current status (M-2).
-          expect(
-            await registry.statusAt(device, BigInt((await ethers.provider.getBlock(outcome.receipt.blockNumber))!.timestamp)),
-          ).to.equal(d.status);
+          // The status and owner histories end with the current status (M-2) and owner.
+          const at = BigInt((await ethers.provider.getBlock(outcome.receipt.blockNumber))!.timestamp);
+          expect(await registry.statusAt(device, at)).to.equal(d.status);
+          expect(await registry.ownerAt(device, at)).to.equal(d.owner);
           expect([onChain.owner, onChain.status, onChain.adminHold, onChain.nextSeq, await registry.pendingOwner(device)]).to.deep.equal([
             d.owner,
             d.status,
@@ -286,7 +336,9 @@ describe("Entry points under random arguments (property-based)", function () {
       FUZZ,
     );
     expectEverySucceeded(
-      ["anchorBatch", "suspend", "resume", "revoke", "proposeOwner", "acceptOwnership", "setGateway"].map((e) => `registry.${e}`),
+      ["anchorBatch", "anchorFleet", "suspend", "resume", "revoke", "proposeOwner", "acceptOwnership", "setGateway"].map(
+        (e) => `registry.${e}`,
+      ),
     );
   });
 });

@@ -4,7 +4,7 @@ import { ClaimStatus, DeviceStatus, enumValues } from "@triad/sdk";
 import { DAY, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
 import { buyPolicy, evidence, fileClaim, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
 
-const { loadFixture, time } = networkHelpers;
+const { loadFixture, takeSnapshot, time } = networkHelpers;
 
 const Device = enumValues(DeviceStatus);
 const Claim = enumValues(ClaimStatus);
@@ -106,8 +106,15 @@ describe("ClaimsInsurance audit findings", () => {
     await expect(claims.connect(holder).fileClaim(first, AMOUNT, end, evidenceHash, evidenceURI))
       .to.be.revertedWithCustomError(claims, "ClaimsIncidentNotCovered")
       .withArgs(first, end, (await claims.getPolicy(first)).start, end);
-    await expect(claims.connect(holder).fileClaim(first, AMOUNT, end - 1n, evidenceHash, evidenceURI)).to.emit(claims, "ClaimFiled");
+    const beforeFiling = await takeSnapshot();
     await expect(claims.connect(holder).fileClaim(second, AMOUNT, end, evidenceHash, evidenceURI)).to.emit(claims, "ClaimFiled");
+    await beforeFiling.restore();
+    await expect(claims.connect(holder).fileClaim(first, AMOUNT, end - 1n, evidenceHash, evidenceURI)).to.emit(claims, "ClaimFiled");
+    // One incident across the boundary is claimed once (issue 14): the renewal cannot claim the instant after it.
+    const other = evidence("l2-renewal");
+    await expect(
+      claims.connect(holder).fileClaim(second, AMOUNT, end, other.evidenceHash, other.evidenceURI),
+    ).to.be.revertedWithCustomError(claims, "ClaimsIncidentWindowTaken");
   });
 
   it("L-3 policies that can never pay: refused at purchase (duration within the waiting period, coverage within the deductible)", async () => {

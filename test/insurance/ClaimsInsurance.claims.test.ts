@@ -253,10 +253,12 @@ describe("ClaimsInsurance: claims, appeals, settlement, pause", () => {
       const first = await fileClaim(fx, policyId, { amount: 1_500n * UNIT, tag: "a" });
       await decide(fx, first.claimId, true);
       const { evidenceHash, evidenceURI } = evidence("b");
-      await expect(claims.connect(fx.holder).fileClaim(policyId, 501n * UNIT, first.incidentAt, evidenceHash, evidenceURI))
+      // Another incident: the first one's window stays taken once paid (see ClaimsInsurance.incidents.test.ts).
+      const secondIncident = first.incidentAt + 3_600n;
+      await expect(claims.connect(fx.holder).fileClaim(policyId, 501n * UNIT, secondIncident, evidenceHash, evidenceURI))
         .to.be.revertedWithCustomError(claims, "ClaimsInvalidAmount")
         .withArgs(policyId, 501n * UNIT, 500n * UNIT);
-      await claims.connect(fx.holder).fileClaim(policyId, 500n * UNIT, first.incidentAt, evidenceHash, evidenceURI);
+      await claims.connect(fx.holder).fileClaim(policyId, 500n * UNIT, secondIncident, evidenceHash, evidenceURI);
       await decide(fx, 2n, true);
       const policy = await claims.getPolicy(policyId);
       expect([policy.paidOut, policy.released]).to.deep.equal([2_000n * UNIT, true]);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Wallet, id } from "ethers";
-import { DeviceStatus, enumValue } from "@triad/sdk";
+import { DeviceStatus, GatewayPolicy, enumValue } from "@triad/sdk";
 import {
   DAY,
   HOLDER_FUNDS,
@@ -34,7 +34,11 @@ const Field = {
   ClaimWindow: 7n,
   AssessmentWindow: 8n,
   SensorSchema: 9n,
+  MaxAnchorDelay: 10n,
+  IncidentWindow: 11n,
 };
+const ANY_GATEWAY = enumValue(GatewayPolicy, "AnyAuthorised");
+const ALLOWLIST = enumValue(GatewayPolicy, "Allowlist");
 
 describe("ClaimsInsurance: deployment, products and policies", () => {
   describe("deployment", () => {
@@ -72,8 +76,21 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
   describe("products", () => {
     it("creates products with sequential ids and stores every field", async () => {
       const { claims, insurer } = await loadFixture(deployInsuranceFixture);
-      const product = { ...STANDARD_PRODUCT, deductible: 7n, claimDeposit: 0n, waitingPeriod: 0n };
-      await expect(claims.connect(insurer).createProduct(product)).to.emit(claims, "ProductCreated");
+      const product = {
+        ...STANDARD_PRODUCT,
+        deductible: 7n,
+        claimDeposit: 0n,
+        waitingPeriod: 0n,
+        maxAnchorDelay: 7_200n,
+        incidentWindowBefore: 1_800n,
+        incidentWindowAfter: 120n,
+        gatewayPolicy: ALLOWLIST,
+      };
+      const tx = claims.connect(insurer).createProduct(product);
+      await expect(tx).to.emit(claims, "ProductCreated");
+      const [created] = await claims.queryFilter(claims.filters.ProductCreated(3n));
+      expect(created.args.product.maxAnchorDelay).to.equal(7_200n);
+      expect(created.args.product.gatewayPolicy).to.equal(ALLOWLIST);
       expect(await claims.productCount()).to.equal(3n);
       const stored = await claims.getProduct(3n);
       expect(stored.maxCoverage).to.equal(product.maxCoverage);
@@ -87,7 +104,19 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
       expect(stored.minDuration).to.equal(product.minDuration);
       expect(stored.maxDuration).to.equal(product.maxDuration);
       expect(stored.sensorSchema).to.equal(product.sensorSchema);
+      expect(stored.maxAnchorDelay).to.equal(7_200n);
+      expect(stored.incidentWindowBefore).to.equal(1_800n);
+      expect(stored.incidentWindowAfter).to.equal(120n);
+      expect(stored.gatewayPolicy).to.equal(ALLOWLIST);
       expect(stored.active).to.equal(true);
+      // The fixture's products: anchored within an hour by any gateway the owner authorised, the model's window.
+      const standard = await claims.getProduct(1n);
+      expect([standard.maxAnchorDelay, standard.incidentWindowBefore, standard.incidentWindowAfter, standard.gatewayPolicy]).to.deep.equal([
+        3_600n,
+        600n,
+        900n,
+        ANY_GATEWAY,
+      ]);
     });
 
     it("validates every field", async () => {
@@ -106,12 +135,55 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
         [{ claimWindow: 0n }, Field.ClaimWindow],
         [{ assessmentWindow: 0n }, Field.AssessmentWindow],
         [{ sensorSchema: ethers.ZeroHash }, Field.SensorSchema],
+        [{ maxAnchorDelay: 0n }, Field.MaxAnchorDelay],
+        [{ incidentWindowBefore: DAY, incidentWindowAfter: 1n }, Field.IncidentWindow],
+        [{ incidentWindowBefore: 2n ** 32n - 1n, incidentWindowAfter: 2n ** 32n - 1n }, Field.IncidentWindow],
       ];
       for (const [change, field] of cases) {
         await expect(claims.connect(insurer).createProduct({ ...p, ...change }))
           .to.be.revertedWithCustomError(claims, "ClaimsInvalidProduct")
           .withArgs(field);
       }
+      // The limits themselves are accepted: a one-day window (MAX_INCIDENT_WINDOW), an empty one, a one-second delay.
+      expect(await claims.MAX_INCIDENT_WINDOW()).to.equal(DAY);
+      for (const change of [
+        { incidentWindowBefore: DAY - 60n, incidentWindowAfter: 60n },
+        { incidentWindowBefore: 0n, incidentWindowAfter: 0n },
+        { maxAnchorDelay: 1n },
+      ]) {
+        await expect(claims.connect(insurer).createProduct({ ...p, ...change })).to.emit(claims, "ProductCreated");
+      }
+      // An enum value beyond GatewayPolicy is refused by the ABI decoder (a revert without data).
+      await expect(claims.connect(insurer).createProduct({ ...p, gatewayPolicy: 2n })).to.be.revertedWithoutReason(ethers);
+    });
+
+    it("accepts any owner-authorised gateway, or only the product's allowlist, kept by the insurer", async () => {
+      const { claims, insurer, productId } = await loadFixture(deployInsuranceFixture);
+      const [gatewayA, gatewayB] = [new Wallet(id("gateway A")).address, new Wallet(id("gateway B")).address];
+      expect(await claims.productAcceptsGateway(productId, gatewayA)).to.equal(true);
+      await claims.connect(insurer).createProduct({ ...STANDARD_PRODUCT, gatewayPolicy: ALLOWLIST });
+      const listed = await claims.productCount();
+      expect(await claims.productAcceptsGateway(listed, gatewayA)).to.equal(false);
+      await expect(claims.connect(insurer).setProductGateway(listed, gatewayA, true))
+        .to.emit(claims, "ProductGatewaySet")
+        .withArgs(listed, gatewayA, true);
+      expect(await claims.productAcceptsGateway(listed, gatewayA)).to.equal(true);
+      expect(await claims.productAcceptsGateway(listed, gatewayB)).to.equal(false);
+      await expect(claims.connect(insurer).setProductGateway(listed, gatewayA, false))
+        .to.emit(claims, "ProductGatewaySet")
+        .withArgs(listed, gatewayA, false);
+      expect(await claims.productAcceptsGateway(listed, gatewayA)).to.equal(false);
+      // An allowlist entry on an AnyAuthorised product is kept but changes nothing.
+      await claims.connect(insurer).setProductGateway(productId, gatewayB, false);
+      expect(await claims.productAcceptsGateway(productId, gatewayB)).to.equal(true);
+      await expect(claims.connect(insurer).setProductGateway(99n, gatewayA, true))
+        .to.be.revertedWithCustomError(claims, "ClaimsUnknownProduct")
+        .withArgs(99n);
+      await expect(claims.productAcceptsGateway(99n, gatewayA)).to.be.revertedWithCustomError(claims, "ClaimsUnknownProduct").withArgs(99n);
+      await expect(claims.connect(insurer).setProductGateway(listed, ethers.ZeroAddress, true)).to.be.revertedWithCustomError(
+        claims,
+        "ClaimsZeroAddress",
+      );
     });
 
     it("opens and closes products and allows models per product", async () => {
@@ -148,6 +220,7 @@ describe("ClaimsInsurance: deployment, products and policies", () => {
         () => claims.connect(other).createProduct(STANDARD_PRODUCT),
         () => claims.connect(other).setProductActive(productId, false),
         () => claims.connect(other).setProductModel(productId, modelHash, false),
+        () => claims.connect(other).setProductGateway(productId, other.address, true),
       ]) {
         await expect(call()).to.be.revertedWithCustomError(claims, "AccessControlUnauthorizedAccount").withArgs(other.address, role);
       }

@@ -129,6 +129,7 @@ describe("ClaimsInsurance: reentrancy through the policy token's ERC-721 receive
         approved: false,
         payout: 0n,
         scoreBps: 0n,
+        reason: 1n,
         deadline: 0n,
       };
       const args: Record<typeof name, unknown[]> = {

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { Wallet, id, keccak256, toUtf8Bytes } from "ethers";
-import { ClaimStatus, claimsDomain, enumValues, recoverVerdict, signVerdict } from "@triad/sdk";
+import fc from "fast-check";
+import { ClaimStatus, claimReasonCode, claimsDomain, enumValues, recoverVerdict, signVerdict, verdictDigest } from "@triad/sdk";
 import { PARAMETRIC_PRODUCT, STANDARD_PRODUCT, UNIT, deployInsuranceFixture } from "@triad/devkit/insurance";
 import { buyPolicy, digestOf, fileClaim, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
 
@@ -58,13 +59,14 @@ describe("ClaimsInsurance: verdicts", () => {
 
       const tx = claims.connect(fx.other).submitVerdict(v, [s1]); // anyone may relay signatures
       await expect(tx).to.emit(claims, "VerdictSigned").withArgs(claimId, digest, 0b011n, 2n);
-      await expect(tx).to.emit(claims, "VerdictFinalised").withArgs(claimId, true, CLAIM_AMOUNT, 9_100n, modelHash, digest);
+      await expect(tx).to.emit(claims, "VerdictFinalised").withArgs(claimId, true, CLAIM_AMOUNT, 9_100n, 0n, modelHash, digest);
       const decidedAt = BigInt(await time.latest());
       const c = await claims.getClaim(claimId);
       expect(c.status).to.equal(Status.Approved);
       expect(c.approved).to.equal(true);
       expect(c.payout).to.equal(CLAIM_AMOUNT);
       expect(c.scoreBps).to.equal(9_100n);
+      expect(c.reason).to.equal(0n);
       expect(c.modelHash).to.equal(modelHash);
       expect(c.appealDeadline).to.equal(decidedAt + BigInt(STANDARD_PRODUCT.appealWindow));
     });
@@ -75,7 +77,7 @@ describe("ClaimsInsurance: verdicts", () => {
       const digest = await digestOf(fx, v);
       await expect(fx.claims.submitVerdict(v, await signBy(fx, [fx.members[2], fx.members[0]], v)))
         .to.emit(fx.claims, "VerdictFinalised")
-        .withArgs(fx.claimId, false, 0n, 1_200n, fx.modelHash, digest);
+        .withArgs(fx.claimId, false, 0n, 1_200n, 1n, fx.modelHash, digest);
       expect((await fx.claims.getClaim(fx.claimId)).status).to.equal(Status.Rejected);
       expect(await fx.claims.hasSigned(digest, fx.members[0].address)).to.equal(false);
     });
@@ -227,6 +229,59 @@ describe("ClaimsInsurance: verdicts", () => {
       await expect(fx.claims.submitVerdict(v, sigs)).to.emit(fx.claims, "VerdictFinalised");
     });
 
+    it("refuses a reason code that contradicts the decision: 0 exactly for an approval", async () => {
+      const fx = await loadFixture(standardClaimFixture);
+      for (const [approved, reason] of [
+        [true, 1],
+        [true, 255],
+        [false, 0],
+      ] as const) {
+        const v = await verdictFor(fx, fx.claimId, approved, { reason });
+        await expect(fx.claims.submitVerdict(v, await signBy(fx, fx.members.slice(0, 2), v)))
+          .to.be.revertedWithCustomError(fx.claims, "ClaimsInvalidReason")
+          .withArgs(fx.claimId, approved, reason);
+      }
+      expect((await fx.claims.getClaim(fx.claimId)).status).to.equal(Status.Filed);
+    });
+
+    it("signs the reason code: stored with the claim, in VerdictFinalised, and kept after the arbiter's decision", async () => {
+      const fx = await loadFixture(standardClaimFixture);
+      const { claims, members, claimId, modelHash } = fx;
+      const notAnchored = claimReasonCode("NOT_ANCHORED");
+      const v = await verdictFor(fx, claimId, false, { reason: notAnchored });
+      // Members that reject for different reasons sign different digests, which do not add up.
+      const otherReason = await verdictFor(fx, claimId, false, { reason: claimReasonCode("INCOMPLETE_WINDOW") });
+      expect(await digestOf(fx, otherReason)).to.not.equal(await digestOf(fx, v));
+      await claims.submitVerdict(otherReason, await signBy(fx, [members[0]], otherReason));
+      const tx = claims.submitVerdict(v, await signBy(fx, [members[1]], v));
+      await expect(tx)
+        .to.emit(claims, "VerdictSigned")
+        .withArgs(claimId, await digestOf(fx, v), 0b010n, 1n);
+      await expect(tx).to.not.emit(claims, "VerdictFinalised");
+      const decide = claims.submitVerdict(v, await signBy(fx, [members[2]], v));
+      await expect(decide)
+        .to.emit(claims, "VerdictFinalised")
+        .withArgs(claimId, false, 0n, 1_200n, BigInt(notAnchored), modelHash, await digestOf(fx, v));
+      expect((await claims.getClaim(claimId)).reason).to.equal(BigInt(notAnchored));
+      // The holder appeals and the arbiter approves: the committee's reason stays on record.
+      await claims.connect(fx.holder).appeal(claimId);
+      await claims.connect(fx.arbiter).resolve(claimId, true, CLAIM_AMOUNT);
+      const c = await claims.getClaim(claimId);
+      expect([c.status, c.approved, c.reason]).to.deep.equal([Status.Paid, true, BigInt(notAnchored)]);
+    });
+
+    it("hashes the reason into the digest exactly as the SDK does (VerdictHashing = VERDICT_TYPES)", async () => {
+      const fx = await loadFixture(standardClaimFixture);
+      const base = await verdictFor(fx, fx.claimId, false);
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 0, max: 255 }), fc.boolean(), async (reason, approved) => {
+          const v = { ...base, approved, reason };
+          expect(await fx.claims.verdictDigest(v)).to.equal(verdictDigest(fx.domain, v));
+        }),
+        { numRuns: 25 },
+      );
+    });
+
     it("refuses a payout above the claim amount, or any payout on a rejection", async () => {
       const fx = await loadFixture(standardClaimFixture);
       let v = await verdictFor(fx, fx.claimId, true, { payout: CLAIM_AMOUNT + 1n });
@@ -336,7 +391,7 @@ describe("ClaimsInsurance: verdicts", () => {
       const tx = claims.submitVerdicts([good, wrongEvidence, nonMember], sigs);
       await expect(tx)
         .to.emit(claims, "VerdictFinalised")
-        .withArgs(claimIds[0], true, CLAIM_AMOUNT, 9_100n, fx.modelHash, await digestOf(fx, good));
+        .withArgs(claimIds[0], true, CLAIM_AMOUNT, 9_100n, 0n, fx.modelHash, await digestOf(fx, good));
       await expect(tx).to.emit(claims, "VerdictSkipped").withArgs(claimIds[1], 1n, expected1);
       await expect(tx).to.emit(claims, "VerdictSkipped").withArgs(claimIds[2], 2n, expected2);
       expect((await claims.getClaim(claimIds[0])).status).to.equal(Status.Approved);

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import type { ContractTransactionResponse } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { ClaimStatus, enumValues } from "@triad/sdk";
-import { DAY, MAX_UTILISATION_BPS, UNIT, deployInsuranceFixture, type InsuranceFixture } from "@triad/devkit/insurance";
+import { DAY, MAX_UTILISATION_BPS, STANDARD_PRODUCT, UNIT, deployInsuranceFixture, type InsuranceFixture } from "@triad/devkit/insurance";
 import { evidence, registerDevices, signBy, verdictFor } from "@triad/devkit/insurance";
 
 const { loadFixture, time } = networkHelpers;
@@ -22,6 +22,10 @@ const { loadFixture, time } = networkHelpers;
  *   (P7) no revert is a panic (arithmetic, bounds): failures are the contracts' own errors
  *   (P8) reservedPayouts == sum over claims of what each would pay if settled as decided: Approved (appeal window
  *        open) and Appealed-after-approval claims `payout - deductible`, Escalated claims `amount - deductible`
+ *   (P9) nothing is paid twice (issue 14): no two Paid claims of one device have overlapping incident windows; more
+ *        strictly, the windows (in whole minutes) of a device's claims that are not Closed never overlap, and an
+ *        evidence hash backs one claim. Filings aim at earlier incidents of the device and reuse earlier evidence,
+ *        and must be refused then (ClaimsIncidentWindowTaken, ClaimsEvidenceAlreadyUsed)
  *   (E1) economics, for every LP account i, at every step:
  *          out_i + value_i <= in_i + entitled_i + steps
  *        where in_i / out_i are the tokens it deposited / received from the pool, value_i what it could still get
@@ -48,7 +52,7 @@ type Op =
   | { kind: "claim"; lp: number; bps: number; wait: boolean; byAssets: boolean }
   | { kind: "cancel"; lp: number }
   | { kind: "buy"; device: number; parametric: boolean; coverage: bigint; days: number }
-  | { kind: "file"; policy: number; bps: number }
+  | { kind: "file"; policy: number; bps: number; near: number; reuse: boolean }
   | { kind: "verdict"; claim: number; approved: boolean; bps: number; from: number; count: number }
   | { kind: "appeal"; claim: number }
   | { kind: "escalate"; claim: number; wait: boolean }
@@ -111,7 +115,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       days: fc.integer({ min: 30, max: 120 }),
     }),
   },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant("file" as const), policy: index, bps: fc.integer({ min: 1, max: 10_000 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("file" as const),
+      policy: index,
+      bps: fc.integer({ min: 1, max: 10_000 }),
+      // -1: now; otherwise this many seconds from the incident of one of the device's claims (before or after it).
+      near: fc.oneof({ weight: 1, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.integer({ min: -1_200, max: 1_200 }) }),
+      reuse: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    }),
+  },
   {
     weight: 6,
     arbitrary: fc.record({
@@ -175,6 +189,8 @@ interface Model {
   succeeded: Map<string, number>;
   policies: bigint[];
   claims: bigint[];
+  /** Every claim filed, in order, with what makes it unique (P9). */
+  filed: { claimId: bigint; device: string; incidentAt: bigint; evidenceHash: string }[];
   settled: Map<bigint, { count: number; paid: bigint }>;
   paidByPolicy: Map<bigint, bigint>;
   /** Premiums and forfeits booked by the pool (E1). */
@@ -275,6 +291,24 @@ async function pickPolicy(fx: InsuranceFixture, model: Model, i: number): Promis
   return list.length === 0 ? undefined : list[i % list.length];
 }
 
+/**
+ * The minutes of an incident window (docs/protocol.md §10.3): both fixture products reserve the standard product's
+ * [t − incidentWindowBefore, t + incidentWindowAfter], widened to whole minutes.
+ */
+const WINDOW_BEFORE = BigInt(STANDARD_PRODUCT.incidentWindowBefore);
+const WINDOW_AFTER = BigInt(STANDARD_PRODUCT.incidentWindowAfter);
+const windowMinutes = (incidentAt: bigint): [bigint, bigint] => [(incidentAt - WINDOW_BEFORE) / 60n, (incidentAt + WINDOW_AFTER) / 60n];
+const overlaps = (a: [bigint, bigint], b: [bigint, bigint]) => a[0] <= b[1] && b[0] <= a[1];
+
+/** A claim of `device` that still holds its window (not Closed) and overlaps the window at `incidentAt`, if any. */
+async function heldWindowOverlapping(fx: InsuranceFixture, model: Model, device: string, incidentAt: bigint) {
+  for (const f of model.filed) {
+    if (f.device !== device || (await fx.claims.getClaim(f.claimId)).status === Status.Closed) continue;
+    if (overlaps(windowMinutes(f.incidentAt), windowMinutes(incidentAt))) return f.claimId;
+  }
+  return undefined;
+}
+
 async function advanceTo(timestamp: bigint) {
   if (BigInt(await time.latest()) < timestamp) await time.increaseTo(timestamp);
 }
@@ -364,14 +398,28 @@ async function run(fx: PropertyFixture, model: Model, op: Op) {
       // Time passes until the policy covers incidents (the waiting period of both products is one day).
       await advanceTo(p.start + DAY + 1n);
       const now = BigInt(await time.latest()) + 1n;
-      const incidentAt = now - 1n < p.end ? now - 1n : p.end - 1n;
+      // The device's latest claim that still holds its window (open or Paid), else its latest claim.
+      const ofDevice = model.filed.filter((f) => f.device === p.device);
+      const holding = [];
+      for (const f of ofDevice) if ((await claims.getClaim(f.claimId)).status !== Status.Closed) holding.push(f);
+      const latest = holding.at(-1) ?? ofDevice.at(-1);
+      const atNow = now - 1n < p.end ? now - 1n : p.end - 1n;
+      const near = latest && op.near !== -1 ? latest.incidentAt + BigInt(op.near) : undefined;
+      const incidentAt = near !== undefined && near > p.start + DAY && near <= atNow ? near : atNow;
       const amount = ((p.coverage - p.paidOut) * BigInt(op.bps)) / 10_000n;
-      const { evidenceHash, evidenceURI } = evidence(`property-${policyId}-${now}`);
+      const fresh = evidence(`property-${policyId}-${now}`);
+      const reused = op.reuse && model.filed.length > 0 ? model.filed[op.policy % model.filed.length] : undefined;
+      const evidenceHash = reused?.evidenceHash ?? fresh.evidenceHash;
       const from = await holderOf(fx, policyId);
+      const overlapping = await heldWindowOverlapping(fx, model, p.device, incidentAt);
       const receipt = await attempt(fx, model, () =>
-        claims.connect(from).fileClaim(policyId, amount, incidentAt, evidenceHash, evidenceURI),
+        claims.connect(from).fileClaim(policyId, amount, incidentAt, evidenceHash, fresh.evidenceURI),
       );
-      if (receipt) model.claims.push(await claims.claimCount());
+      if (reused || overlapping !== undefined) expect(receipt, "P9 reused evidence or a taken window is refused").to.equal(null);
+      if (!receipt) return;
+      const claimId = await claims.claimCount();
+      model.claims.push(claimId);
+      model.filed.push({ claimId, device: p.device, incidentAt, evidenceHash });
       return;
     }
     case "verdict": {
@@ -515,6 +563,21 @@ async function checkInvariants(fx: PropertyFixture, model: Model) {
     }
   }
   expect(await token.balanceOf(await claims.getAddress()), "P3 claims balance").to.equal(heldDeposits);
+
+  // P9: per device, the windows of claims not Closed (open, or Paid for good) are disjoint; evidence backs one claim.
+  const held = [];
+  for (const f of model.filed) if ((await claims.getClaim(f.claimId)).status !== Status.Closed) held.push(f);
+  for (let i = 0; i < held.length; i++) {
+    for (let j = i + 1; j < held.length; j++) {
+      const [a, b] = [held[i], held[j]];
+      if (a.device === b.device) {
+        expect(overlaps(windowMinutes(a.incidentAt), windowMinutes(b.incidentAt)), `P9 claims ${a.claimId}, ${b.claimId} overlap`).to.equal(
+          false,
+        );
+      }
+    }
+  }
+  expect(new Set(model.filed.map((f) => f.evidenceHash)).size, "P9 evidence filed once").to.equal(model.filed.length);
   expect(reserved, "P8 reserved payouts").to.equal(expectedReserved);
 
   let expectedLocked = 0n;
@@ -537,6 +600,7 @@ describe("Insurance: property-based lifecycle", () => {
           succeeded: new Map(),
           policies: [],
           claims: [],
+          filed: [],
           settled: new Map(),
           paidByPolicy: new Map(),
           earnings: [],

@@ -4,6 +4,7 @@
  */
 import { id, type ContractTransactionReceipt } from "ethers";
 import {
+  anchorFleet,
   anchorReadings,
   buildVerdict,
   claimsDomain,
@@ -17,9 +18,13 @@ import {
   registerDevice,
   settleClaim,
   signAi4iRows,
+  signDigest,
   signVerdict,
+  readingDigest,
+  telemetryToValues,
   buyPolicy,
   findEvent,
+  type SignedReading,
   type Verdict,
 } from "@triad/sdk/node";
 import { ai4iRows, networkHelpers } from "@triad/devkit";
@@ -33,6 +38,8 @@ export interface GasFigures {
   anchorBatch: number;
   anchorPerReading256: number;
   anchorPerReading1024: number;
+  /** anchorFleet (cold slot, gateway-style URI): the largest of {@link FLEET_SIZES}, the anchor gas per interval. */
+  anchorFleet: number;
   createListing: number;
   purchase: number;
   deliverKey: number;
@@ -48,6 +55,8 @@ export interface GasFigures {
 export interface GasDetail {
   /** anchorBatch gas by batch size (readings). */
   anchorBySize: Record<string, number>;
+  /** anchorFleet gas by tree size (readings of {@link FLEET_DEVICES} devices), each a fresh (gateway, root) slot. */
+  anchorFleetBySize: Record<string, number>;
   /** One signature, finalising, on the standard product: the verdict recorded, the payout left to `settle`. */
   submitVerdict1Standard: number;
   /** Batch of 20 on the standard product: verdicts recorded, payouts later at `settle`. */
@@ -62,6 +71,10 @@ export interface GasDetail {
 
 /** Batch sizes anchored (readings); the 256 and 1,024 ones give the per-reading figures. */
 export const ANCHOR_SIZES = [1, 256, 1024] as const;
+/** Fleet tree sizes anchored (readings per interval). */
+export const FLEET_SIZES = [1, 1_000, 10_000] as const;
+/** Devices whose readings make up the fleet trees. */
+export const FLEET_DEVICES = 100;
 const CLAIM_AMOUNT = 1_000n * UNIT;
 const COVERAGE = 5_000n * UNIT;
 /** 24 bytes, like the insurance gas script's claims. */
@@ -104,6 +117,33 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
   }
   progress(`gas: device registered, batches of ${ANCHOR_SIZES.join(", ")} readings anchored`);
 
+  // One fleet anchor per interval: readings of FLEET_DEVICES devices (signed with their keys) under one root, with
+  // the URI a gateway emits. The readings never reach the chain, so the tree size changes nothing but the count.
+  const fleetKeys = Array.from({ length: FLEET_DEVICES }, (_, i) => benchDeviceKey("fleet", i));
+  const anchorFleetBySize: Record<string, number> = {};
+  let fleetSeq = 0n;
+  for (const size of FLEET_SIZES) {
+    const readings = Array.from({ length: size }, (_, i): SignedReading => {
+      const key = fleetKeys[i % FLEET_DEVICES];
+      const tick = BigInt(Math.floor(i / FLEET_DEVICES));
+      const reading = {
+        device: key.address,
+        seq: fleetSeq + tick,
+        timestamp: now - 3_600n + tick,
+        values: telemetryToValues(rows[i % rows.length]),
+      };
+      return { ...reading, signature: signDigest(key.privateKey, readingDigest(registryDomain, reading)) };
+    });
+    const anchored = await anchorFleet(registry, {
+      domain: registryDomain,
+      readings,
+      uri: (root) => `triad-gw://${holder.address.toLowerCase()}/anchors/${root}`,
+    });
+    anchorFleetBySize[size] = gasOf(anchored.receipt);
+    fleetSeq += BigInt(Math.ceil(size / FLEET_DEVICES));
+  }
+  progress(`gas: fleet trees of ${FLEET_SIZES.join(", ")} readings anchored`);
+
   // ---------------------------------------------------------------- marketplace
   // The first sale on a fresh marketplace also creates its token balance and the seller's and treasury's proceeds
   // slots (zero → non-zero); measured is the second one, as in docs/market.md ("balances already non-zero").
@@ -144,13 +184,19 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
   const parametric = await insureDevices(s, { count: 22, tag: "gas-parametric", productId: s.parametricProductId, coverage: COVERAGE });
   const standard = await insureDevices(s, { count: 21, tag: "gas-standard-batch", productId: s.standardProductId, coverage: COVERAGE });
 
+  // A claim's incident window is reserved in a bitmap of minutes, 256 to a storage word: a window across a word
+  // boundary writes two fresh words (about 22,500 gas more) instead of one. Which case a claim meets depends on the
+  // time of the run, so every measured claim's window lies in one word (the common case: a 25-minute window crosses a
+  // boundary about one time in ten).
   const file = async (policyId: bigint) => {
-    const incidentAt = BigInt(await time.latest()) - 600n;
+    const { productId } = await triad.claims.getPolicy(policyId);
+    const product = await triad.claims.getProduct(productId);
+    const incidentAt = incidentInOneWord(BigInt(await time.latest()) - 600n, product);
     const evidenceHash = id(`triad/bench/gas/evidence/${policyId}`);
     const filed = await fileClaim(claims, token, { policyId, amount: CLAIM_AMOUNT, incidentAt, evidenceHash, evidenceURI: EVIDENCE_URI });
     const verdict = buildVerdict(
       { claimId: filed.claimId, amount: CLAIM_AMOUNT, evidenceHash, assessmentDeadline: filed.assessmentDeadline },
-      { approved: true, scoreBps: 9_100 },
+      { approved: true, scoreBps: 9_100, reasonCode: 0 },
       triad.modelHash,
     );
     return { ...filed, verdict };
@@ -215,6 +261,7 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
       anchorBatch: Math.max(...Object.values(anchorBySize)),
       anchorPerReading256: Math.round(anchorBySize[256] / 256),
       anchorPerReading1024: Math.round(anchorBySize[1024] / 1024),
+      anchorFleet: Math.max(...Object.values(anchorFleetBySize)),
       ...sale,
       buyPolicy: gasOf(standardPolicy.receipt),
       fileClaim: gasOf(standardClaim.receipt),
@@ -225,6 +272,7 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
     },
     detail: {
       anchorBySize,
+      anchorFleetBySize,
       submitVerdict1Standard,
       batchVerdictPerClaim20Standard,
       submitVerdict2Standard: gasOf(decided),
@@ -232,4 +280,18 @@ export async function measureGas(s: BenchSuite, progress: (message: string) => v
       firstSale,
     },
   };
+}
+
+/** Seconds of one word of the claims contract's incident bitmap (256 minutes). */
+const INCIDENT_WORD_SECONDS = 256n * 60n;
+
+/**
+ * `latest`, or the latest instant before it whose incident window `[t − before, t + after]` lies within one word of
+ * the claims contract's bitmap of minutes (docs/protocol.md §10.3).
+ */
+export function incidentInOneWord(latest: bigint, product: { incidentWindowBefore: bigint; incidentWindowAfter: bigint }): bigint {
+  const wordOf = (t: bigint) => t / 60n / 256n;
+  if (wordOf(latest - product.incidentWindowBefore) === wordOf(latest + product.incidentWindowAfter)) return latest;
+  // The window ends in the last second before the boundary it crossed.
+  return wordOf(latest + product.incidentWindowAfter) * INCIDENT_WORD_SECONDS - 1n - product.incidentWindowAfter;
 }

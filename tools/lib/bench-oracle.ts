@@ -4,6 +4,13 @@
  * signatures checked on the verifier's worker threads, the shipped model, verdicts signed with the member's local
  * key and submitted in batches. The chain is Hardhat's in-process network (automine), in the same Node process.
  *
+ * The claims are decided on their telemetry, as in production: each claim's evidence is an anchored
+ * `triad.evidence/v2` bundle (docs/protocol.md §7) of real AI4I rows, whose readings a gateway the holder authorised
+ * anchored on-chain before the claim was filed. Half the claims are genuine — their window ends in a failure that
+ * persists (five readings a minute apart, well past a failure limit), which the claim rule approves (§8.3) — and half
+ * are normal telemetry, rejected as NO_FAILURE_DETECTED. After each run every claim is checked on-chain against that
+ * expectation, so an approval counted by the benchmark is a genuine one and a rejection is not an evidence failure.
+ *
  *  - throughput: a backlog of claims filed before the daemons start; claims/s = claims / (start → the last claim's
  *    finalising verdict mined). RPC requests per claim and inference time per claim come from this phase.
  *  - latency: with the daemons caught up and polling, claims filed one at a time; ClaimFiled mined → the verdict
@@ -13,13 +20,22 @@ import os from "node:os";
 import path from "node:path";
 import { mkdtempSync } from "node:fs";
 import { Writable } from "node:stream";
-import type { Wallet } from "ethers";
+import { Wallet, id } from "ethers";
 import pino from "pino";
-import { fileClaim } from "@triad/sdk/node";
+import { claimReasonCode, findEvent, type Ai4iRow } from "@triad/sdk/node";
 import { createOracle, mapLimit, type Oracle } from "@triad/oracle";
 import type { EvidenceServer } from "@triad/oracle";
 import type { LoadedModel } from "@triad/oracle/model";
-import { connection, ethers, failureRows, makeBundle, networkHelpers, normalRows } from "@triad/devkit";
+import {
+  clearFailureRows,
+  connection,
+  ethers,
+  makeAnchoredBundle,
+  networkHelpers,
+  normalRows,
+  persistingFailureRows,
+  type EvidenceWindow,
+} from "@triad/devkit";
 import { UNIT, insureDevices, setCommittee, type BenchSuite } from "./bench-suite.ts";
 
 const { time } = networkHelpers;
@@ -69,11 +85,15 @@ interface PreparedClaim {
   hash: string;
   uri: string;
   incidentAt: bigint;
+  /** Its window ends in a persisting failure: the claim must be approved (else rejected as NO_FAILURE_DETECTED). */
+  genuine: boolean;
 }
 
 export interface OracleWorkload {
   /** Claims filed before the daemons start. */
   backlog: bigint[];
+  /** The backlog claims that are genuine (decimal ids). */
+  genuine: Set<string>;
   /** Insured devices with evidence ready, filed during the latency phase. */
   live: PreparedClaim[];
   /** First block the daemons scan. */
@@ -83,51 +103,88 @@ export interface OracleWorkload {
 const COVERAGE = 100n * UNIT;
 const CLAIM_AMOUNT = 50n * UNIT;
 const FILING_CONCURRENCY = 8;
+/** Failure readings at the end of a genuine claim's window: a failure lasting 4 minutes (the claim rule needs 3). */
+const FAILURE_READINGS = 5;
+/**
+ * Most readings per claim window: the bundles are anchored all at once after the fact, and the oldest reading (the
+ * one before the window's first) must be anchored within the product's `maxAnchorDelay` (1 hour) of its timestamp.
+ */
+const MAX_READINGS_PER_CLAIM = 40;
+const FAILURE_MODES = ["HDF", "PWF", "OSF"] as const;
+/** Reason codes of the verdicts the benchmark expects (docs/protocol.md §10.4). */
+const APPROVED = BigInt(claimReasonCode("APPROVED"));
+const NO_FAILURE_DETECTED = BigInt(claimReasonCode("NO_FAILURE_DETECTED"));
+
+/** The telemetry of the `i`-th claim: genuine claims (odd `i`) end in a persisting failure, the modes in turn. */
+function claimRows(i: number, readings: number): { rows: Ai4iRow[]; genuine: boolean } {
+  if (i % 2 === 0) return { rows: normalRows(readings, i % 500), genuine: false };
+  const k = (i - 1) / 2;
+  const mode = FAILURE_MODES[k % FAILURE_MODES.length];
+  const runs = clearFailureRows(mode).length - FAILURE_READINGS + 1;
+  const failure = persistingFailureRows(mode, FAILURE_READINGS, Math.floor(k / FAILURE_MODES.length) % runs);
+  return { rows: [...normalRows(readings - FAILURE_READINGS, i % 500), ...failure], genuine: true };
+}
 
 /**
- * Insures one device per claim (parametric product), signs each an evidence bundle of real AI4I rows — half end in
- * a failure row (approved), half are normal telemetry (rejected) — stores the bundles in the evidence server and
- * files the backlog.
+ * Insures one device per claim (parametric product); for each, signs its readings — half end in a persisting
+ * failure (genuine: approved), half are normal telemetry (rejected) — and has the holder's gateway anchor them on-chain
+ * as an anchored v2 bundle reaching past the model's `window` (one fleet anchor per bundle); stores the bundles in the
+ * evidence server and files the backlog.
  */
 export async function prepareOracleWorkload(
   s: BenchSuite,
   evidence: EvidenceServer,
+  window: EvidenceWindow,
   options: OracleBenchOptions,
   progress: (message: string) => void,
 ): Promise<OracleWorkload> {
+  const r = options.readingsPerClaim;
+  if (!Number.isSafeInteger(r) || r < FAILURE_READINGS || r > MAX_READINGS_PER_CLAIM)
+    throw new Error(`readings per claim (BENCH_READINGS) must be from ${FAILURE_READINGS} to ${MAX_READINGS_PER_CLAIM}, got ${r}`);
   const total = options.claims + options.latencyClaims;
   const insured = await insureDevices(s, { count: total, tag: "oracle", productId: s.parametricProductId, coverage: COVERAGE });
   progress(`oracle: ${total} devices registered and insured`);
-  const failures = [...failureRows("HDF", 40), ...failureRows("PWF", 40), ...failureRows("OSF", 40)];
-  const incidentAt = BigInt(await time.latest()) - 600n;
+  // The holder's gateway: an account the device owner authorised, as a real gateway is (docs/protocol.md §6.3).
+  const gateway = new Wallet(id("triad/bench/oracle/gateway"), ethers.provider);
+  await (await s.deployer.sendTransaction({ to: gateway.address, value: 10n ** 20n })).wait();
+  await (await s.triad.registry.connect(s.holder).setGateway(gateway.address, true)).wait();
+  const anchorer = s.triad.registry.connect(gateway);
+  // The reading after each window (incidentAt + window.afterSeconds + 1) lies two minutes in the past when anchored.
+  const incidentAt = BigInt(await time.latest()) - BigInt(window.afterSeconds) - 120n;
+  const chainId = BigInt(s.triad.chainId);
   const prepared: PreparedClaim[] = [];
   for (const [i, { device, policyId }] of insured.entries()) {
-    const r = options.readingsPerClaim;
-    const rows = i % 2 === 0 ? normalRows(r, i % 500) : [...normalRows(r - 1, i % 500), failures[i % failures.length]];
-    const bundle = await makeBundle({
-      deviceKey: device,
-      chainId: BigInt(s.triad.chainId),
-      registry: s.addresses.registry,
-      rows,
-      incidentAt,
-    });
-    prepared.push({ policyId, hash: bundle.hash, uri: evidence.put(bundle.bytes).uri, incidentAt });
+    const { rows, genuine } = claimRows(i, r);
+    const bundle = await makeAnchoredBundle({ deviceKey: device, chainId, anchorer, rows, incidentAt, window });
+    prepared.push({ policyId, hash: bundle.hash, uri: evidence.put(bundle.bytes).uri, incidentAt, genuine });
   }
-  progress(`oracle: ${total} evidence bundles of ${options.readingsPerClaim} signed readings stored in the evidence server`);
+  progress(
+    `oracle: ${total} anchored evidence bundles (${r} readings in each window, plus the readings before and after) stored in the evidence server`,
+  );
   const fromBlock = (await ethers.provider.getBlockNumber()) + 1;
-  const filed = await mapLimit(prepared.slice(0, options.claims), FILING_CONCURRENCY, (p) => file(s, p));
+  const backlog = prepared.slice(0, options.claims);
+  const filed = await mapLimit(backlog, FILING_CONCURRENCY, (p) => file(s, p));
   progress(`oracle: ${filed.length} claims filed (the backlog)`);
-  return { backlog: filed.map((f) => f.claimId), live: prepared.slice(options.claims), fromBlock };
+  return {
+    backlog: filed.map((f) => f.claimId),
+    genuine: new Set(filed.filter((_, i) => backlog[i].genuine).map((f) => f.claimId.toString())),
+    live: prepared.slice(options.claims),
+    fromBlock,
+  };
 }
 
-function file(s: BenchSuite, p: PreparedClaim) {
-  return fileClaim(s.triad.claims.connect(s.holder), s.triad.token.connect(s.holder), {
-    policyId: p.policyId,
-    amount: CLAIM_AMOUNT,
-    incidentAt: p.incidentAt,
-    evidenceHash: p.hash,
-    evidenceURI: p.uri,
-  });
+/**
+ * Files `p` (the holder approved the claims contract for every deposit at set-up). Its gas limit is the estimate plus
+ * a quarter: the daemons' verdicts are mined between a filing's estimate and its transaction and change state the
+ * filing reads, and a filing sent with the bare estimate failed that way in the committee's latency phase (a revert
+ * without a reason).
+ */
+async function file(s: BenchSuite, p: PreparedClaim): Promise<{ claimId: bigint }> {
+  const claims = s.triad.claims.connect(s.holder);
+  const args = [p.policyId, CLAIM_AMOUNT, p.incidentAt, p.hash, p.uri] as const;
+  const gasLimit = ((await claims.fileClaim.estimateGas(...args)) * 5n) / 4n;
+  const receipt = (await (await claims.fileClaim(...args, { gasLimit })).wait())!;
+  return { claimId: findEvent(claims, receipt, "ClaimFiled").args.claimId as bigint };
 }
 
 /**
@@ -251,10 +308,12 @@ export async function runOracle(
     // ---------------------------------------------------------------- latency: claims one at a time
     const filedAt = new Map<string, number>();
     const live: bigint[] = [];
+    const genuine = new Set(workload.genuine);
     for (const p of workload.live) {
       const { claimId } = await file(s, p);
       filedAt.set(claimId.toString(), performance.now());
       live.push(claimId);
+      if (p.genuine) genuine.add(claimId.toString());
       await new Promise((r) => setTimeout(r, options.latencyGapMs));
     }
     await waitUntil(live, "the latency claims");
@@ -263,10 +322,17 @@ export async function runOracle(
       `${label(args)}: ${live.length} claims filed one at a time every ${options.latencyGapMs} ms, p50 ${percentile(latencies, 50).toFixed(0)} ms`,
     );
 
-    // The chain agrees: every claim decided.
+    // The chain agrees: every claim decided, and as its telemetry shows — genuine claims approved, the others
+    // rejected for want of a failure (not for their evidence): the benchmark measured real decisions.
     for (const id of [...workload.backlog, ...live]) {
       const claim = await s.triad.claims.getClaim(id);
       if (Number(claim.status) === 1) throw new Error(`claim ${id} is still Filed after the run`);
+      const expected = genuine.has(id.toString()) ? { approved: true, reason: APPROVED } : { approved: false, reason: NO_FAILURE_DETECTED };
+      if (claim.approved !== expected.approved || claim.reason !== expected.reason) {
+        throw new Error(
+          `claim ${id} (${expected.approved ? "a persisting failure" : "normal telemetry"}) was decided approved=${claim.approved} with reason ${claim.reason}, expected approved=${expected.approved} with reason ${expected.reason}`,
+        );
+      }
     }
     const loads = os.loadavg();
     return {

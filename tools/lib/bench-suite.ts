@@ -104,16 +104,20 @@ export async function insureDevices(
   const claims = s.triad.claims.connect(s.holder);
   const token = s.triad.token.connect(s.holder);
   const keys = Array.from({ length: args.count }, (_, i) => benchDeviceKey(args.tag, i));
-  const insured = await mapLimit(keys, SETUP_CONCURRENCY, async (device) => {
-    await registerDevice(registry, { deviceKey: device, validForSeconds: 86_400 });
+  await mapLimit(keys, SETUP_CONCURRENCY, (device) => registerDevice(registry, { deviceKey: device, validForSeconds: 86_400 }));
+  // Policies one at a time: a purchase's gas depends on what the purchases before it stored (on a fresh deployment the
+  // fourth costs about 2,600 more than the second), so an estimate made while other purchases are in flight can fall
+  // short and the purchase run out of gas.
+  const insured: { device: Wallet; policyId: bigint }[] = [];
+  for (const device of keys) {
     const { policyId } = await buyPolicy(claims, token, {
       productId: args.productId,
       device: device.address,
       coverage: args.coverage,
       durationSeconds: args.durationSeconds ?? 30n * 86_400n,
     });
-    return { device, policyId };
-  });
+    insured.push({ device, policyId });
+  }
   const product = await s.triad.claims.getProduct(args.productId);
   await time.increase(product.waitingPeriod + 2n * 3_600n);
   return insured;

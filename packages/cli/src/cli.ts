@@ -4,14 +4,15 @@
  * Promise<result>` in its group's module (devices, market, insurance, evidence, chain); the result is printed as
  * human lines or, with `--json`, as one JSON object.
  *
- * Exit codes: 0 success; 1 the command failed (a bad value, a refused transaction: one `error: …` line on stderr);
- * 2 the command line cannot be parsed (unknown command or option, a required option missing). `DEBUG=1` prints the
- * underlying error after the error line.
+ * A failure is one `error: <sentence>` line on stderr, or with `--json` one object `{"error":{"code","message",
+ * "details"}}` on stdout, and an exit code by class (lib/common.ts EXIT_CODES: 1 failed, 2 usage, 3 not found,
+ * 4 refused, 5 network). `--verbose` adds the underlying error with its stack trace; nothing else ever prints one.
  */
 import { readFileSync, realpathSync } from "node:fs";
 import { inspect, parseArgs } from "node:util";
 import { JsonRpcProvider, type JsonRpcApiProvider } from "ethers";
 import { chainCommands } from "./chain.ts";
+import { claimCheckCommands } from "./claim-check.ts";
 import { deviceCommands } from "./devices.ts";
 import { evidenceCommands } from "./evidence.ts";
 import { insuranceCommands } from "./insurance.ts";
@@ -25,15 +26,17 @@ import {
   type CommandSpec,
   type OptionSpec,
 } from "./lib/command.ts";
-import { CliError, describeError, fail, oneLine, usage } from "./lib/common.ts";
-import { createContext, type AccountChoice } from "./lib/context.ts";
+import { fail, oneLine, toCliError, usage } from "./lib/common.ts";
+import { createContext, type AccountChoice, type Context, type ProgressOutput } from "./lib/context.ts";
 import { marketCommands } from "./market.ts";
 
-/** Every command, in help order (evidence:build next to the policy and claim commands it serves). */
+/** Every command, in help order (evidence:build and claim:check next to the policy and claim commands they serve). */
 export const COMMANDS: readonly CommandSpec[] = [
   ...deviceCommands,
   ...marketCommands,
-  ...insuranceCommands.flatMap((c) => (c.name === "policy:buy" ? [c, ...evidenceCommands] : [c])),
+  ...insuranceCommands.flatMap((c) =>
+    c.name === "policy:buy" ? [c, ...evidenceCommands] : c.name === "claim:file" ? [...claimCheckCommands, c] : [c],
+  ),
   ...chainCommands,
 ];
 
@@ -47,6 +50,8 @@ Services (each with its own --help):
 
 interface Writable {
   write(chunk: string): unknown;
+  /** A terminal (progress output goes only there). */
+  isTTY?: boolean;
 }
 
 export interface RunCliOptions {
@@ -59,13 +64,23 @@ export interface RunCliOptions {
   network?: string;
   stdout?: Writable;
   stderr?: Writable;
+  /**
+   * Where progress lines of slow steps go (default: stderr when it is a terminal and the output is not --json);
+   * `null` turns them off.
+   */
+  progress?: ProgressOutput | null;
 }
 
 /** Runs one command line (without the program name); resolves with the exit code. Never throws. */
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
+  // Known before parsing, so that even a command line that cannot be parsed fails in the form asked for.
+  const json = argv.includes("--json");
+  const verbose = argv.includes("--verbose");
   let own: JsonRpcProvider | undefined;
+  let ctx: Context | undefined;
+  let network: string | undefined;
   try {
     const [name, ...rest] = argv;
     if (name === undefined) usage("no command given (run triad --help for the list of commands)");
@@ -88,19 +103,20 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       return 0;
     }
     const rpcUrl = line.rpcUrl ?? (process.env.TRIAD_RPC_URL || DEFAULT_RPC_URL);
+    network = options.network ?? (options.provider ? "(in-process)" : rpcUrl);
     const provider = options.provider ?? (own = await connect(rpcUrl));
-    const ctx = createContext({
-      provider,
-      network: options.network ?? (options.provider ? "(in-process)" : rpcUrl),
-      account: line.account,
-    });
+    const progress = options.progress === null || json ? undefined : (options.progress ?? (stderr.isTTY ? stderr : undefined));
+    ctx = createContext({ provider, network, account: line.account, progress });
     const result = await spec.run(ctx, line.args);
     stdout.write(render(result, line.json));
     return 0;
   } catch (err) {
-    stderr.write(`error: ${oneLine(describeError(err))}\n`);
-    if (process.env.DEBUG) stderr.write(`${inspect(err, { depth: 6 })}\n`);
-    return err instanceof CliError ? err.exitCode : 1;
+    const explain = ctx ? await ctx.explainContext().catch(() => ({})) : {};
+    const error = toCliError(err, { ...explain, network });
+    if (json) stdout.write(`${jsonLine({ error: { code: error.code, message: oneLine(error.message), details: error.details } })}\n`);
+    else stderr.write(`error: ${oneLine(error.message)}\n`);
+    if (verbose) stderr.write(`${inspect(error.cause ?? error, { depth: 6 })}\n`);
+    return error.exitCode;
   } finally {
     own?.destroy();
   }
@@ -120,9 +136,14 @@ function version(): string {
   }
 }
 
-/** The result as human lines, or one JSON line (bigint values as decimal strings). */
+/** One JSON line, bigint values as decimal strings. */
+function jsonLine(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+/** The result as human lines, or one JSON line. */
 function render(result: CommandResult, json: boolean): string {
-  if (json) return `${JSON.stringify(result.data, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}\n`;
+  if (json) return `${jsonLine(result.data)}\n`;
   return result.lines.map((l) => `${l}\n`).join("");
 }
 
@@ -216,6 +237,8 @@ async function connect(url: string): Promise<JsonRpcProvider> {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     fail(
       `cannot reach a JSON-RPC node at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message} (start one, e.g. npx hardhat node, or pass --rpc-url)`,
+      "NETWORK_UNREACHABLE",
+      { url },
     );
   }
   // cacheTimeout -1: a command reads state again after its own transactions and must see the new values.

@@ -4,35 +4,59 @@
  * {@link createContext} context.
  */
 export { COMMANDS, DEFAULT_RPC_URL, main, runCli, type RunCliOptions } from "./cli.ts";
-export { createContext, type AccountChoice, type Context, type ContextParams } from "./lib/context.ts";
+export { createContext, type AccountChoice, type Context, type ContextParams, type ProgressOutput } from "./lib/context.ts";
 export { commandHelp, mainHelp, type CommandResult, type CommandSpec, type OptionSpec } from "./lib/command.ts";
 export {
   CliError,
+  EXIT_CODES,
   UsageError,
   checkPrivateKey,
-  contractErrors,
-  decodeCustomError,
   describeError,
+  toCliError,
   formatAmount,
   parseAddress,
   parseAmount,
   parsePrivateKey,
   parseUint,
 } from "./lib/common.ts";
-export { deviceRegister, deviceResume, deviceRevoke, deviceShow, deviceSuspend, readingsAnchor } from "./devices.ts";
-export { marketAccess, marketBuy, marketDeliver, marketList, marketRefund, marketWithdraw } from "./market.ts";
+export {
+  deviceGateway,
+  deviceList,
+  deviceRegister,
+  deviceResume,
+  deviceRevoke,
+  deviceShow,
+  deviceSuspend,
+  readingsAnchor,
+  readingsList,
+} from "./devices.ts";
+export {
+  marketAccess,
+  marketBuy,
+  marketDeliver,
+  marketList,
+  marketListings,
+  marketPurchases,
+  marketRefund,
+  marketShow,
+  marketWithdraw,
+} from "./market.ts";
 export {
   DEFAULT_EVIDENCE_STORE,
   claimAppeal,
   claimFile,
+  claimList,
   claimSettle,
   claimShow,
   policyBuy,
+  policyList,
+  policyShow,
   poolCancelWithdrawal,
   poolClaimWithdrawal,
   poolDeposit,
   poolRequestWithdrawal,
   poolShow,
 } from "./insurance.ts";
-export { evidenceBuild } from "./evidence.ts";
+export { evidenceBuild, shippedModelWindow, type EvidenceBuildArgs, type EvidenceWindow } from "./evidence.ts";
+export { claimCheck, type ClaimCheckArgs } from "./claim-check.ts";
 export { chainAdvance } from "./chain.ts";

@@ -5,9 +5,11 @@ import { connection, ethers } from "@triad/devkit/network";
 import { encryptKeystoreJsonSync, type Wallet } from "ethers";
 import { COMMANDS, runCli } from "../src/cli.ts";
 import { allOptions } from "../src/lib/command.ts";
+import { EXIT_CODES } from "../src/lib/common.ts";
 import {
   NETWORK,
   deployTriadForTasks,
+  EXIT,
   expectOneError,
   expectSuccess,
   loadTaskFixture,
@@ -91,9 +93,15 @@ describe("triad command line", function () {
           "TRIAD_PRIVATE_KEY",
           "TRIAD_KEYSTORE_PASSWORD",
           "TRIAD_DEPLOYMENTS_DIR",
+          "--verbose",
+          "Exit codes",
+          ...Object.keys(EXIT_CODES),
         ]) {
           expect(run.stdout).to.contain(text);
         }
+        // Each exit code is documented with the error codes of its class.
+        for (const [code, exit] of Object.entries(EXIT_CODES))
+          expect(run.stdout).to.match(new RegExp(`\\n  ${exit}  [^\\n]+\\n {7}[^\\n]*\\b${code}\\b`));
       }
     });
 
@@ -138,7 +146,7 @@ describe("triad command line", function () {
         [["device:show", "--device", device, "--device", device], "--device is given twice"],
         [["device:show", "--device", device, "--json=yes"], "--json takes no value"],
         [
-          ["evidence:build", "--device-key", testKey("cli/k"), "--csv", "x.csv", "--out", "y.json", "--from", "1"],
+          ["evidence:build", "--dataset", "x.json", "--incident-at", "1", "--out", "y.json", "--from", "1"],
           "unknown option --from for evidence:build",
         ],
         [
@@ -165,9 +173,9 @@ describe("triad command line", function () {
       const url = `http://127.0.0.1:${await closedPort()}`;
       const device = testWallet("cli/device").address;
       const byOption = await triad(["device:show", "--device", device, "--rpc-url", url], { provider: false });
-      expectOneError(byOption, `cannot reach a JSON-RPC node at ${url}: ECONNREFUSED`);
+      expectOneError(byOption, `cannot reach a JSON-RPC node at ${url}: ECONNREFUSED`, EXIT.NETWORK);
       const byEnv = await triad(["device:show", "--device", device], { provider: false, env: { TRIAD_RPC_URL: url } });
-      expectOneError(byEnv, `cannot reach a JSON-RPC node at ${url}`);
+      expectOneError(byEnv, `cannot reach a JSON-RPC node at ${url}`, EXIT.NETWORK);
       expectOneError(
         await triad(["device:show", "--device", device, "--rpc-url", "localhost:8545"], { provider: false }),
         '--rpc-url must be an http:// or https:// URL, got "localhost:8545"',
@@ -282,7 +290,7 @@ describe("triad command line", function () {
       expect(after.timestamp).to.be.at.least(before.timestamp + 3600);
       expect(run.json).to.deep.equal({ seconds: "3600", timestamp: after.timestamp });
       const human = expectSuccess(await runTask("chain:advance", { seconds: "1" }));
-      expect(human.stdout).to.match(/^Chain time is now \d{4}-\d\d-\d\dT[\d:.]+Z \(\d+\)\n$/);
+      expect(human.stdout).to.match(/^Chain time is now \d{4}-\d\d-\d\dT[\d:]+Z \(\d+\), \d+ s later\n$/);
       expectOneError(await runTask("chain:advance", { seconds: "0" }), "--seconds must be at least 1, got 0");
     });
 
@@ -304,7 +312,7 @@ describe("triad command line", function () {
         stderr: { write: (s: string) => void (stderr += s) },
       });
       provider.destroy();
-      expect(code).to.equal(1);
+      expect(code).to.equal(EXIT.NETWORK);
       expect(stderr).to.equal(
         `error: chain:advance only works on a local chain (a Hardhat or Anvil node): network ${NETWORK} (chain 31337) does not answer evm_increaseTime\n`,
       );
@@ -313,16 +321,38 @@ describe("triad command line", function () {
   });
 
   describe("errors", function () {
-    it("DEBUG=1 prints the underlying error after the one error line", async function () {
+    it("--verbose (and nothing else, not even DEBUG) adds the underlying error with its stack trace", async function () {
       await loadTaskFixture(deployTriadForTasks);
       const device = testWallet("cli/unregistered").address;
-      const quiet = await triad(["device:suspend", "--device", device, "--from", "3"], { env: { DEBUG: undefined } });
-      const message = expectOneError(quiet, /^reverted: /);
-      const debug = await triad(["device:suspend", "--device", device, "--from", "3"], { env: { DEBUG: "1" } });
-      expect(debug.exitCode).to.equal(1);
-      const lines = debug.stderr.trimEnd().split("\n");
+      const argv = ["device:suspend", "--device", device, "--from", "3"];
+      const quiet = await triad(argv, { env: { DEBUG: "1" } });
+      const message = expectOneError(quiet, `device ${device} is not registered`, EXIT.NOT_FOUND);
+      const verbose = await triad([...argv, "--verbose"]);
+      expect(verbose.exitCode).to.equal(EXIT.NOT_FOUND);
+      const lines = verbose.stderr.trimEnd().split("\n");
       expect(lines[0]).to.equal(`error: ${message}`);
-      expect(lines.length).to.be.greaterThan(1);
+      expect(lines.some((l) => /^\s+at /.test(l))).to.equal(true);
+    });
+
+    it("a contract's refusal is its error's sentence (tokens, names, dates), exit code 4; with --json one object", async function () {
+      const { signers } = await loadTaskFixture(deployTriadForTasks);
+      const key = testWallet("cli/refused");
+      expectSuccess(await triad(["device:register", "--device-key", key.privateKey, "--from", "1"]));
+      const human = await triad(["device:resume", "--device", key.address, "--from", "1"]);
+      expectOneError(human, `device ${key.address} is already Active`, EXIT.REFUSED);
+      const json = await triad(["device:resume", "--device", key.address, "--from", "1", "--json"]);
+      expectOneError(json, `device ${key.address} is already Active`, EXIT.REFUSED);
+      expect(JSON.parse(json.stdout)).to.deep.equal({
+        error: {
+          code: "CONTRACT_REFUSED",
+          message: `device ${key.address} is already Active`,
+          details: { error: "DeviceInvalidStatusTransition", args: { device: key.address, current: "1", requested: "1" } },
+        },
+      });
+      const stranger = await triad(["device:suspend", "--device", key.address, "--from", "3", "--json"]);
+      expect(JSON.parse(stranger.stdout).error.message).to.equal(
+        `you (${signers.stranger.address}) may not manage device ${key.address}: only its owner or an admin can`,
+      );
     });
   });
 });

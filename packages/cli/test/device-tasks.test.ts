@@ -8,6 +8,7 @@ import {
   DeviceStatus as DeviceStatusNames,
   deviceRegistryDomain,
   enumValues,
+  formatTimestamp,
   parseAi4iCsv,
   prepareReadingBatch,
   registerDevice,
@@ -19,6 +20,7 @@ import { saveDeployment } from "@triad/sdk/node";
 import {
   ai4iCsv,
   deployTriadForTasks,
+  EXIT,
   expectOneError,
   expectSuccess,
   loadTaskFixture,
@@ -92,7 +94,7 @@ describe("device tasks", function () {
     it("refuses a device that is already registered, naming its owner", async function () {
       const { deviceKey, owner } = await loadTaskFixture(registeredDeviceFixture);
       const run = await runTask("device:register", { deviceKey: deviceKey.privateKey });
-      expectOneError(run, `device ${deviceKey.address} is already registered (owner ${owner.address}, Active)`);
+      expectOneError(run, `device ${deviceKey.address} is already registered (owner ${owner.address}, Active)`, EXIT.REFUSED);
     });
 
     it("refuses a malformed --device-key without echoing it", async function () {
@@ -133,8 +135,9 @@ describe("device tasks", function () {
         `  owner       ${owner.address}`,
         `  schema      ${AI4I_SCHEMA}`,
         `  metadata    ipfs://triad/device-metadata (${d.metadataHash})`,
-        `  registered  ${new Date(Number(d.registeredAt) * 1000).toISOString()}`,
-        "  next seq    0",
+        `  registered  ${formatTimestamp(d.registeredAt, (await ethers.provider.getBlock("latest"))!.timestamp)}`,
+        `  next seq    0 (readings:list --device ${device} shows its anchored batches)`,
+        "  gateways    none: only the owner anchors its readings (device:gateway authorises a gateway)",
       ]);
     });
 
@@ -155,13 +158,14 @@ describe("device tasks", function () {
         registeredAt: Number(d.registeredAt),
         nextSeq: "0",
         pendingOwner: ethers.ZeroAddress,
+        gateways: [],
       });
     });
 
     it("reports an unregistered device and a malformed address in one line each, even one with a line break", async function () {
       await loadTaskFixture(deviceTasksFixture);
       const unknown = testWallet("devices/unknown").address;
-      expectOneError(await runTask("device:show", { device: unknown }), `device ${unknown} is not registered`);
+      expectOneError(await runTask("device:show", { device: unknown }), `device ${unknown} is not registered`, EXIT.NOT_FOUND);
       expectOneError(await runTask("device:show", { device: "0x1234" }), '--device must be a 0x-prefixed 20-byte address, got "0x1234"');
       // A line break in the value is escaped: still one line.
       expectOneError(await runTask("device:show", { device: "0x12\r\nab" }), String.raw`got "0x12\r\nab"`);
@@ -193,7 +197,11 @@ describe("device tasks", function () {
       const { registry, device, signers } = await loadTaskFixture(registeredDeviceFixture);
       for (const task of ["device:suspend", "device:revoke"]) {
         const run = await runTask(task, { device, from: signers.stranger.address });
-        expectOneError(run, `reverted: DeviceUnauthorized(${device}, ${signers.stranger.address})`);
+        expectOneError(
+          run,
+          `you (${signers.stranger.address}) may not manage device ${device}: only its owner or an admin can`,
+          EXIT.REFUSED,
+        );
       }
       expect((await registry.ownerAndStatus(device)).status).to.equal(DeviceStatus.Active);
     });
@@ -202,14 +210,18 @@ describe("device tasks", function () {
       const { registry, device } = await loadTaskFixture(registeredDeviceFixture);
       expectSuccess(await runTask("device:suspend", { device })); // account 0: the admin
       expect((await registry.getDevice(device)).adminHold).to.equal(true);
-      expectOneError(await runTask("device:resume", { device, from: "1" }), `reverted: DeviceAdminHold(${device})`);
+      expectOneError(
+        await runTask("device:resume", { device, from: "1" }),
+        `device ${device} is under an admin hold: only an admin can resume it`,
+        EXIT.REFUSED,
+      );
       expect((await registry.ownerAndStatus(device)).status).to.equal(DeviceStatus.Suspended);
     });
 
     it("resuming an Active device names the invalid transition", async function () {
       const { device } = await loadTaskFixture(registeredDeviceFixture);
       const run = await runTask("device:resume", { device, from: "1" });
-      expectOneError(run, `reverted: DeviceInvalidStatusTransition(${device}, 1, 1)`);
+      expectOneError(run, `device ${device} is already Active`, EXIT.REFUSED);
     });
 
     it("refuses a --from that is not a local account", async function () {
@@ -279,7 +291,7 @@ describe("device tasks", function () {
       const { deviceKey, device, csv } = await loadTaskFixture(registeredDeviceFixture);
       expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, force: true, from: "1" }));
       const run = expectSuccess(await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, force: true, from: "1" }));
-      expect(run.stdout).to.contain(`Anchored ${ROWS} readings of ${device} (seq ${ROWS}..${2 * ROWS - 1})`);
+      expect(run.stdout).to.contain(`Anchored ${ROWS} readings of ${device} (seq ${ROWS}..${2 * ROWS - 1}, one a minute from `);
       expect(run.stdout).to.contain(`.seq${ROWS}-${2 * ROWS - 1}.readings.json`);
       expect(run.stdout).to.match(/root 0x[0-9a-f]{64}, gas \d+/);
     });
@@ -290,7 +302,11 @@ describe("device tasks", function () {
 
       const run = await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, startSeq: "1", force: true, from: "1" });
 
-      expectOneError(run, `reverted: AnchorInvalidRange(${device}, 1, ${ROWS}, ${ROWS})`);
+      expectOneError(
+        run,
+        `readings 1..${ROWS} of device ${device} cannot be anchored: a batch runs forwards and starts at seq ${ROWS} or later`,
+        EXIT.REFUSED,
+      );
       expect((await registry.getDevice(device)).nextSeq).to.equal(BigInt(ROWS));
     });
 
@@ -305,7 +321,7 @@ describe("device tasks", function () {
       expectSuccess(await runTask("device:suspend", { device, from: "1" }));
       // (--force: an earlier test of this suite kept the same seq range's readings file next to the fixture's CSV)
       const run = await runTask("readings:anchor", { deviceKey: deviceKey.privateKey, csv, force: true, from: "1" });
-      expectOneError(run, `reverted: DeviceNotActive(${device}, 2)`);
+      expectOneError(run, `device ${device} is Suspended: this needs an Active device`, EXIT.REFUSED);
     });
 
     it("reports a missing CSV, a wrong header, a CSV without rows and an unregistered device in one line each", async function () {
@@ -325,7 +341,7 @@ describe("device tasks", function () {
 
       const stranger = testWallet("devices/unregistered");
       const run = await runTask("readings:anchor", { deviceKey: stranger.privateKey, csv });
-      expectOneError(run, `device ${stranger.address} is not registered (run device:register first)`);
+      expectOneError(run, `device ${stranger.address} is not registered (run device:register first)`, EXIT.NOT_FOUND);
     });
   });
 
@@ -341,9 +357,13 @@ describe("device tasks", function () {
           ["readings:anchor", { deviceKey: deviceKey.privateKey, csv }],
         ];
         for (const [task, args] of calls) {
-          const message = expectOneError(await runTask(task, args), "no deployment for chain 31337");
+          const message = expectOneError(
+            await runTask(task, args),
+            "no Triad deployment is recorded for chain 31337 (the node at hardhat)",
+            EXIT.NETWORK,
+          );
           expect(message, task).to.contain(path.join(empty, "31337.json"));
-          expect(message, task).to.match(/— network hardhat$/);
+          expect(message, task).to.contain("deploy with npm run deploy -- --network localhost");
         }
       });
       expect(existsSync(path.join(empty, "31337.json"))).to.equal(false);
@@ -356,7 +376,7 @@ describe("device tasks", function () {
       const file = saveDeployment(record, dir);
       writeFileSync(file, readFileSync(file, "utf8").replace('"chainId": 31337', '"chainId": 1'));
       await withDeploymentsDir(dir, async () => {
-        expectOneError(await runTask("device:show", { device }), "is for chain 1, not 31337");
+        expectOneError(await runTask("device:show", { device }), "is for chain 1, not 31337", EXIT.NETWORK);
       });
     });
   });

@@ -8,6 +8,7 @@ import { deployTriad } from "@triad/devkit";
 import { AI4I_COLUMNS } from "@triad/sdk";
 import { saveDeployment } from "@triad/sdk/node";
 import { runCli } from "../src/cli.ts";
+import { EXIT_CODES } from "../src/lib/common.ts";
 
 const { loadFixture } = networkHelpers;
 
@@ -26,7 +27,7 @@ export const NETWORK = "hardhat";
 export interface TaskRun {
   stdout: string;
   stderr: string;
-  /** runCli's exit code: 0 success, 1 failure, 2 usage error. */
+  /** runCli's exit code: 0 success, else the failure's class ({@link EXIT}). */
   exitCode: number;
   // The commands' JSON output is not typed: tests read the fields they check.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -52,14 +53,11 @@ export function commandLine(name: string, args: Record<string, unknown> = {}): s
 
 /**
  * Runs `triad <name> <args…>` in-process with `runCli`, on a fresh ethers BrowserProvider over the in-process chain
- * (its accounts are the node-managed accounts `--from` picks), stdout and stderr captured. `DEBUG` is unset for the
- * run because it makes the CLI print the underlying error as well.
+ * (its accounts are the node-managed accounts `--from` picks), stdout and stderr captured.
  */
 export async function runTask(name: string, args: Record<string, unknown> = {}): Promise<TaskRun> {
-  const previousDebug = process.env.DEBUG;
   let stdout = "";
   let stderr = "";
-  delete process.env.DEBUG;
   // No request cache: a command reads state again right after its own transactions.
   const provider = new ethers.BrowserProvider(connection.provider, undefined, { cacheTimeout: -1 });
   let exitCode: number;
@@ -72,7 +70,6 @@ export async function runTask(name: string, args: Record<string, unknown> = {}):
     });
   } finally {
     provider.destroy();
-    if (previousDebug !== undefined) process.env.DEBUG = previousDebug;
   }
   const run: TaskRun = { stdout, stderr, exitCode };
   if (args.json === true && exitCode === 0) {
@@ -93,15 +90,32 @@ export function expectSuccess(run: TaskRun): TaskRun {
   return run;
 }
 
+/** Exit codes by class (lib/common.ts EXIT_CODES): 1 failed, 2 usage, 3 not found, 4 refused, 5 network. */
+export const EXIT = { FAILED: 1, USAGE: 2, NOT_FOUND: 3, REFUSED: 4, NETWORK: 5 } as const;
+
 /**
- * Asserts the CLI failure contract: nothing on stdout, exactly one line `error: …` on stderr, exit code 1 (2 for
- * a usage error: `exitCode`). Returns the message after `error: `; `pattern` must occur in it.
+ * Asserts the CLI failure contract: exit code `exitCode` (any failure with "any"), and exactly one line: `error: …`
+ * on stderr with nothing on stdout, or (a --json run) one JSON object `{"error":{"code","message","details"}}` on
+ * stdout with nothing on stderr, whose code is of the exit code's class. Never a stack trace. Returns the message;
+ * `pattern` must occur in it.
  */
-export function expectOneError(run: TaskRun, pattern?: RegExp | string, exitCode = 1): string {
-  expect(run.stdout, "stdout").to.equal("");
-  expect(run.exitCode, "exit code").to.equal(exitCode);
-  expect(run.stderr, "one error line").to.match(/^error: [^\r\n]+\n$/);
-  const message = run.stderr.slice("error: ".length, -1);
+export function expectOneError(run: TaskRun, pattern?: RegExp | string, exitCode: number | "any" = EXIT.FAILED): string {
+  if (exitCode === "any") expect(run.exitCode, "exit code").to.be.oneOf(Object.values(EXIT));
+  else expect(run.exitCode, `exit code (${run.stderr || run.stdout})`).to.equal(exitCode);
+  let message: string;
+  if (run.stdout !== "") {
+    expect(run.stderr, "stderr of a --json failure").to.equal("");
+    expect(run.stdout, "one JSON line").to.match(/^\{[^\r\n]+\}\n$/);
+    const parsed = JSON.parse(run.stdout) as { error: { code: keyof typeof EXIT_CODES; message: string; details: object } };
+    expect(Object.keys(parsed)).to.deep.equal(["error"]);
+    expect(Object.keys(parsed.error)).to.deep.equal(["code", "message", "details"]);
+    expect(EXIT_CODES[parsed.error.code], `the class of ${parsed.error.code}`).to.equal(run.exitCode);
+    message = parsed.error.message;
+  } else {
+    expect(run.stderr, "one error line").to.match(/^error: [^\r\n]+\n$/);
+    message = run.stderr.slice("error: ".length, -1);
+  }
+  expect(message, "no stack trace").not.to.match(/\n|^\s+at |Error: /);
   if (typeof pattern === "string") expect(message).to.contain(pattern);
   else if (pattern) expect(message).to.match(pattern);
   return message;
@@ -183,6 +197,28 @@ export function ai4iCsv(rows: number): string {
   const lines = readFileSync(AI4I_FILE, "utf8").split(/\r?\n/);
   expect(lines[0]).to.equal(AI4I_COLUMNS.join(","));
   return lines.slice(0, rows + 1).join("\n") + "\n";
+}
+
+/**
+ * Seconds from the first reading of an {@link incidentCsv} (as readings:anchor signs it: one a minute) to the first
+ * failure reading: the incident.
+ */
+export const INCIDENT_OFFSET = 720n;
+
+/**
+ * The telemetry of an incident as an AI4I CSV, 33 rows: 12 rows of a machine running normally, then (with
+ * `failure`) 5 real power failures in a row, then 16 normal rows; without `failure`, 33 normal rows. Signed one a
+ * minute, the readings around the failure cover the shipped model's window (600 s before, 900 s after) with a reading
+ * to spare on each side, and the failure persists long enough for the claim rule (4 readings over 180 s).
+ */
+export function incidentCsv(failure: boolean): string {
+  const [header, ...rows] = readFileSync(AI4I_FILE, "utf8").trim().split(/\r?\n/);
+  const columns = header.split(",");
+  const field = (row: string, name: string) => row.split(",")[columns.indexOf(name)];
+  const normal = rows.filter((r) => field(r, "Machine failure") === "0");
+  const failures = rows.filter((r) => field(r, "PWF") === "1");
+  const body = failure ? [...normal.slice(0, 12), ...failures.slice(0, 5), ...normal.slice(12, 28)] : normal.slice(0, 33);
+  return [header, ...body].join("\n") + "\n";
 }
 
 /** Writes `content` to `name` in a fresh temp folder and returns the path. */

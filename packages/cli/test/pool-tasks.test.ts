@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { networkHelpers } from "@triad/devkit/network";
-import { deployTriadForTasks, expectOneError, expectSuccess, loadTaskFixture, runTask, useTaskEnvironment } from "./fixtures.ts";
+import { EXIT, deployTriadForTasks, expectOneError, expectSuccess, loadTaskFixture, runTask, useTaskEnvironment } from "./fixtures.ts";
 
 const { time } = networkHelpers;
 
@@ -23,10 +23,14 @@ describe("triad pool:* (ERC-7540 withdrawals)", function () {
     const lp = signers.seller.address;
     const shares = await pool.balanceOf(lp);
 
-    expectOneError(await runTask("pool:claim-withdrawal", { from: LP }), "you have no withdrawal request");
+    expectOneError(await runTask("pool:claim-withdrawal", { from: LP }), "you have no withdrawal request", EXIT.REFUSED);
     expectOneError(await runTask("pool:request-withdrawal", { from: LP }), "give --amount <tokens> or --all");
     expectOneError(await runTask("pool:request-withdrawal", { amount: "1", all: true, from: LP }), "give either --amount or --all");
-    expectOneError(await runTask("pool:request-withdrawal", { amount: "1001", from: LP }), "request at most that");
+    expectOneError(
+      await runTask("pool:request-withdrawal", { amount: "1001", from: LP }),
+      "your shares are worth 1000 tUSD: request at most that",
+      EXIT.REFUSED,
+    );
 
     const requested = expectSuccess(await runTask("pool:request-withdrawal", { amount: "400", from: LP, json: true })).json;
     expect(BigInt(requested.assetsAtRequest)).to.equal(400n * UNIT);
@@ -34,19 +38,23 @@ describe("triad pool:* (ERC-7540 withdrawals)", function () {
     expect(shown.request).to.include({ shares: requested.shares, pending: requested.shares, claimable: "0" });
     expect(shown.maxWithdraw).to.equal("0");
     expect(shown.withdrawalCooldown).to.equal(Number(await pool.withdrawalCooldown()));
-    expectOneError(await runTask("pool:claim-withdrawal", { from: LP }), "your request is claimable from");
+    expectOneError(await runTask("pool:claim-withdrawal", { from: LP }), "your request is claimable from", EXIT.REFUSED);
 
     const cancelled = expectSuccess(await runTask("pool:cancel-withdrawal", { from: LP, json: true })).json;
     expect(cancelled.shares).to.equal(requested.shares);
     expect(await pool.balanceOf(lp)).to.equal(shares);
-    expectOneError(await runTask("pool:cancel-withdrawal", { from: LP }), "you have no withdrawal request to cancel");
+    expectOneError(await runTask("pool:cancel-withdrawal", { from: LP }), "you have no withdrawal request to cancel", EXIT.REFUSED);
 
     const all = expectSuccess(await runTask("pool:request-withdrawal", { all: true, from: LP, json: true })).json;
     expect(BigInt(all.shares)).to.equal(shares);
     await time.increaseTo(BigInt(all.claimableAt));
     const part = expectSuccess(await runTask("pool:claim-withdrawal", { amount: "100", from: LP, json: true })).json;
     expect(BigInt(part.assets)).to.equal(100n * UNIT);
-    expectOneError(await runTask("pool:claim-withdrawal", { amount: "901", from: LP }), "you can withdraw at most 900 tokens now");
+    expectOneError(
+      await runTask("pool:claim-withdrawal", { amount: "901", from: LP }),
+      "your request is worth 900 tUSD: you cannot withdraw 901 tUSD",
+      EXIT.REFUSED,
+    );
     const rest = expectSuccess(await runTask("pool:claim-withdrawal", { from: LP, json: true })).json;
     expect(BigInt(rest.assets)).to.equal(900n * UNIT);
     const after = expectSuccess(await runTask("pool:show", { from: LP, json: true })).json;

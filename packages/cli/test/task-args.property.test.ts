@@ -20,7 +20,7 @@ import {
 /**
  * Property-based checks of the CLI's argument handling: the parsers against simple models, and whole task
  * invocations with arbitrary argument values, which must either succeed or fail with exactly one `error:` line
- * and exit code 1 — never throw out of `runCli`, never print a stack or a second line.
+ * and the exit code of its class — never throw out of `runCli`, never print a stack or a second line.
  */
 
 const RUNS = { numRuns: 40 } as const;
@@ -68,6 +68,28 @@ const numberText = fc.oneof(
   anyText,
 );
 
+/** Amounts in scientific notation, usable or not ("1e3", "2.5e-3", "1e-7", "3e40"). */
+const exponentText = fc
+  .tuple(decimalDigits(1, 6), fc.option(decimalDigits(1, 6)), fc.constantFrom("e", "E"), fc.constantFrom("", "+", "-"), decimalDigits(1, 2))
+  .map(([i, f, e, sign, x]) => `${i}${f === null ? "" : `.${f}`}${e}${sign}${x}`);
+
+/**
+ * The model of an amount in base units: decimal digits, an optional fraction and an optional exponent, exact; undefined
+ * when it is not such a number or has more decimals than the token.
+ */
+function modelUnits(text: string, decimals: number): bigint | undefined {
+  const m = /^([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]{1,4}))?$/.exec(text.trim());
+  if (!m) return undefined;
+  let value = BigInt(m[1] + (m[2] ?? "")) * 10n ** BigInt(decimals + 40);
+  const exponent = Number(m[3] ?? 0) - (m[2] ?? "").length;
+  value = exponent >= 0 ? value * 10n ** BigInt(exponent) : value / 10n ** BigInt(-exponent);
+  const scale = 10n ** 40n;
+  // Exact only when nothing was cut off: compare with the value scaled back.
+  const exactValue = exponent >= 0 ? true : (BigInt(m[1] + (m[2] ?? "")) * 10n ** BigInt(decimals + 40)) % 10n ** BigInt(-exponent) === 0n;
+  if (!exactValue || value % scale !== 0n) return undefined;
+  return value / scale;
+}
+
 const addressText = fc.oneof(
   hexDigits(40).map((h) => `0x${h}`), // random case: mostly a bad checksum
   hexDigits(40).map((h) => `0x${h.toLowerCase()}`),
@@ -103,7 +125,7 @@ function expectCleanOutcome(run: TaskRun): "ok" | "error" {
     expect(run.stdout, "stdout of a successful run").not.to.equal("");
     return "ok";
   }
-  expectOneError(run);
+  expectOneError(run, undefined, "any");
   return "error";
 }
 
@@ -129,19 +151,21 @@ describe("task arguments (property-based)", function () {
       );
     });
 
-    it("parseAmount accepts whole tokens with at most `decimals` decimals and scales them exactly", function () {
+    it("parseAmount accepts whole tokens (an exponent allowed) with at most `decimals` decimals and scales them exactly", function () {
       fc.assert(
-        fc.property(numberText, fc.integer({ min: 0, max: 18 }), (text, decimals) => {
+        fc.property(fc.oneof(numberText, exponentText), fc.integer({ min: 0, max: 18 }), (text, decimals) => {
           const err = pluginErrorOf(() => parseAmount(text, "price", decimals));
-          const m = /^([0-9]+)(?:\.([0-9]+))?$/.exec(text.trim());
-          if (m && (m[2] ?? "").length <= decimals) {
+          const expected = modelUnits(text, decimals);
+          if (expected !== undefined) {
             expect(err).to.equal(undefined);
-            const units = parseAmount(text, "price", decimals);
-            expect(units >= 0n).to.equal(true);
-            // The model: the same number written canonically (no leading zeros, no trailing fractional zeros).
-            const int = m[1].replace(/^0+(?=\d)/, "");
-            const frac = (m[2] ?? "").replace(/0+$/, "");
-            expect(formatAmount(units, decimals)).to.equal(frac ? `${int}.${frac}` : int);
+            expect(parseAmount(text, "price", decimals)).to.equal(expected);
+            const m = /^([0-9]+)(?:\.([0-9]+))?$/.exec(text.trim());
+            if (m) {
+              // Without an exponent: the same number written canonically (no leading zeros, no trailing fractional zeros).
+              const int = m[1].replace(/^0+(?=\d)/, "");
+              const frac = (m[2] ?? "").replace(/0+$/, "");
+              expect(formatAmount(expected, decimals)).to.equal(frac ? `${int}.${frac}` : int);
+            }
           } else {
             expect(err?.message).to.match(/^--price (must be an amount|has more than \d+ decimals)/);
           }
@@ -221,7 +245,7 @@ describe("task arguments (property-based)", function () {
         fc.asyncProperty(deviceText, fc.constantFrom("device:show", "device:suspend"), async (text, task) => {
           const run = await runTask(task, { device: text, json: true });
           const outcome = expectCleanOutcome(run);
-          if (!isAddress(text)) expect(run.stderr).to.contain("--device must be a 0x-prefixed 20-byte address");
+          if (!isAddress(text)) expect(run.stdout + run.stderr).to.contain("--device must be a 0x-prefixed 20-byte address");
           if (task === "device:show" && isAddress(text)) {
             const registered = (await registry.ownerAndStatus(text)).status !== 0n;
             expect(outcome).to.equal(registered ? "ok" : "error");
@@ -246,7 +270,7 @@ describe("task arguments (property-based)", function () {
             expect(outcome).to.equal(exists ? "ok" : "error");
             if (exists) expect(run.json.listingId).to.equal(String(id));
           }
-          if (id === undefined) expect(run.stderr).to.contain("--listing must be a whole number");
+          if (id === undefined) expect(run.stdout + run.stderr).to.contain("--listing must be a whole number");
         }),
         TASK_RUNS,
       );
@@ -255,7 +279,8 @@ describe("task arguments (property-based)", function () {
     it("market:list with any --price lists exactly the positive prices of at most 6 decimals", async function () {
       const { market, sellersDevice, file } = await loadTaskFixture(propertyFixture);
       const priceText = fc.oneof(
-        fc.constantFrom("0", "1.1234567", "-1", "0.000001", "340282366920938463463374607431768.211455"),
+        fc.constantFrom("0", "1.1234567", "-1", "0.000001", "340282366920938463463374607431768.211455", "1e40", "2.5e-3", "1e-7"),
+        exponentText,
         numberText,
       );
       await fc.assert(
@@ -268,11 +293,11 @@ describe("task arguments (property-based)", function () {
             devices: sellersDevice,
             from: "1",
             force: true,
+            yes: true, // a price below one token needs it
             json: true,
           });
           const outcome = expectCleanOutcome(run);
-          const m = /^([0-9]+)(?:\.([0-9]+))?$/.exec(text.trim());
-          const units = m && (m[2] ?? "").length <= TOKEN_DECIMALS ? BigInt(m[1] + (m[2] ?? "").padEnd(TOKEN_DECIMALS, "0")) : undefined;
+          const units = modelUnits(text, TOKEN_DECIMALS);
           const listable = units !== undefined && units > 0n && units < 2n ** 128n;
           expect(outcome, `price ${JSON.stringify(text)}`).to.equal(listable ? "ok" : "error");
           expect(await market.listingCount()).to.equal(listable ? before + 1n : before);
@@ -295,8 +320,8 @@ describe("task arguments (property-based)", function () {
 
           expect(expectCleanOutcome(run)).to.equal(fresh ? "ok" : "error");
           if (fresh) expect(run.json.device).to.equal(address);
-          if (!usable) expect(run.stderr).to.contain("--device-key must be a ");
-          if (text.trim().length > 10) expect(run.stderr).not.to.contain(text.trim());
+          if (!usable) expect(run.stdout).to.contain("--device-key must be a ");
+          if (text.trim().length > 10) expect(run.stdout + run.stderr).not.to.contain(text.trim());
         }),
         TASK_RUNS,
       );

@@ -1,7 +1,15 @@
 import { ethers } from "./network.ts";
 import { Wallet, id, keccak256, toUtf8Bytes, type TypedDataDomain } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { AI4I_SCHEMA, claimsDomain, registerDevice as registerDeviceAction, sensorSchemaId, type DeviceMetadata } from "@triad/sdk";
+import {
+  AI4I_SCHEMA,
+  GatewayPolicy,
+  claimsDomain,
+  enumValue,
+  registerDevice as registerDeviceAction,
+  sensorSchemaId,
+  type DeviceMetadata,
+} from "@triad/sdk";
 import type { IClaimsInsurance } from "@triad/contracts";
 import type { DeviceRegistry } from "@triad/contracts";
 
@@ -26,7 +34,11 @@ export const LP_DEPOSIT = 100_000n * UNIT;
 export const WITHDRAWAL_COOLDOWN = 5n * DAY;
 export const HOLDER_FUNDS = 10_000n * UNIT;
 
-/** The fixture's standard product: 2-day appeal window. */
+/**
+ * The fixture's standard product: 2-day appeal window; readings must be anchored within an hour, by any gateway the
+ * device's owner authorised; a claim's incident window is [incidentAt − 600 s, incidentAt + 900 s] (the shipped
+ * model's window, docs/protocol.md §8.3).
+ */
 export const STANDARD_PRODUCT: IClaimsInsurance.ProductStruct = {
   maxCoverage: 10_000n * UNIT,
   deductible: 100n * UNIT,
@@ -38,7 +50,11 @@ export const STANDARD_PRODUCT: IClaimsInsurance.ProductStruct = {
   appealWindow: 2n * DAY,
   minDuration: 30n * DAY,
   maxDuration: 365n * DAY,
+  maxAnchorDelay: 3_600n,
+  incidentWindowBefore: 600n,
+  incidentWindowAfter: 900n,
   sensorSchema: sensorSchemaId(AI4I_SCHEMA),
+  gatewayPolicy: enumValue(GatewayPolicy, "AnyAuthorised"),
   active: true,
 };
 

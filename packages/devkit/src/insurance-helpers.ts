@@ -33,7 +33,8 @@ export function evidence(tag: string): { evidenceHash: string; evidenceURI: stri
 
 /**
  * Files a claim on `policyId`. By default the incident is one hour after the waiting period ends and the claim is
- * filed one hour after the incident (time is moved forward as needed).
+ * filed one hour after the incident (time is moved forward as needed), and the evidence is the claim's own (an
+ * evidence hash is filed at most once: the default tag names the policy and the claim id to come).
  */
 export async function fileClaim(
   fx: InsuranceFixture,
@@ -45,7 +46,7 @@ export async function fileClaim(
   const incidentAt = opts.incidentAt ?? policy.start + product.waitingPeriod + 3_600n;
   const now = BigInt(await time.latest());
   if (now < incidentAt + 3_600n) await time.increaseTo(incidentAt + 3_600n);
-  const { evidenceHash, evidenceURI } = evidence(opts.tag ?? `policy-${policyId}`);
+  const { evidenceHash, evidenceURI } = evidence(opts.tag ?? `policy-${policyId}-claim-${(await fx.claims.claimCount()) + 1n}`);
   await fx.claims.connect(opts.from ?? fx.holder).fileClaim(policyId, opts.amount ?? 1_000n * UNIT, incidentAt, evidenceHash, evidenceURI);
   return { claimId: await fx.claims.claimCount(), evidenceHash, evidenceURI, incidentAt };
 }
@@ -68,6 +69,7 @@ export async function verdictFor(
     approved,
     payout: approved ? c.amount : 0n,
     scoreBps: approved ? 9_100 : 1_200,
+    reason: approved ? 0 : 1, // 1 = NO_FAILURE_DETECTED (CLAIM_REASONS)
     deadline: c.assessmentDeadline,
     ...overrides,
   };

@@ -11,7 +11,7 @@ import type { OracleConfig, TickResult } from "@triad/oracle";
 import { createOracle } from "@triad/oracle";
 import { loadModel, type LoadedModel } from "@triad/oracle/model";
 import { deployInsuranceFixture } from "./insurance-fixtures.ts";
-import { makeBundle } from "./evidence-fixtures.ts";
+import { makeAnchoredBundle } from "./evidence-fixtures.ts";
 
 const { time } = networkHelpers;
 
@@ -43,7 +43,9 @@ export type OracleCommitteeSize = 1 | 3;
  * (`members`, `memberKeys`: exactly the committee's) are funded and connected, device A (the insurance fixture's device) and
  * device B registered to `holder`, and policy `policyId` on device A of the parametric product (no deductible, paid
  * in the verdict's transaction) past its waiting period, so readings of the last hour lie inside the policy period.
- * `bundle` signs AI4I rows as evidence; `fileClaim` files a claim; `insureNewDevice` adds a device with its policy.
+ * `gateway` is an account the holder authorised as a gateway (it anchors test readings as a real gateway would);
+ * `bundle` signs AI4I rows as anchored `triad.evidence/v2` evidence; `fileClaim` files a claim; `insureNewDevice` adds
+ * a device with its policy.
  * `loadFixture` needs one named function without parameters per configuration (it passes the connection as the first
  * argument): {@link deployOracleFixture} (1 of 1) or {@link deployOracleCommitteeFixture} (2 of 3).
  */
@@ -72,6 +74,10 @@ export async function createOracleFixture(committeeSize: OracleCommitteeSize) {
 
   const deviceA = base.deviceKey;
   const deviceB = new Wallet(id("triad/test/oracle/device/B"));
+  // The holder's gateway: it anchors the holder's devices' readings (one fleet anchor per bundle).
+  const gateway = new Wallet(id("triad/test/oracle/gateway"), ethers.provider);
+  await (await admin.sendTransaction({ to: gateway.address, value: 10n ** 20n })).wait();
+  await (await registry.connect(holder).setGateway(gateway.address, true)).wait();
   await registerDevice(registry.connect(holder), { deviceKey: deviceB });
   const policyId = await buyPolicy(deviceA.address);
   const policy = await claims.getPolicy(policyId);
@@ -85,18 +91,23 @@ export async function createOracleFixture(committeeSize: OracleCommitteeSize) {
     return claims.policyCount();
   }
 
-  /** A bundle of `rows` signed by `device` (default A), the last reading at `incidentAt` (default 10 minutes ago). */
+  /**
+   * An anchored v2 bundle of `rows` signed by `device` (default A), the last reading at `incidentAt`, with the
+   * readings just before and after the model's window, anchored now by `gateway` (or `anchorer`). The default
+   * `incidentAt` leaves the reading after the window two minutes in the past.
+   */
   async function bundle(
     rows: readonly Ai4iRow[],
-    options: { device?: Wallet; incidentAt?: bigint; startSeq?: bigint; interval?: bigint } = {},
+    options: { device?: Wallet; incidentAt?: bigint; startSeq?: bigint; interval?: bigint; anchorer?: Signer } = {},
   ) {
-    const incidentAt = options.incidentAt ?? BigInt(await time.latest()) - 600n;
-    const signed = await makeBundle({
+    const incidentAt = options.incidentAt ?? BigInt(await time.latest()) - BigInt(model.metadata.window.afterSeconds) - 120n;
+    const signed = await makeAnchoredBundle({
       deviceKey: options.device ?? deviceA,
       chainId,
-      registry: registryAddress,
+      anchorer: registry.connect(options.anchorer ?? gateway),
       rows,
       incidentAt,
+      window: model.metadata.window,
       startSeq: options.startSeq,
       interval: options.interval,
     });
@@ -142,6 +153,7 @@ export async function createOracleFixture(committeeSize: OracleCommitteeSize) {
     memberKeys: base.memberKeys.slice(0, committeeSize),
     deviceA,
     deviceB,
+    gateway,
     policyId,
     policy,
     chainId,

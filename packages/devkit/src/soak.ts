@@ -7,11 +7,15 @@
  *    finally stopped with SIGTERM;
  *  - a producer files claims on a live chain (interval mining on top of automine) while keeping the backlog — filed
  *    but not yet decided — bounded; each claim has its own insured device (parametric product: a finalising verdict
- *    pays in its own transaction) and a signed evidence bundle (half end in a failure row).
+ *    pays in its own transaction) and an anchored `triad.evidence/v2` bundle of real AI4I rows (the oracle
+ *    fixture's `bundle`): half are genuine claims, whose window ends in a failure that persists (five readings a
+ *    minute apart well past a failure limit, which the claim rule approves), half normal telemetry (rejected).
  *
- * Afterwards `soakFindings` lists every broken promise: a claim not decided, decided or settled more than once, paid
- * twice or wrongly; a verdict submitted twice or refused; the pool's token balance, ledger and payouts, the claims
- * contract's deposits and the holder's balance not adding up to the token unit. Everything the run starts it stops.
+ * Afterwards `findings` lists every broken promise: a claim not decided, decided or settled more than once, paid
+ * twice or wrongly; a genuine claim not approved or a normal one not rejected as NO_FAILURE_DETECTED (anything else,
+ * such as an evidence failure, means the run did not test what it claims to); a verdict submitted twice or refused;
+ * the pool's token balance, ledger and payouts, the claims contract's deposits and the holder's balance not adding up
+ * to the token unit. Everything the run starts it stops.
  */
 import { once } from "node:events";
 import { createServer, connect, type Server, type Socket } from "node:net";
@@ -20,7 +24,8 @@ import path from "node:path";
 import { ethers } from "./network.ts";
 import { startEvidenceServer } from "@triad/oracle";
 import { tempDir, type OracleFixture } from "./oracle-fixtures.ts";
-import { failureRows, normalRows } from "./evidence-fixtures.ts";
+import { claimReasonCode } from "@triad/sdk";
+import { clearFailureRows, normalRows, persistingFailureRows } from "./evidence-fixtures.ts";
 import { daemonEnv, jsonLines, serveChainOverHttp, startOracleCli, waitFor, type CliProcess } from "./processes.ts";
 
 export interface SoakOptions {
@@ -29,6 +34,10 @@ export interface SoakOptions {
   backlog: number;
   /** How long the RPC endpoint stays unreachable. */
   outageMs: number;
+  /**
+   * Readings in each claim's window, one a minute, the last at the incident (at least {@link SOAK_FAILURE_READINGS}:
+   * a genuine claim's window ends in that many failure readings).
+   */
   readingsPerClaim: number;
   /** Upper bound of the run after set-up (a claim that is never decided fails the run instead of hanging it). */
   timeoutMs: number;
@@ -59,9 +68,24 @@ export interface SoakResult {
   findings: string[];
 }
 
+/** Failure readings at the end of a genuine claim's window: a failure lasting 4 minutes, which the claim rule approves. */
+export const SOAK_FAILURE_READINGS = 5;
+
 /** Claim statuses (IClaimsInsurance.ClaimStatus). */
 const PAID = 6n;
 const CLOSED = 7n;
+/** Reason codes of the verdicts a sound run ends with (docs/protocol.md §10.4). */
+const APPROVED = BigInt(claimReasonCode("APPROVED"));
+const NO_FAILURE_DETECTED = BigInt(claimReasonCode("NO_FAILURE_DETECTED"));
+
+const FAILURE_MODES = ["HDF", "PWF", "OSF"] as const;
+
+/** The failure of the `i`-th genuine claim: the modes in turn, and a different run of clear failure rows each time. */
+function genuineFailure(i: number) {
+  const mode = FAILURE_MODES[i % FAILURE_MODES.length];
+  const runs = clearFailureRows(mode).length - SOAK_FAILURE_READINGS + 1;
+  return persistingFailureRows(mode, SOAK_FAILURE_READINGS, Math.floor(i / FAILURE_MODES.length) % runs);
+}
 
 /** A TCP proxy on 127.0.0.1 in front of `targetPort` that can be switched off (nothing listens) and on again. */
 export async function startTcpProxy(targetPort: number) {
@@ -103,6 +127,8 @@ export async function startTcpProxy(targetPort: number) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<SoakResult> {
+  if (!Number.isSafeInteger(options.readingsPerClaim) || options.readingsPerClaim < SOAK_FAILURE_READINGS)
+    throw new Error(`runSoak: readingsPerClaim must be at least ${SOAK_FAILURE_READINGS}, got ${options.readingsPerClaim}`);
   const progress = options.progress ?? (() => undefined);
   const started = Date.now();
   const { claims, pool, token, holder, admin, lp2 } = f;
@@ -118,13 +144,13 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
     const insured = await f.insureNewDevices(Array.from({ length: options.claims }, (_, i) => `soak-${i}`));
     const evidence = await startEvidenceServer({ port: 0 });
     stops.push(() => evidence.close());
-    const failures = [...failureRows("HDF", 30), ...failureRows("PWF", 30), ...failureRows("OSF", 30)];
     const prepared = [];
     for (const [i, { device, policyId }] of insured.entries()) {
       const r = options.readingsPerClaim;
-      const rows = i % 2 === 0 ? normalRows(r, i % 400) : [...normalRows(r - 1, i % 400), failures[i % failures.length]];
+      const genuine = i % 2 === 1;
+      const rows = genuine ? [...normalRows(r - SOAK_FAILURE_READINGS, i % 400), ...genuineFailure(i)] : normalRows(r, i % 400);
       const b = await f.bundle(rows, { device });
-      prepared.push({ policyId, hash: b.hash, uri: evidence.put(b.bytes).uri, incidentAt: b.incidentAt });
+      prepared.push({ policyId, hash: b.hash, uri: evidence.put(b.bytes).uri, incidentAt: b.incidentAt, genuine });
     }
     const chain = await serveChainOverHttp();
     stops.push(() => chain.close());
@@ -161,6 +187,8 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
       scanned = head;
     };
     const claimIds: bigint[] = [];
+    /** Claim id → whether it is genuine (its evidence shows a persisting failure). */
+    const genuineClaims = new Map<string, boolean>();
     let producing = true;
     let producerError: unknown;
     const producer = (async () => {
@@ -171,7 +199,9 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
             await sleep(20);
             await track();
           }
-          claimIds.push(await f.fileClaim({ hash: p.hash, uri: p.uri, incidentAt: p.incidentAt, policy: p.policyId }));
+          const claimId = await f.fileClaim({ hash: p.hash, uri: p.uri, incidentAt: p.incidentAt, policy: p.policyId });
+          genuineClaims.set(claimId.toString(), p.genuine);
+          claimIds.push(claimId);
         }
       } catch (error) {
         producerError = error;
@@ -296,6 +326,13 @@ export async function runSoak(f: OracleFixture, options: SoakOptions): Promise<S
       paid += paidHere;
       forfeited += (forfeitedBy.get(key) ?? []).reduce((s, e) => s + e.args.amount, 0n);
       refunded += (settledBy.get(key) ?? []).reduce((s, e) => s + e.args.depositRefunded, 0n);
+      const genuine = genuineClaims.get(key);
+      const expected = genuine ? [PAID, APPROVED] : [CLOSED, NO_FAILURE_DETECTED];
+      if ((claim.status === PAID || claim.status === CLOSED) && (claim.status !== expected[0] || claim.reason !== expected[1])) {
+        findings.push(
+          `claim ${key}: ${genuine ? "a genuine claim (persisting failure)" : "normal telemetry"} ended with status ${claim.status} and reason ${claim.reason}, expected ${expected[0]} and ${expected[1]}`,
+        );
+      }
       if (claim.status === PAID) {
         approved++;
         paidToPaidClaims += claim.payout;

@@ -26,8 +26,10 @@ embedded MQTT broker (default 127.0.0.1:1883), or on the external broker given w
 subscribes with an MQTT 5 shared subscription $share/<group>/triad/v1/{chainId}/+/readings, so several gateways
 split the load). Each reading is verified (topic, format, signature, registered and Active device, schema and
 value ranges, clock skew, seq order) and durably stored before the broker acknowledges it; a refused reading is
-answered on triad/v1/{chainId}/{device}/rejections with its seq and a reason code. HTTP API, /healthz and /metrics
-on --http-host:--http-port. SIGINT/SIGTERM stop it gracefully (a second signal exits at once).
+answered on triad/v1/{chainId}/{device}/rejections with its seq and a reason code. With --monitor every stored
+reading is scored with the AI model and failure-risk alerts go to triad/v1/{chainId}/{device}/alerts (and the
+--alert-webhook). HTTP API, /healthz and /metrics on --http-host:--http-port. SIGINT/SIGTERM stop it gracefully
+(a second signal exits at once).
 
 Options (each flag overrides its environment variable):
 ${configHelpText()}
@@ -56,7 +58,9 @@ export async function runGatewayCli(argv: string[]): Promise<number> {
       args: rest,
       options: {
         help: { type: "boolean", short: "h" },
-        ...Object.fromEntries([...FLAG_TO_VARIABLE.keys()].map((f) => [f, { type: "string" as const }])),
+        ...Object.fromEntries(
+          [...FLAG_TO_VARIABLE].map(([f, v]) => [f, { type: CONFIG_OPTIONS[v].boolean ? ("boolean" as const) : ("string" as const) }]),
+        ),
       },
       strict: true,
       allowPositionals: false,
@@ -69,7 +73,10 @@ export async function runGatewayCli(argv: string[]): Promise<number> {
     return 0;
   }
   const flags: Partial<Record<ConfigVariable, string>> = {};
-  for (const [flag, variable] of FLAG_TO_VARIABLE) if (typeof values[flag] === "string") flags[variable] = values[flag] as string;
+  for (const [flag, variable] of FLAG_TO_VARIABLE) {
+    if (typeof values[flag] === "string") flags[variable] = values[flag] as string;
+    else if (values[flag] === true) flags[variable] = "true"; // a boolean flag such as --monitor
+  }
   const config = parseConfig(process.env, flags);
   const logger = pino({ level: config.logLevel, base: { service: "triad-gateway" } });
   const gateway = await startGateway(config, { logger });

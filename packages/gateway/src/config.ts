@@ -5,6 +5,7 @@
  * {@link ConfigError} holds them), so an operator fixes them all in one go.
  */
 import path from "node:path";
+import { readFileSync, statSync } from "node:fs";
 import { isAddress } from "ethers";
 import { z } from "zod";
 import { AI4I_SCHEMA, TriadError } from "@triad/sdk";
@@ -46,6 +47,20 @@ export type MqttConfig =
       password?: string;
     };
 
+/**
+ * The AI monitor (packages/gateway/src/monitor.ts). The defaults equal `DEFAULT_ALERT_THRESHOLDS` of
+ * `@triad/oracle/monitor` (a test checks it; importing it here would load TensorFlow.js for every gateway).
+ */
+export interface MonitorConfig {
+  thresholds: { raiseAtBps: number; raiseAfter: number; clearAtBps: number; clearAfter: number };
+  /** Most readings waiting to be scored; further readings are dropped (counted) while it is full. */
+  queueLimit: number;
+  /** Where every alert is POSTed (JSON), with a timeout per attempt and `retries` further attempts. */
+  webhook?: { url: string; timeoutMs: number; retries: number };
+}
+
+export const MONITOR_DEFAULTS = { raiseAtBps: 5000, raiseAfter: 1, clearAtBps: 1500, clearAfter: 5, queueLimit: 10_000 } as const;
+
 export interface GatewayConfig {
   rpcUrl: string;
   /** When set, the gateway refuses to start against an RPC endpoint of another chain. */
@@ -69,6 +84,36 @@ export interface GatewayConfig {
   /** Value ranges per sensor schema id string (e.g. "ai4i-2020/v1"). */
   valueRanges: Record<string, readonly ValueRange[]>;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** The AI monitor (`--monitor`); undefined when it is off. */
+  monitor?: MonitorConfig;
+  /** DataMarketplace address of live streams; undefined: the deployment record's, if any (else streams answer 503). */
+  marketplace?: string;
+  /** Limits of live marketplace streams (./streams.ts). */
+  streams: StreamLimits;
+  /** Fleet anchoring; undefined: off (no key configured, or interval 0). */
+  anchoring?: AnchoringConfig;
+}
+
+export interface AnchoringConfig {
+  /** The anchoring account's private key (never logged). */
+  privateKey: string;
+  intervalMs: number;
+  maxReadings: number;
+  confirmations: number;
+  /** Base URL recorded with each root (`<publicUrl>/v1/anchors/<root>`); undefined: the HTTP API's own URL. */
+  publicUrl?: string;
+}
+
+/** Limits of live marketplace streams (docs/protocol.md §13.4). */
+export interface StreamLimits {
+  /** Most open streams at once; more are refused with 503 STREAMS_FULL. */
+  maxSubscribers: number;
+  /** Longest time between two access re-checks of an open stream, ms (≤ 30 s). */
+  recheckMs: number;
+  /** Most bytes buffered for one subscriber; a slower consumer is disconnected (reason `slow`). */
+  maxBufferedBytes: number;
+  /** Lifetime of a subscription challenge, seconds. */
+  challengeTtlSeconds: number;
 }
 
 /** Invalid configuration: `problems` holds one line per bad field. */
@@ -113,7 +158,25 @@ const database = z.string().transform((v, ctx): DatabaseConfig => {
     }
     return { kind: "sqlite", file, url: v };
   }
-  if (/^postgres(ql)?:\/\//.test(v)) return { kind: "postgres", url: v };
+  if (/^postgres(ql)?:\/\//.test(v)) {
+    let database = "";
+    let host = "";
+    try {
+      const u = new URL(v);
+      host = u.hostname || (u.searchParams.get("host") ?? ""); // ?host=/var/run/postgresql: a Unix socket
+      database = decodeURIComponent(u.pathname.replace(/^\//, ""));
+    } catch {
+      // reported below
+    }
+    if (host === "" || database === "" || database.includes("/")) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: "must be postgres://user:password@host[:port]/database (host and database required)",
+      });
+      return z.NEVER;
+    }
+    return { kind: "postgres", url: v };
+  }
   ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be sqlite:<file> or postgres://user:password@host/db" });
   return z.NEVER;
 });
@@ -172,13 +235,33 @@ const ENV_SCHEMA = z.object({
   TRIAD_GATEWAY_REGISTRY_MAX_STALENESS_MS: optional(int(100, 24 * 3_600_000)),
   TRIAD_GATEWAY_LOG_BLOCK_RANGE: optional(int(1, 1_000_000)),
   TRIAD_GATEWAY_VALUE_RANGES: optional(valueRanges),
+  TRIAD_GATEWAY_PRIVATE_KEY: optional(z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, { message: "must be a 32-byte hex private key" })),
+  TRIAD_GATEWAY_KEY_FILE: optional(z.string()),
+  TRIAD_GATEWAY_ANCHOR_INTERVAL_S: optional(int(0, 86_400)),
+  TRIAD_GATEWAY_ANCHOR_MAX_READINGS: optional(int(1, 4_000_000)),
+  TRIAD_GATEWAY_ANCHOR_CONFIRMATIONS: optional(int(1, 64)),
+  TRIAD_GATEWAY_PUBLIC_URL: optional(url(["http", "https"])),
+  TRIAD_GATEWAY_MONITOR: optional(z.enum(["true", "false"], { errorMap: () => ({ message: "must be true or false" }) })),
+  TRIAD_GATEWAY_MONITOR_RAISE_AT_BPS: optional(int(1, 10_000)),
+  TRIAD_GATEWAY_MONITOR_RAISE_AFTER: optional(int(1, 10_000)),
+  TRIAD_GATEWAY_MONITOR_CLEAR_AT_BPS: optional(int(1, 10_000)),
+  TRIAD_GATEWAY_MONITOR_CLEAR_AFTER: optional(int(1, 10_000)),
+  TRIAD_GATEWAY_MONITOR_QUEUE: optional(int(1, 1_000_000)),
+  TRIAD_GATEWAY_ALERT_WEBHOOK: optional(url(["http", "https"])),
+  TRIAD_GATEWAY_ALERT_WEBHOOK_TIMEOUT_MS: optional(int(100, 60_000)),
+  TRIAD_GATEWAY_ALERT_WEBHOOK_RETRIES: optional(int(0, 10)),
   TRIAD_GATEWAY_LOG_LEVEL: optional(z.enum(LOG_LEVELS, { errorMap: () => ({ message: `must be one of ${LOG_LEVELS.join(", ")}` }) })),
+  TRIAD_GATEWAY_MARKETPLACE: optional(z.string().refine((v) => isAddress(v), { message: "must be a 0x-prefixed 20-byte address" })),
+  TRIAD_GATEWAY_STREAM_MAX_SUBSCRIBERS: optional(int(1, 100_000)),
+  TRIAD_GATEWAY_STREAM_RECHECK_MS: optional(int(100, 30_000)),
+  TRIAD_GATEWAY_STREAM_MAX_BUFFER_BYTES: optional(int(4096, 64 * 1024 * 1024)),
+  TRIAD_GATEWAY_STREAM_CHALLENGE_TTL_S: optional(int(1, 600)),
 });
 
 export type ConfigVariable = keyof typeof ENV_SCHEMA.shape;
 
 /** Every variable, its command-line flag, default and meaning (the --help text and the README table). */
-export const CONFIG_OPTIONS: Record<ConfigVariable, { flag: string; default: string; meaning: string }> = {
+export const CONFIG_OPTIONS: Record<ConfigVariable, { flag: string; default: string; meaning: string; boolean?: true }> = {
   TRIAD_GATEWAY_RPC_URL: { flag: "--rpc-url", default: "— (required)", meaning: "JSON-RPC endpoint of the chain: http, https, ws, wss" },
   TRIAD_GATEWAY_CHAIN_ID: {
     flag: "--chain-id",
@@ -226,7 +309,7 @@ export const CONFIG_OPTIONS: Record<ConfigVariable, { flag: string; default: str
   TRIAD_GATEWAY_DATABASE_URL: {
     flag: "--database-url",
     default: "sqlite:triad-gateway.sqlite",
-    meaning: "sqlite:<file>, or postgres://… (not in this build yet)",
+    meaning: "sqlite:<file> (one gateway), or postgres://user:password@host[:port]/database (gateways may share one)",
   },
   TRIAD_GATEWAY_HTTP_HOST: { flag: "--http-host", default: "127.0.0.1", meaning: "bind address of the HTTP API, /healthz and /metrics" },
   TRIAD_GATEWAY_HTTP_PORT: { flag: "--http-port", default: "8080", meaning: "port of the HTTP API (0 = any free port)" },
@@ -247,13 +330,98 @@ export const CONFIG_OPTIONS: Record<ConfigVariable, { flag: string; default: str
     default: "built-in ai4i-2020/v1 ranges",
     meaning: 'JSON {"<schema>": [["min","max"], …]} replacing a schema\'s value ranges',
   },
+  TRIAD_GATEWAY_PRIVATE_KEY: {
+    flag: "--private-key",
+    default: "—",
+    meaning: "key of the anchoring account (prefer the variable or --key-file to the flag); without a key: no anchoring",
+  },
+  TRIAD_GATEWAY_KEY_FILE: { flag: "--key-file", default: "—", meaning: "file holding the anchoring account's hex private key (mode 0600)" },
+  TRIAD_GATEWAY_ANCHOR_INTERVAL_S: {
+    flag: "--anchor-interval",
+    default: "60",
+    meaning: "seconds between fleet anchors (one transaction per interval whatever the fleet); 0 = no anchoring",
+  },
+  TRIAD_GATEWAY_ANCHOR_MAX_READINGS: {
+    flag: "--anchor-max-readings",
+    default: "200000",
+    meaning: "most readings in one anchor (the rest wait)",
+  },
+  TRIAD_GATEWAY_ANCHOR_CONFIRMATIONS: { flag: "--anchor-confirmations", default: "1", meaning: "blocks to wait for an anchor transaction" },
+  TRIAD_GATEWAY_PUBLIC_URL: {
+    flag: "--public-url",
+    default: "the HTTP API's URL",
+    meaning: "URL under which others reach this gateway's API (recorded with each anchor)",
+  },
+  TRIAD_GATEWAY_MONITOR: {
+    flag: "--monitor",
+    default: "false",
+    boolean: true,
+    meaning: "score every stored reading with the AI model and publish failure-risk alerts on triad/v1/{chainId}/{device}/alerts",
+  },
+  TRIAD_GATEWAY_MONITOR_RAISE_AT_BPS: {
+    flag: "--monitor-raise-at-bps",
+    default: String(MONITOR_DEFAULTS.raiseAtBps),
+    meaning: "raise a device's alert when its failure risk (basis points) is at least this …",
+  },
+  TRIAD_GATEWAY_MONITOR_RAISE_AFTER: {
+    flag: "--monitor-raise-after",
+    default: String(MONITOR_DEFAULTS.raiseAfter),
+    meaning: "… on this many consecutive readings",
+  },
+  TRIAD_GATEWAY_MONITOR_CLEAR_AT_BPS: {
+    flag: "--monitor-clear-at-bps",
+    default: String(MONITOR_DEFAULTS.clearAtBps),
+    meaning: "clear it when the risk is below this (below the raise threshold) …",
+  },
+  TRIAD_GATEWAY_MONITOR_CLEAR_AFTER: {
+    flag: "--monitor-clear-after",
+    default: String(MONITOR_DEFAULTS.clearAfter),
+    meaning: "… on this many consecutive readings",
+  },
+  TRIAD_GATEWAY_MONITOR_QUEUE: {
+    flag: "--monitor-queue",
+    default: String(MONITOR_DEFAULTS.queueLimit),
+    meaning: "most readings waiting to be scored; beyond it readings are dropped and counted, ingest never waits",
+  },
+  TRIAD_GATEWAY_ALERT_WEBHOOK: { flag: "--alert-webhook", default: "—", meaning: "http(s) URL every alert is POSTed to (JSON)" },
+  TRIAD_GATEWAY_ALERT_WEBHOOK_TIMEOUT_MS: {
+    flag: "--alert-webhook-timeout-ms",
+    default: "5000",
+    meaning: "timeout of one webhook POST",
+  },
+  TRIAD_GATEWAY_ALERT_WEBHOOK_RETRIES: {
+    flag: "--alert-webhook-retries",
+    default: "3",
+    meaning: "further attempts after a failed POST (back-off 0.25 s, doubling)",
+  },
   TRIAD_GATEWAY_LOG_LEVEL: { flag: "--log-level", default: "info", meaning: LOG_LEVELS.join(", ") },
+  TRIAD_GATEWAY_MARKETPLACE: {
+    flag: "--marketplace",
+    default: "deployment record",
+    meaning: "DataMarketplace address that live streams check access at (none: /v1/streams answers 503)",
+  },
+  TRIAD_GATEWAY_STREAM_MAX_SUBSCRIBERS: { flag: "--stream-max-subscribers", default: "100", meaning: "most live streams open at once" },
+  TRIAD_GATEWAY_STREAM_RECHECK_MS: {
+    flag: "--stream-recheck-ms",
+    default: "30000",
+    meaning: "longest time between two access re-checks of a live stream (100..30000)",
+  },
+  TRIAD_GATEWAY_STREAM_MAX_BUFFER_BYTES: {
+    flag: "--stream-max-buffer-bytes",
+    default: "1048576",
+    meaning: "bytes buffered for one stream subscriber before it is disconnected as too slow",
+  },
+  TRIAD_GATEWAY_STREAM_CHALLENGE_TTL_S: {
+    flag: "--stream-challenge-ttl",
+    default: "60",
+    meaning: "seconds a stream subscription challenge stays valid",
+  },
 };
 
 /** Every variable the gateway reads, in documentation order. */
 export const CONFIG_VARIABLES = Object.keys(ENV_SCHEMA.shape) as ConfigVariable[];
 
-const SECRET = new Set<string>(["TRIAD_GATEWAY_MQTT_PASSWORD"]);
+const SECRET = new Set<string>(["TRIAD_GATEWAY_MQTT_PASSWORD", "TRIAD_GATEWAY_PRIVATE_KEY"]);
 
 /**
  * Validates `env` (default `process.env`) with `flags` (variable name → value, from the command line) taking
@@ -278,7 +446,8 @@ export function parseConfig(
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0]);
-      const raw = merged[key];
+      // a database URL may carry a password: never echo it
+      const raw = key === "TRIAD_GATEWAY_DATABASE_URL" ? merged[key]?.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, "$1***@") : merged[key];
       const shown = SECRET.has(key) || raw === undefined ? "" : ` (got "${raw.length > 80 ? raw.slice(0, 77) + "..." : raw}")`;
       problem(key, issue.message + shown);
     }
@@ -312,7 +481,77 @@ export function parseConfig(
       `"${AI4I_SCHEMA}" has ${AI4I_VALUE_RANGES.length} values: give ${AI4I_VALUE_RANGES.length} ranges`,
     );
   }
+  if (has("TRIAD_GATEWAY_PRIVATE_KEY") && has("TRIAD_GATEWAY_KEY_FILE"))
+    problem("TRIAD_GATEWAY_KEY_FILE", "give the anchoring key once: TRIAD_GATEWAY_PRIVATE_KEY or TRIAD_GATEWAY_KEY_FILE");
+  let anchorKey = e.TRIAD_GATEWAY_PRIVATE_KEY;
+  if (e.TRIAD_GATEWAY_KEY_FILE && !problems.has("TRIAD_GATEWAY_KEY_FILE")) {
+    const file = path.resolve(cwd, e.TRIAD_GATEWAY_KEY_FILE);
+    try {
+      const mode = statSync(file).mode & 0o077;
+      if (mode !== 0)
+        problem(
+          "TRIAD_GATEWAY_KEY_FILE",
+          `${file} is readable by others (mode ${(statSync(file).mode & 0o777).toString(8)}): chmod 600 it`,
+        );
+      const text = readFileSync(file, "utf8").trim();
+      if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text)) problem("TRIAD_GATEWAY_KEY_FILE", `${file} does not hold a 32-byte hex private key`);
+      else anchorKey = text;
+    } catch (error) {
+      problem("TRIAD_GATEWAY_KEY_FILE", `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    }
+  }
+  const monitorOn = e.TRIAD_GATEWAY_MONITOR === "true";
+  const monitorKeys = [
+    "TRIAD_GATEWAY_MONITOR_RAISE_AT_BPS",
+    "TRIAD_GATEWAY_MONITOR_RAISE_AFTER",
+    "TRIAD_GATEWAY_MONITOR_CLEAR_AT_BPS",
+    "TRIAD_GATEWAY_MONITOR_CLEAR_AFTER",
+    "TRIAD_GATEWAY_MONITOR_QUEUE",
+    "TRIAD_GATEWAY_ALERT_WEBHOOK",
+  ] as const;
+  if (!monitorOn)
+    for (const key of monitorKeys) if (has(key)) problem(key, "configures the AI monitor: needs TRIAD_GATEWAY_MONITOR=true (--monitor)");
+  for (const key of ["TRIAD_GATEWAY_ALERT_WEBHOOK_TIMEOUT_MS", "TRIAD_GATEWAY_ALERT_WEBHOOK_RETRIES"] as const)
+    if (has(key) && !has("TRIAD_GATEWAY_ALERT_WEBHOOK")) problem(key, "configures the alert webhook: needs TRIAD_GATEWAY_ALERT_WEBHOOK");
+  const raiseAtBps = e.TRIAD_GATEWAY_MONITOR_RAISE_AT_BPS ?? MONITOR_DEFAULTS.raiseAtBps;
+  const clearAtBps = e.TRIAD_GATEWAY_MONITOR_CLEAR_AT_BPS ?? MONITOR_DEFAULTS.clearAtBps;
+  if (monitorOn && clearAtBps >= raiseAtBps) {
+    const key = has("TRIAD_GATEWAY_MONITOR_CLEAR_AT_BPS") ? "TRIAD_GATEWAY_MONITOR_CLEAR_AT_BPS" : "TRIAD_GATEWAY_MONITOR_RAISE_AT_BPS";
+    problem(
+      key,
+      `the clear threshold (${clearAtBps} bps) must be below the raise threshold (${raiseAtBps} bps): that gap is the hysteresis`,
+    );
+  }
   if (problems.size > 0) throw new ConfigError([...problems.values()]);
+  const monitor: MonitorConfig | undefined = monitorOn
+    ? {
+        thresholds: {
+          raiseAtBps,
+          raiseAfter: e.TRIAD_GATEWAY_MONITOR_RAISE_AFTER ?? MONITOR_DEFAULTS.raiseAfter,
+          clearAtBps,
+          clearAfter: e.TRIAD_GATEWAY_MONITOR_CLEAR_AFTER ?? MONITOR_DEFAULTS.clearAfter,
+        },
+        queueLimit: e.TRIAD_GATEWAY_MONITOR_QUEUE ?? MONITOR_DEFAULTS.queueLimit,
+        webhook: e.TRIAD_GATEWAY_ALERT_WEBHOOK
+          ? {
+              url: e.TRIAD_GATEWAY_ALERT_WEBHOOK,
+              timeoutMs: e.TRIAD_GATEWAY_ALERT_WEBHOOK_TIMEOUT_MS ?? 5000,
+              retries: e.TRIAD_GATEWAY_ALERT_WEBHOOK_RETRIES ?? 3,
+            }
+          : undefined,
+      }
+    : undefined;
+  const interval = e.TRIAD_GATEWAY_ANCHOR_INTERVAL_S ?? 60;
+  const anchoring: AnchoringConfig | undefined =
+    anchorKey && interval > 0
+      ? {
+          privateKey: anchorKey.startsWith("0x") ? anchorKey : `0x${anchorKey}`,
+          intervalMs: interval * 1000,
+          maxReadings: e.TRIAD_GATEWAY_ANCHOR_MAX_READINGS ?? 200_000,
+          confirmations: e.TRIAD_GATEWAY_ANCHOR_CONFIRMATIONS ?? 1,
+          publicUrl: e.TRIAD_GATEWAY_PUBLIC_URL,
+        }
+      : undefined;
 
   const mqtt: MqttConfig = external
     ? {
@@ -341,12 +580,23 @@ export function parseConfig(
     logBlockRange: e.TRIAD_GATEWAY_LOG_BLOCK_RANGE ?? 2000,
     valueRanges: { [AI4I_SCHEMA]: AI4I_VALUE_RANGES, ...(e.TRIAD_GATEWAY_VALUE_RANGES ?? {}) },
     logLevel: e.TRIAD_GATEWAY_LOG_LEVEL ?? "info",
+    marketplace: e.TRIAD_GATEWAY_MARKETPLACE,
+    streams: {
+      maxSubscribers: e.TRIAD_GATEWAY_STREAM_MAX_SUBSCRIBERS ?? 100,
+      recheckMs: e.TRIAD_GATEWAY_STREAM_RECHECK_MS ?? 30_000,
+      maxBufferedBytes: e.TRIAD_GATEWAY_STREAM_MAX_BUFFER_BYTES ?? 1024 * 1024,
+      challengeTtlSeconds: e.TRIAD_GATEWAY_STREAM_CHALLENGE_TTL_S ?? 60,
+    },
+    anchoring,
+    monitor,
   };
 }
 
 /** The variables as an aligned text block for --help: flag, variable, meaning, default. */
 export function configHelpText(): string {
-  const rows = CONFIG_VARIABLES.map((v) => [`${CONFIG_OPTIONS[v].flag} <value>`, v, CONFIG_OPTIONS[v]] as const);
+  const rows = CONFIG_VARIABLES.map(
+    (v) => [`${CONFIG_OPTIONS[v].flag}${CONFIG_OPTIONS[v].boolean ? "" : " <value>"}`, v, CONFIG_OPTIONS[v]] as const,
+  );
   const w1 = Math.max(...rows.map((r) => r[0].length));
   const w2 = Math.max(...rows.map((r) => r[1].length));
   return rows.map(([flag, v, o]) => `  ${flag.padEnd(w1)}  ${v.padEnd(w2)}  ${o.meaning} (default: ${o.default})`).join("\n");

@@ -20,7 +20,7 @@ import type { Provider } from "ethers";
 import { getAddress } from "ethers";
 import type { Logger } from "pino";
 import { DeviceRegistry__factory, type DeviceRegistry } from "@triad/contracts";
-import { DeviceStatus, enumName, type DeviceStatusName } from "@triad/sdk";
+import { checksumAddress, DeviceStatus, enumName, type DeviceStatusName } from "@triad/sdk";
 
 export interface DeviceState {
   device: string;
@@ -129,7 +129,7 @@ export class RegistryCache {
 
   /** The cached state of `device`: a state, null (known not to be registered) or undefined (not looked up yet). */
   get(device: string): DeviceState | null | undefined {
-    return this.entries.get(getAddress(device))?.state;
+    return this.entries.get(checksumAddress(device))?.state; // per reading: the memo spares a keccak256
   }
 
   /**

@@ -8,17 +8,20 @@
  * sent after the commit.
  */
 import "@triad/sdk/node"; // native secp256k1 for signature recovery (the hot path), and deployment records
-import { JsonRpcProvider, WebSocketProvider, type Provider } from "ethers";
+import { id, JsonRpcProvider, Wallet, WebSocketProvider, type Provider } from "ethers";
 import pino, { type Logger } from "pino";
 import { deviceRegistryDomain, nativeRecovery, TriadError } from "@triad/sdk";
 import { loadDeployment } from "@triad/sdk/node";
+import { FleetAnchorer } from "./anchor.ts";
 import type { GatewayConfig } from "./config.ts";
 import { startHttpApi, type HealthReport, type HttpApi } from "./http.ts";
 import { IngestPipeline, startEmbeddedBroker, startExternalSubscriber, type EmbeddedBroker, type ExternalSubscriber } from "./ingest.ts";
 import { createMetrics, type GatewayMetrics } from "./metrics.ts";
+import type { GatewayMonitor } from "./monitor.ts";
 import { RegistryCache } from "./registry-cache.ts";
 import { openStore, type ReadingStore } from "./store/index.ts";
 import { schemaRules } from "./verify.ts";
+import { resolveMarketplace, StreamHub } from "./streams.ts";
 
 export interface Gateway {
   chainId: bigint;
@@ -30,8 +33,14 @@ export interface Gateway {
   registry: RegistryCache;
   pipeline: IngestPipeline;
   metrics: GatewayMetrics;
+  /** Live marketplace streams (`streams.enabled` when a DataMarketplace is configured). */
+  streams: StreamHub;
   embedded?: EmbeddedBroker;
   external?: ExternalSubscriber;
+  /** Fleet anchoring, when a key is configured. */
+  anchorer?: FleetAnchorer;
+  /** The AI monitor, when `--monitor` is on. */
+  monitor?: GatewayMonitor;
   health(): Promise<HealthReport>;
   stop(): Promise<void>;
 }
@@ -56,10 +65,20 @@ async function connect(config: GatewayConfig): Promise<{ provider: Provider; cha
   } finally {
     probe.destroy();
   }
-  return { provider: new JsonRpcProvider(config.rpcUrl, chainId, { staticNetwork: true, batchMaxCount: 100 }), chainId };
+  // cacheTimeout -1: no 250 ms response cache, or back-to-back anchor transactions would be signed with a stale nonce.
+  return { provider: new JsonRpcProvider(config.rpcUrl, chainId, { staticNetwork: true, batchMaxCount: 100, cacheTimeout: -1 }), chainId };
 }
 
-export async function startGateway(config: GatewayConfig, options: { logger?: Logger } = {}): Promise<Gateway> {
+export interface StartOptions {
+  logger?: Logger;
+  /**
+   * The gateway's clock, ms since the epoch (default Date.now): what a reading's timestamp is checked against. A
+   * simulation on a development chain whose time was moved forward passes the chain's clock here (and to its devices).
+   */
+  now?: () => number;
+}
+
+export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: "triad-gateway" } });
   const { provider, chainId } = await connect(config);
   if (config.chainId !== undefined && chainId !== BigInt(config.chainId)) {
@@ -92,12 +111,47 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       domain: deviceRegistryDomain(chainId, registryAddress),
       schemas: schemaRules(config.valueRanges),
       maxClockSkewSeconds: config.maxClockSkewSeconds,
+      now: options.now,
       metrics,
       logger,
     });
     cleanup.push(() => pipeline.close());
+    const marketplace = await resolveMarketplace(config, { chainId, provider, registryAddress, logger });
+    const streams = new StreamHub({
+      ...config.streams,
+      chainId,
+      registryAddress,
+      marketplace,
+      provider,
+      store,
+      pipeline,
+      metricsRegistry: metrics.registry,
+      logger,
+    });
+    cleanup.push(async () => streams.close());
     let embedded: EmbeddedBroker | undefined;
     let external: ExternalSubscriber | undefined;
+    let monitor: GatewayMonitor | undefined;
+    if (config.monitor) {
+      const { startMonitor } = await import("./monitor.ts"); // loads TensorFlow.js only when the monitor is on
+      monitor = await startMonitor({
+        config: config.monitor,
+        onStored: (listener) => pipeline.onStored(listener),
+        chainId,
+        publish: (topic, payload) =>
+          embedded
+            ? new Promise<void>((resolve, reject) =>
+                embedded!.broker.publish({ cmd: "publish", topic, payload, qos: 1, retain: false, dup: false }, (error) =>
+                  error ? reject(error) : resolve(),
+                ),
+              )
+            : external!.client.publishAsync(topic, payload, { qos: 1 }).then(() => undefined),
+        sensorSchemaOf: (device) => registry.get(device)?.sensorSchema,
+        registry: metrics.registry,
+        logger,
+      });
+      cleanup.push(() => monitor!.stop());
+    }
     if (config.mqtt.mode === "embedded") {
       embedded = await startEmbeddedBroker({ host: config.mqtt.host, port: config.mqtt.port, pipeline, chainId, metrics, logger });
       cleanup.push(() => embedded!.close());
@@ -106,6 +160,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       external = await startExternalSubscriber({ ...m, pipeline, chainId, logger });
       cleanup.push(() => external!.close());
     }
+    let anchorer: FleetAnchorer | undefined;
     const health = async (): Promise<HealthReport> => {
       const brokerUp = embedded ? !embedded.broker.closed : !!external?.client.connected;
       let dbWritable = true;
@@ -118,8 +173,11 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       }
       const f = registry.freshness();
       const registryFresh = f.ageMs <= config.registryMaxStalenessMs;
+      const anchoring = anchorer ? anchorer.status() : { enabled: false as const };
+      const anchoringOk = !anchorer || anchorer.status().lastError === null;
       return {
-        healthy: brokerUp && dbWritable && registryFresh,
+        healthy: brokerUp && dbWritable && registryFresh && anchoringOk,
+        anchoring,
         broker: { mode: config.mqtt.mode, up: brokerUp, clients: embedded?.broker.connectedClients },
         database: { kind: store.kind, writable: dbWritable, error: dbError },
         registry: {
@@ -131,6 +189,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
           lastError: f.lastError,
         },
         pending: pipeline.pending,
+        monitor: monitor ? { enabled: true, ...monitor.health() } : { enabled: false },
       };
     };
     const http: HttpApi = await startHttpApi({
@@ -139,6 +198,18 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       store,
       registry: metrics.registry,
       health,
+      streams,
+      evidence: {
+        chainId,
+        registry: registryAddress,
+        async sensorSchema(device) {
+          const state = registry.get(device) ?? (await registry.lookup(device));
+          if (!state) return undefined;
+          return Object.keys(config.valueRanges).find((name) => id(name) === state.sensorSchema);
+        },
+        anchorIntervalSeconds: config.anchoring && config.anchoring.intervalMs / 1000,
+        now: options.now,
+      },
       beforeMetrics: async () => {
         metrics.devices.set((await store.counts()).devices);
         const f = registry.freshness();
@@ -147,6 +218,28 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       },
     });
     cleanup.push(() => http.close());
+    if (config.anchoring) {
+      const a = config.anchoring;
+      anchorer = new FleetAnchorer({
+        store,
+        signer: new Wallet(a.privateKey, provider),
+        registryAddress,
+        intervalMs: a.intervalMs,
+        maxReadings: a.maxReadings,
+        confirmations: a.confirmations,
+        publicUrl: a.publicUrl ?? http.url,
+        metricsRegistry: metrics.registry,
+        logger,
+      });
+      const gatewayAccount = await anchorer.gateway;
+      anchorer.start();
+      cleanup.push(() => anchorer!.stop());
+      logger.info({ gateway: gatewayAccount, intervalMs: a.intervalMs }, "fleet anchoring on");
+    } else {
+      logger.warn(
+        "fleet anchoring off (no TRIAD_GATEWAY_PRIVATE_KEY / --key-file, or --anchor-interval 0): readings are stored, not anchored",
+      );
+    }
     const mqttUrl = embedded ? embedded.url : config.mqtt.mode === "external" ? config.mqtt.url : "";
     logger.info(
       {
@@ -169,13 +262,19 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       registry,
       pipeline,
       metrics,
+      streams,
       embedded,
       external,
+      anchorer,
+      monitor,
       health,
       stop() {
         stopping ??= (async () => {
           logger.info({ pending: pipeline.pending }, "stopping: refusing new readings, flushing accepted ones");
           await pipeline.close(); // accepted readings reach their durable verdict; new ones are not acknowledged
+          streams.close(); // after the last stored readings: subscribers get `end` (stopping)
+          await anchorer?.stop(); // a round in progress finishes (or its anchor stays pending for the next start)
+          await monitor?.stop(); // the last stored readings are scored and their alerts published before the broker closes
           await embedded?.close();
           await external?.close();
           await http.close();

@@ -10,10 +10,14 @@
  *   DEVICE_NOT_ACTIVE  suspended or revoked
  *   SCHEMA_MISMATCH    the device's sensor schema is not served, or the value count / a value's range is wrong
  *   CLOCK_SKEW         the timestamp is further than the allowed skew from the gateway's clock
- * Sequence order (SEQ_NOT_INCREASING), duplicates and EQUIVOCATION are decided by the store, atomically with the insert.
+ * Sequence numbers (SEQ_NOT_INCREASING: more than the reorder window below the last stored seq), duplicates and
+ * EQUIVOCATION are decided by the store, atomically with the insert (./store/types.ts).
  *
  * The signature check is `recoverReading` of the SDK, written out as `recoverSigner(readingDigest(…))` so the digest
  * (the anchor's leaf) is computed once. Import "@triad/sdk/node" once in the process for native secp256k1.
+ *
+ * Stage 1 (`checkEnvelope`: topic, wire format, signature) needs no registry and is most of the CPU; the ingest runs
+ * it on worker threads (./verify-pool.ts). Stage 2 (`checkReading`) needs the registry cache and runs in the ingest.
  */
 import type { TypedDataDomain } from "ethers";
 import {
@@ -59,7 +63,8 @@ export function schemaRules(valueRanges: Record<string, readonly ValueRange[]>):
   return new Map(Object.entries(valueRanges).map(([name, ranges]) => [sensorSchemaId(name).toLowerCase(), { name, ranges }]));
 }
 
-type Envelope = { ok: true; reading: VerifiedReading } | Extract<Verification, { ok: false }>;
+/** The verdict of stage 1: a reading whose signature is the topic's device's, or the first failing check. */
+export type Envelope = { ok: true; reading: VerifiedReading } | Extract<Verification, { ok: false }>;
 
 /** Stage 1 (no registry): topic, wire format, signature. */
 export function checkEnvelope(topic: string, payload: Uint8Array, ctx: Pick<VerifyContext, "chainId" | "domain">): Envelope {

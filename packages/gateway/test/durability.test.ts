@@ -85,9 +85,15 @@ describe("gateway process: nothing acknowledged is lost (SIGKILL under load, res
       );
       expect(first.process.exitCode, first.stderr.join("")).to.equal(null);
 
-      const PER_DEVICE = 150;
+      // More readings than one store transaction takes (2,000), and the kill is sent from the 200th PUBACK's callback
+      // (not by polling), so it lands mid-stream however fast the gateway commits.
+      const PER_DEVICE = 400;
+      const KILL_AFTER = 200;
       const acked = new Set<string>();
       const sent: Promise<void>[] = [];
+      const killFirst = () => {
+        if (acked.size >= KILL_AFTER && first.process.exitCode === null && !first.process.killed) first.process.kill("SIGKILL");
+      };
       for (const device of devices) {
         // Persistent sessions and automatic reconnects: unacknowledged QoS 1 publishes are resent after the restart.
         const c = await connectDevice(`mqtt://127.0.0.1:${mqttPort}`, {
@@ -99,11 +105,15 @@ describe("gateway process: nothing acknowledged is lost (SIGKILL under load, res
         const topic = deviceTopic(chainId, device.address, "readings");
         for (let seq = 1n; seq <= BigInt(PER_DEVICE); seq++) {
           const body = payload(signed(device, domain, seq));
-          sent.push(c.publishAsync(topic, body, { qos: 1 }).then(() => void acked.add(`${device.address}/${seq}`)));
+          sent.push(
+            c.publishAsync(topic, body, { qos: 1 }).then(() => {
+              acked.add(`${device.address}/${seq}`);
+              killFirst();
+            }),
+          );
         }
       }
-      await waitFor(() => acked.size >= 200, "200 PUBACKs", 60_000);
-      first.process.kill("SIGKILL");
+      await waitFor(() => first.process.killed, `${KILL_AFTER} PUBACKs`, 60_000);
       expect(await first.exited).to.equal(null);
       const ackedAtKill = new Set(acked);
       const total = devices.length * PER_DEVICE;

@@ -14,7 +14,8 @@ describe("gateway HTTP API", function () {
   let gateway: Gateway;
   let owner: HardhatEthersSigner;
   const [device, quiet] = newDevices(2);
-  const t0 = nowSeconds() - 100n;
+  // Set when the suite starts, not when mocha loads the file: the gateway refuses readings older than its clock skew.
+  let t0: bigint;
 
   const get = async (p: string) => {
     const res = await fetch(gateway.httpUrl + p);
@@ -26,6 +27,7 @@ describe("gateway HTTP API", function () {
   };
 
   before(async function () {
+    t0 = nowSeconds() - 100n;
     const suite = await loadFixture(deployTriad);
     [owner] = await ethers.getSigners();
     await registerAll(suite.registry, owner, [device, quiet]);

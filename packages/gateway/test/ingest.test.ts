@@ -9,7 +9,7 @@ import { deployTriad, serveChainOverHttp, type TriadDeployment } from "@triad/de
 import { deviceTopic, signReading, WIRE_MAX_PAYLOAD_BYTES, type WireRejection } from "@triad/sdk";
 import { counterValue } from "../src/metrics.ts";
 import type { Gateway } from "../src/service.ts";
-import type { ReadingStore, ReadingStoreTx } from "../src/store/index.ts";
+import { REORDER_WINDOW, type ReadingStore, type ReadingStoreTx } from "../src/store/index.ts";
 import {
   connectDevice,
   domainOf,
@@ -33,8 +33,8 @@ describe("gateway ingest over the embedded broker (in-process chain over HTTP, r
   let owner: HardhatEthersSigner;
   let gateway: Gateway;
   let dir: string;
-  const devices = newDevices(4);
-  const [good, other, revoked, spare] = devices;
+  const devices = newDevices(5);
+  const [good, other, revoked, spare, far] = devices;
   const clients: MqttClient[] = [];
 
   const client = async () => {
@@ -98,15 +98,25 @@ describe("gateway ingest over the embedded broker (in-process chain over HTTP, r
     expect(await counterValue(gateway.metrics.duplicates)).to.be.greaterThan(0);
   });
 
-  it("another reading under a stored seq is EQUIVOCATION, recorded as evidence; a lower new seq is SEQ_NOT_INCREASING", async function () {
+  it("another reading under a stored seq is EQUIVOCATION, recorded as evidence; a late lower seq is stored unless beyond the reorder window", async function () {
     const conflicting = signed(good, domainOf(gateway), 3n, { timestamp: nowSeconds() + 1n });
     const rej = await rejectionFor(good.address, readingsTopic(good.address), payload(conflicting));
     expect(rej).to.deep.include({ reason: "EQUIVOCATION", seq: "3" });
     const evidence = await gateway.store.equivocations(good.address);
     expect(evidence.map((e) => e.conflicting.signature)).to.include(conflicting.signature);
-    // seq 0 is below the last stored (3) and was never stored
-    const stale = await rejectionFor(good.address, readingsTopic(good.address), payload(signed(good, domainOf(gateway), 0n)));
-    expect(stale).to.deep.include({ reason: "SEQ_NOT_INCREASING", seq: "0" });
+    // seq 0 is below the last stored (3) and was never stored: a late gap-fill, stored
+    const c = await client();
+    await publish(c, readingsTopic(good.address), payload(signed(good, domainOf(gateway), 0n)));
+    expect((await gateway.store.readings({ device: good.address, limit: 10 })).map((r) => r.seq)).to.deep.equal([0n, 1n, 2n, 3n]);
+    expect(await gateway.store.lastSeq(good.address)).to.equal(3n);
+    // more than REORDER_WINDOW below the last stored seq: refused
+    const top = REORDER_WINDOW + 10n;
+    await publish(c, readingsTopic(far.address), payload(signed(far, domainOf(gateway), top)));
+    const stale = await rejectionFor(far.address, readingsTopic(far.address), payload(signed(far, domainOf(gateway), 9n)));
+    expect(stale).to.deep.include({ reason: "SEQ_NOT_INCREASING", seq: "9" });
+    expect(stale.detail).to.equal(`seq 9 was never stored and is more than ${REORDER_WINDOW} below the last stored seq ${top}`);
+    await publish(c, readingsTopic(far.address), payload(signed(far, domainOf(gateway), 10n))); // the window's edge
+    expect((await gateway.store.readings({ device: far.address, limit: 10 })).map((r) => r.seq)).to.deep.equal([10n, top]);
   });
 
   it("rejects bad input with a reason on the device's rejections topic, acknowledges it, and keeps serving", async function () {

@@ -6,18 +6,40 @@ import { getAddress, type Provider } from "ethers";
 import { ClaimStatus, claimsDomain, enumName, type ClaimStatusName, type Verdict } from "@triad/sdk";
 import { TriadError } from "@triad/sdk";
 import { verdictDigest } from "@triad/sdk";
-import { buildRejectionVerdict, buildVerdict } from "@triad/sdk";
-import { EvidenceError, parseEvidence } from "@triad/sdk";
-import { DEVICE_ACTIVE, checkEvidence, scoreEvidence, skippedChecks, type EvidenceContext } from "./assess.ts";
-import { connectContracts, type OracleAddresses } from "./chain.ts";
+import { EvidenceError, parseEvidence, type EvidenceFailureReason } from "@triad/sdk";
+import {
+  DEVICE_ACTIVE,
+  checkAnchoring,
+  checkEvidence,
+  modelWindow,
+  scoreEvidence,
+  skippedChecks,
+  type AnchoringContext,
+  type AnchorReader,
+  type EvidenceContext,
+} from "./assess.ts";
+import { connectContracts, createRpc, type OracleAddresses } from "./chain.ts";
+import { createAnchorReader } from "./daemon/lookups.ts";
 import type { EvidenceFetchRules } from "./config.ts";
 import { fetchEvidence } from "./evidence.ts";
 import type { ClaimAssessment, OracleModel } from "./model/assessment.ts";
+import { verdictOf } from "./verdicts.ts";
 
 /** Chain access for actions that can use it. */
 export interface ChainDeps {
   provider: Provider;
   addresses: OracleAddresses;
+  /** First block to search for batch-anchor events (the deployment's start block; default 0). */
+  fromBlock?: number;
+}
+
+/**
+ * The anchor reader of the one-shot actions (and of `triad claim:check`, which checks a bundle before it is filed): the
+ * daemon's, over a few RPC retries.
+ */
+export function anchorReader(chain: ChainDeps): AnchorReader {
+  const rpc = createRpc({ retries: 2, baseMs: 250 });
+  return createAnchorReader({ rpc, contracts: connectContracts(chain.addresses, chain.provider), startBlock: chain.fromBlock });
 }
 
 export interface AssessResult {
@@ -47,12 +69,13 @@ export function verdictJson(v: Verdict): Record<string, string | number | boolea
     approved: v.approved,
     payout: v.payout.toString(),
     scoreBps: v.scoreBps,
+    reason: v.reason,
     deadline: v.deadline.toString(),
   };
 }
 
 /** Loads what the chain knows about `claimId` for the evidence checks and the verdict. */
-async function claimContext(chain: ChainDeps, claimId: bigint) {
+async function claimContext(chain: ChainDeps, claimId: bigint, model: OracleModel) {
   const contracts = connectContracts(chain.addresses, chain.provider);
   const [{ chainId }, claim] = await Promise.all([chain.provider.getNetwork(), contracts.claims.getClaim(claimId)]);
   if (enumName(ClaimStatus, claim.status) === "None")
@@ -66,8 +89,10 @@ async function claimContext(chain: ChainDeps, claimId: bigint) {
     claim: { evidenceHash: claim.evidenceHash, incidentAt: claim.incidentAt },
     policy: { device: getAddress(policy.device), start: policy.start, end: policy.end },
     deviceStatus: Number(status),
+    window: modelWindow(model),
   };
-  return { chainId, claim, policy, ctx, contracts };
+  const anchoring: AnchoringContext = { productId: policy.productId, filedAt: claim.filedAt };
+  return { chainId, claim, policy, ctx, anchoring, contracts };
 }
 
 /**
@@ -80,12 +105,14 @@ export async function assessEvidence(
   params: { bytes: Uint8Array; claimId?: bigint },
 ): Promise<AssessResult> {
   const { model } = deps;
-  const chained = deps.chain && params.claimId !== undefined ? await claimContext(deps.chain, params.claimId) : undefined;
-  let ctx: EvidenceContext = chained?.ctx ?? {};
+  const chained = deps.chain && params.claimId !== undefined ? await claimContext(deps.chain, params.claimId, model) : undefined;
+  let ctx: EvidenceContext = chained?.ctx ?? { window: modelWindow(model) };
+  // With a chain, the anchors are checked on-chain; without the claim, not its product's policy nor its filing time.
+  const anchoring: AnchoringContext | undefined = chained ? chained.anchoring : deps.chain ? {} : undefined;
   if (deps.chain && !chained) {
     // No claim: still check the deployment's domain and the bundle's device status.
     const { chainId } = await deps.chain.provider.getNetwork();
-    ctx = { chainId, registry: deps.chain.addresses.registry };
+    ctx = { ...ctx, chainId, registry: deps.chain.addresses.registry };
     let device: string | undefined;
     try {
       device = parseEvidence(params.bytes).device;
@@ -97,9 +124,10 @@ export async function assessEvidence(
       ctx.deviceStatus = Number(status);
     }
   }
-  const check = checkEvidence(params.bytes, ctx);
+  let check = checkEvidence(params.bytes, ctx);
+  if (anchoring) check = await checkAnchoring(check, anchorReader(deps.chain!), anchoring);
   let assessment: ClaimAssessment | null = null;
-  let reason: string | null = null;
+  let reason: EvidenceFailureReason | null = null;
   let message: string | null = null;
   if (!check.ok) {
     reason = check.reason;
@@ -122,7 +150,7 @@ export async function assessEvidence(
       evidenceHash: chained.claim.evidenceHash,
       assessmentDeadline: chained.claim.assessmentDeadline,
     };
-    verdict = assessment ? buildVerdict(claim, assessment, model.modelHash) : buildRejectionVerdict(claim, model.modelHash);
+    verdict = verdictOf(claim, model.modelHash, assessment ? { assessment } : { failure: reason! });
     digest = verdictDigest(claimsDomain(chained.chainId, deps.chain!.addresses.claims), verdict);
   }
   return {
@@ -142,7 +170,7 @@ export async function assessEvidence(
     modelHash: model.modelHash,
     backend: model.backend ?? null,
     chainChecks: chained ? "all" : deps.chain ? "partial" : "skipped",
-    skippedChecks: skippedChecks(ctx),
+    skippedChecks: skippedChecks(ctx, anchoring),
   };
 }
 
@@ -152,13 +180,40 @@ export interface AuditDifference {
   recomputed: string | number | boolean;
 }
 
+/**
+ * What an audit concluded: the recomputed verdict equals the deciding one (`match`) or differs (`mismatch`); or
+ * nothing could be compared: the claim has no committee verdict (`no-verdict`), or its evidence could not be fetched
+ * now (`unverifiable`: the URI is down, or outside this auditor's fetch rules), which says nothing about the verdict.
+ */
+export type AuditOutcome = "match" | "mismatch" | "no-verdict" | "unverifiable";
+
+/** Fetch-stage failures: they depend on the auditor's network and rules now, not on what the committee saw. */
+const FETCH_FAILURES: ReadonlySet<string> = new Set([
+  "URI_NOT_ALLOWED",
+  "FETCH_UNREACHABLE",
+  "FETCH_TIMEOUT",
+  "FETCH_HTTP_STATUS",
+  "TOO_LARGE",
+]);
+
 export interface AuditReport {
   claimId: string;
   status: ClaimStatusName;
-  match: boolean;
+  outcome: AuditOutcome;
+  /** true on a match, false on a mismatch, null when nothing could be compared (see `outcome`). */
+  match: boolean | null;
   /** The committee verdict recorded on-chain (VerdictFinalised). */
-  onChain: { approved: boolean; payout: string; scoreBps: number; modelHash: string; digest: string; block: number } | null;
-  recomputed: (Record<string, string | number | boolean | null> & { digest: string; reason: string | null }) | null;
+  onChain: {
+    approved: boolean;
+    payout: string;
+    scoreBps: number;
+    reason: number;
+    modelHash: string;
+    digest: string;
+    block: number;
+  } | null;
+  /** The verdict this oracle would sign (`reason`: its reason code), its digest, and the evidence check that failed. */
+  recomputed: (Record<string, string | number | boolean | null> & { digest: string; evidenceFailure: string | null }) | null;
   differences: AuditDifference[];
   notes: string[];
 }
@@ -168,10 +223,10 @@ export interface AuditReport {
  * verdict that decided the claim on-chain (the VerdictFinalised event, cross-checked with getClaim).
  */
 export async function auditClaim(
-  deps: ChainDeps & { model: OracleModel; evidence: EvidenceFetchRules; fetch?: typeof fetch; fromBlock?: number },
+  deps: ChainDeps & { model: OracleModel; evidence: EvidenceFetchRules; fetch?: typeof fetch },
   params: { claimId: bigint },
 ): Promise<AuditReport> {
-  const { chainId, claim, ctx, contracts } = await claimContext(deps, params.claimId);
+  const { chainId, claim, ctx, anchoring, contracts } = await claimContext(deps, params.claimId, deps.model);
   const status = enumName(ClaimStatus, claim.status);
   const notes: string[] = [];
   const events = await contracts.claims.queryFilter(contracts.claims.filters.VerdictFinalised(params.claimId), deps.fromBlock ?? 0);
@@ -180,7 +235,8 @@ export async function auditClaim(
     return {
       claimId: params.claimId.toString(),
       status,
-      match: false,
+      outcome: "no-verdict",
+      match: null,
       onChain: null,
       recomputed: null,
       differences: [],
@@ -191,6 +247,7 @@ export async function auditClaim(
     approved: event.args.approved,
     payout: event.args.payout.toString(),
     scoreBps: Number(event.args.scoreBps),
+    reason: Number(event.args.reason),
     modelHash: event.args.modelHash.toLowerCase(),
     digest: event.args.digest.toLowerCase(),
     block: event.blockNumber,
@@ -203,11 +260,11 @@ export async function auditClaim(
   }
   if (ctx.deviceStatus !== DEVICE_ACTIVE) notes.push("the device was not Active at the incident");
 
-  let reason: string | null = null;
+  let reason: EvidenceFailureReason | null = null;
   let assessment: ClaimAssessment | null = null;
   try {
     const bytes = await fetchEvidence(claim.evidenceURI, deps.evidence, { fetch: deps.fetch });
-    const check = checkEvidence(bytes, ctx);
+    const check = await checkAnchoring(checkEvidence(bytes, ctx), anchorReader(deps), anchoring);
     if (!check.ok) reason = check.reason;
     else {
       const [score] = await scoreEvidence(deps.model, [check.verified]);
@@ -218,7 +275,23 @@ export async function auditClaim(
   } catch (error) {
     if (!(error instanceof EvidenceError)) throw error;
     reason = error.reason;
-    notes.push(`evidence could not be fetched now: ${error.message}`);
+    if (FETCH_FAILURES.has(error.reason)) {
+      // Not a mismatch: this auditor cannot see the evidence now, so the verdict can be neither confirmed nor refuted.
+      notes.push(
+        `the evidence could not be fetched now (${error.reason}: ${error.message}): the verdict was not re-checked; try again later`,
+      );
+      return {
+        claimId: params.claimId.toString(),
+        status,
+        outcome: "unverifiable",
+        match: null,
+        onChain,
+        recomputed: null,
+        differences: [],
+        notes,
+      };
+    }
+    notes.push(`the evidence is invalid: ${error.message}`);
   }
   const base = {
     claimId: params.claimId,
@@ -226,9 +299,9 @@ export async function auditClaim(
     evidenceHash: claim.evidenceHash,
     assessmentDeadline: claim.assessmentDeadline,
   };
-  const verdict = assessment ? buildVerdict(base, assessment, deps.model.modelHash) : buildRejectionVerdict(base, deps.model.modelHash);
+  const verdict = verdictOf(base, deps.model.modelHash, assessment ? { assessment } : { failure: reason! });
   const digest = verdictDigest(claimsDomain(chainId, deps.addresses.claims), verdict).toLowerCase();
-  const recomputed = { ...verdictJson(verdict), digest, reason };
+  const recomputed = { ...verdictJson(verdict), digest, evidenceFailure: reason };
   const differences: AuditDifference[] = [];
   const compare = (field: string, a: string | number | boolean, b: string | number | boolean) => {
     if (a !== b) differences.push({ field, onChain: a, recomputed: b });
@@ -236,7 +309,18 @@ export async function auditClaim(
   compare("approved", onChain.approved, verdict.approved);
   compare("payout", onChain.payout, verdict.payout.toString());
   compare("scoreBps", onChain.scoreBps, verdict.scoreBps);
+  compare("reason", onChain.reason, verdict.reason);
   compare("modelHash", onChain.modelHash, verdict.modelHash);
   compare("digest", onChain.digest, digest);
-  return { claimId: params.claimId.toString(), status, match: differences.length === 0, onChain, recomputed, differences, notes };
+  const match = differences.length === 0;
+  return {
+    claimId: params.claimId.toString(),
+    status,
+    outcome: match ? "match" : "mismatch",
+    match,
+    onChain,
+    recomputed,
+    differences,
+    notes,
+  };
 }

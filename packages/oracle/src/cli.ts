@@ -50,12 +50,13 @@ Required: ORACLE_RPC_URL, and ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE_FILE + ORACL
 Contract addresses: ORACLE_CLAIMS_ADDRESS, ORACLE_REGISTRY_ADDRESS, ORACLE_COMMITTEE_ADDRESS, or deployments/<chainId>.json.`,
   assess: `Usage: npm run oracle -- assess --evidence <file> [--claim <id>] [--dotenv <path>]
 
-Assesses an evidence bundle (triad.evidence/v1) with the local model and prints the result as JSON on the last
-line of stdout. Nothing is written to the chain.
-Without ORACLE_RPC_URL, reading signatures are checked in the domain the bundle names and the chain checks
-(evidence hash, policy device, device status, policy period, incidentAt) are listed under "skippedChecks". With
-ORACLE_RPC_URL the deployment's domain and the device's status are checked too; with --claim as well, every check
-runs and the full Verdict and its EIP-712 digest are printed.
+Assesses an evidence bundle (triad.evidence/v2; a v1 bundle, without anchors, is refused as NOT_ANCHORED) with the
+local model and prints the result as JSON on the last line of stdout. Nothing is written to the chain.
+Without ORACLE_RPC_URL, reading signatures, Merkle proofs and completeness are checked in the domain the bundle names
+and the chain checks (evidence hash, policy device, device status, policy period, incidentAt, anchors) are listed
+under "skippedChecks". With ORACLE_RPC_URL the deployment's domain, the device's status and the anchors (on-chain,
+by an authorised gateway) are checked too; with --claim as well, every check runs (the product's gateway policy and
+maxAnchorDelay, anchors before the filing) and the full Verdict and its EIP-712 digest are printed.
 
 Options:
   --evidence <file>   the bundle file (required)
@@ -63,8 +64,12 @@ Options:
   audit: `Usage: npm run oracle -- audit --claim <id> [--dotenv <path>]
 
 Re-fetches the claim's evidence from its URI, re-runs the checks and the model, rebuilds the Verdict and compares
-it with the verdict that decided the claim (VerdictFinalised / getClaim). Prints {"match": true|false,
-"differences": [...]} as JSON on the last line of stdout; exits 0 on a match, 3 on a mismatch.
+it with the verdict that decided the claim (VerdictFinalised / getClaim). Prints {"outcome", "match",
+"differences": [...], "notes": [...]} as JSON on the last line of stdout. Exit codes:
+  0  match: the recomputed verdict is the deciding one
+  3  MISMATCH: they differ (see "differences")
+  4  nothing to compare: the claim has no committee verdict (yet)
+  5  unverifiable now: the evidence could not be fetched (unreachable, or outside ORACLE_EVIDENCE_* rules); not a mismatch
 Needs ORACLE_RPC_URL.`,
   "evidence-server": `Usage: npm run oracle -- evidence-server [--port <n>] [--host <addr>] [--dir <path>] [--max-bytes <n>]
 
@@ -77,6 +82,9 @@ Options:
   --dir <path>      persist bundles in this directory (default: in memory)
   --max-bytes <n>   largest accepted bundle (default 1048576)`,
 };
+
+/** Exit codes of `audit` by outcome: a mismatch (3) is never confused with an audit that could not compare. */
+export const AUDIT_EXIT_CODES = { match: 0, mismatch: 3, "no-verdict": 4, unverifiable: 5 } as const;
 
 class UsageError extends TriadError {
   override readonly name = "UsageError";
@@ -254,9 +262,13 @@ export async function main(argv: string[]): Promise<number> {
         { claimId },
       );
       (provider as JsonRpcProvider).destroy?.();
-      if (!report.match) logger.warn({ claimId: report.claimId, differences: report.differences, notes: report.notes }, "audit: MISMATCH");
+      if (report.outcome === "mismatch") {
+        logger.warn({ claimId: report.claimId, differences: report.differences, notes: report.notes }, "audit: MISMATCH");
+      } else if (report.outcome !== "match") {
+        logger.warn({ claimId: report.claimId, notes: report.notes }, `audit: nothing compared (${report.outcome})`);
+      }
       printJson(report);
-      return report.match ? 0 : 3;
+      return AUDIT_EXIT_CODES[report.outcome];
     }
 
     case "run": {

@@ -15,8 +15,26 @@ export {
   type TickResult,
 } from "./daemon.ts";
 export { startEvidenceServer, type EvidenceServer, type EvidenceServerOptions } from "./evidence-server.ts";
-export { assessEvidence, auditClaim, type AssessResult, type AuditReport, type AuditDifference } from "./actions.ts";
-export { checkEvidence, scoreEvidence, skippedChecks, type EvidenceContext } from "./assess.ts";
+export {
+  anchorReader,
+  assessEvidence,
+  auditClaim,
+  type AssessResult,
+  type AuditReport,
+  type AuditDifference,
+  type ChainDeps,
+} from "./actions.ts";
+export {
+  checkAnchoring,
+  checkEvidence,
+  modelWindow,
+  scoreEvidence,
+  skippedChecks,
+  type AnchoringContext,
+  type AnchorReader,
+  type EvidenceCheck,
+  type EvidenceContext,
+} from "./assess.ts";
 export type { ClaimAssessment, ClaimInput, OracleModel, ReadingInput } from "./model/assessment.ts";
 export {
   ConfigError,

@@ -1,7 +1,9 @@
 /**
  * Evidence checking off the main thread. Verifying a bundle is CPU-bound — one secp256k1 public-key recovery per
- * reading, about 1.5 ms each in pure JavaScript — so a tick's bundles are checked by a pool of worker threads while
- * the main thread keeps serving I/O (evidence downloads, whose timeouts would otherwise fire late, RPC, /healthz).
+ * reading (about 1.5 ms each in pure JavaScript) and its Merkle proof — so a tick's bundles are checked by a pool of
+ * worker threads while the main thread keeps serving I/O (evidence downloads, whose timeouts would otherwise fire
+ * late, RPC, /healthz). What the chain says about the anchors is checked afterwards, on the main thread
+ * (`checkAnchoring`: network reads, no CPU).
  * With `workers: 0` bundles are checked inline (tests, tiny deployments).
  */
 import os from "node:os";

@@ -11,8 +11,9 @@ import { ConfigError, CONFIG_VARIABLES, parseConfig } from "../src/config.ts";
 import { loadModel, type LoadedModel } from "../src/model/index.ts";
 import {
   AI4I_SCHEMA,
-  buildEvidenceBundle,
+  buildEvidenceBundleV2,
   deviceRegistryDomain,
+  prepareFleetBatch,
   serializeEvidence,
   signReading,
   type EvidenceFailureReason,
@@ -37,29 +38,55 @@ const REASONS: readonly EvidenceFailureReason[] = [
   "OUTSIDE_POLICY_PERIOD",
   "INVALID_VALUES",
   "BAD_SIGNATURE",
+  "NOT_ANCHORED",
+  "INCOMPLETE_WINDOW",
+  "IMPLAUSIBLE_TIMESTAMP",
+  "GATEWAY_NOT_AUTHORISED",
+  "GATEWAY_NOT_ACCEPTED",
+  "ANCHORED_LATE",
   "NO_READINGS_IN_WINDOW",
 ];
 const CHAIN_ID = 31337n;
 const REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 const DOMAIN = deviceRegistryDomain(CHAIN_ID, REGISTRY);
 const DEVICE = new Wallet(id("triad/test/bad-input/device"));
+const GATEWAY = new Wallet(id("triad/test/bad-input/gateway")).address;
 const INCIDENT = 1_800_000_000;
 const RUNS = { numRuns: 40, seed: 20261121 };
 
-/** A valid bundle of `values` rows signed by DEVICE, 30 s apart, the last at INCIDENT. */
+/**
+ * A valid v2 bundle of `values` rows signed by DEVICE, 30 s apart, the last at INCIDENT, between a normal reading an
+ * hour before and one an hour after, all under one fleet anchor (its proofs verify off-chain; no chain here).
+ */
 async function signedBundle(rows: bigint[][]): Promise<Uint8Array> {
-  const readings = [];
-  for (let i = 0; i < rows.length; i++) {
-    const timestamp = BigInt(INCIDENT - 30 * (rows.length - 1 - i));
-    readings.push(await signReading(DEVICE, DOMAIN, { device: DEVICE.address, seq: BigInt(i + 1), timestamp, values: rows[i] }));
-  }
+  const sign = (seq: number, timestamp: number, values: bigint[]) =>
+    signReading(DEVICE, DOMAIN, { device: DEVICE.address, seq: BigInt(seq), timestamp: BigInt(timestamp), values });
+  const readings = [await sign(1, INCIDENT - 3600, NORMAL_ROW)];
+  for (let i = 0; i < rows.length; i++) readings.push(await sign(i + 2, INCIDENT - 30 * (rows.length - 1 - i), rows[i]));
+  readings.push(await sign(rows.length + 2, INCIDENT + 3600, NORMAL_ROW));
+  const batch = prepareFleetBatch(DOMAIN, readings);
+  const anchor = { kind: "fleet" as const, gateway: GATEWAY, root: batch.root };
+  const proven = batch.entries.map((e) => ({ reading: e.reading, anchor, proof: e.proof }));
   return serializeEvidence(
-    buildEvidenceBundle({ chainId: CHAIN_ID, registry: REGISTRY, incidentAt: INCIDENT, readings, sensorSchema: AI4I_SCHEMA }),
+    buildEvidenceBundleV2({
+      chainId: CHAIN_ID,
+      registry: REGISTRY,
+      incidentAt: INCIDENT,
+      sensorSchema: AI4I_SCHEMA,
+      before: proven[0],
+      readings: proven.slice(1, -1),
+      after: proven[proven.length - 1],
+    }),
   );
 }
 
 const NORMAL_ROW = [298_100n, 308_600n, 1_551n, 42_800n, 0n, 1n];
-const context = { chainId: CHAIN_ID, registry: REGISTRY, policy: { device: DEVICE.address, start: 0n, end: 2n ** 40n } };
+const context = {
+  chainId: CHAIN_ID,
+  registry: REGISTRY,
+  policy: { device: DEVICE.address, start: 0n, end: 2n ** 40n },
+  window: { beforeSeconds: 600, afterSeconds: 60 },
+};
 
 /** checkEvidence must return, never throw; a rejection must carry a declared reason. */
 function expectCleanCheck(bytes: Uint8Array) {
@@ -130,7 +157,19 @@ describe("oracle bad input (property-based)", function () {
       "readings.0.values",
       "readings.0.values.2",
       "readings.0.signature",
+      "readings.0.anchor",
+      "readings.0.anchor.kind",
+      "readings.0.anchor.gateway",
+      "readings.0.anchor.root",
+      "readings.0.proof",
+      "readings.0.proof.0",
       "readings.1",
+      "before",
+      "before.seq",
+      "before.timestamp",
+      "after",
+      "after.seq",
+      "after.timestamp",
     ];
     fc.assert(
       fc.property(fc.constantFrom(...fields), fc.jsonValue(), (field, value) => {

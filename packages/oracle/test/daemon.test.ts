@@ -2,12 +2,12 @@ import { expect } from "chai";
 import { ethers, networkHelpers } from "@triad/devkit/network";
 import { keccak256, type Wallet } from "ethers";
 import pino from "pino";
-import { AI4I_SCHEMA, ClaimStatus, claimsDomain, enumValue, signVerdict, type EvidenceBundle } from "@triad/sdk";
+import { AI4I_SCHEMA, ClaimStatus, claimReasonCode, claimsDomain, enumValue, signVerdict, type EvidenceBundle } from "@triad/sdk";
 import { counterValue } from "../src/metrics.ts";
 import { startEvidenceServer, type EvidenceServer } from "../src/evidence-server.ts";
 import { createOracle, type ClaimOutcome, type TickReport } from "../src/daemon.ts";
 import { CLAIM_AMOUNT, deployOracleCommitteeFixture, deployOracleFixture, oracleFor, testConfig, type OracleFixture } from "@triad/devkit";
-import { bytesOf, closedPort, failureRows, normalRows, startRawServer } from "@triad/devkit";
+import { bytesOf, closedPort, normalRows, persistingFailureRows, startRawServer } from "@triad/devkit";
 
 const { loadFixture, time } = networkHelpers;
 
@@ -45,7 +45,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
   it("approves and pays a genuine failure claim (real AI4I HDF/PWF/OSF rows), rejects normal telemetry", async function () {
     const f = await loadFixture(deployOracleFixture);
     const [member] = f.members;
-    const failure = await f.bundle([...normalRows(5), ...failureRows("OSF", 1)]);
+    const failure = await f.bundle([...normalRows(5), ...persistingFailureRows("OSF")]);
     const put = server.put(failure.bytes);
     const failureClaim = await f.fileClaim({ hash: failure.hash, uri: put.uri, incidentAt: failure.incidentAt });
 
@@ -73,10 +73,10 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     // Parametric product (no appeal window, no deductible): paid in the verdict's transaction.
     expect((await f.claims.getClaim(failureClaim)).status).to.equal(PAID);
     expect(await f.token.balanceOf(f.holder.address)).to.be.at.least(holderBefore + CLAIM_AMOUNT);
-    // The verdict's score is the model's, so it lies above the model's threshold for the failure only.
-    const threshold = Number(f.model.metadata?.threshold ?? 0.5);
-    expect(Number(verdicts.get(failureClaim)!.scoreBps)).to.be.at.least(Math.floor(threshold * 10_000));
-    expect(Number(verdicts.get(normalClaim)!.scoreBps)).to.be.below(Math.floor(threshold * 10_000));
+    // The verdict's score is the model's claim score, so it reaches the claim rule's threshold for the failure only.
+    const thresholdBps = Math.round(f.model.metadata.claimRule.minScore * 10_000);
+    expect(Number(verdicts.get(failureClaim)!.scoreBps)).to.be.at.least(thresholdBps);
+    expect(Number(verdicts.get(normalClaim)!.scoreBps)).to.be.below(thresholdBps);
     // The report says the same, claim by claim: what was signed, in which transaction, and that it decided the claim.
     const outcomes = outcomesOf(report);
     const [decision] = await f.claims.queryFilter(f.claims.filters.VerdictFinalised(failureClaim));
@@ -112,7 +112,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     });
     const deadPort = await closedPort();
     const expected: Expected[] = [];
-    const good = [...normalRows(4), ...failureRows("HDF", 1)];
+    const good = [...normalRows(4), ...persistingFailureRows("HDF")];
     // Each bad claim needs its own policy (one open claim per policy); insured up front, all in one waiting period.
     const insuredDevices = await f.insureNewDevices(Array.from({ length: 12 }, (_, i) => `bad-${i}`));
     let n = 0;
@@ -169,7 +169,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
       return { hash: keccak256(bytes), uri: server.put(bytes).uri, incidentAt: b.incidentAt };
     });
     await fileBad("TOO_LARGE", async ({ device }) => {
-      const b = await f.bundle([...normalRows(400), ...failureRows("HDF", 1)], { device }); // > 64 KiB
+      const b = await f.bundle([...normalRows(400), ...persistingFailureRows("HDF")], { device }); // > 64 KiB
       expect(b.bytes.length).to.be.greaterThan(64 * 1024);
       return { hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt };
     });
@@ -235,7 +235,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
 
   it("M-2: the device's owner suspending it after the incident does not void the policy holder's claim", async function () {
     const f = await loadFixture(deployOracleFixture);
-    const b = await f.bundle([...normalRows(3), ...failureRows("PWF", 1)]);
+    const b = await f.bundle([...normalRows(3), ...persistingFailureRows("PWF")]);
     const served = await startRawServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(b.bytes);
@@ -260,7 +260,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     const oracle = oracleFor(f, f.members[0], { config: { metricsPort: 0 } });
     await oracle.start();
     try {
-      const b = await f.bundle([...normalRows(3), ...failureRows("HDF", 1)]);
+      const b = await f.bundle([...normalRows(3), ...persistingFailureRows("HDF")]);
       const claimId = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt });
       await waitFor(async () => (await f.claims.getClaim(claimId)).status !== FILED);
       const health = await fetch(`${oracle.opsUrl()}/healthz`);
@@ -299,7 +299,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
     const claimIds: bigint[] = [];
     try {
       for (let i = 0; i < 3; i++) {
-        const rows = i === 1 ? normalRows(5, 40) : [...normalRows(4, 10 * i), ...failureRows(i === 0 ? "HDF" : "OSF", 1)];
+        const rows = i === 1 ? normalRows(5, 40) : [...normalRows(4, 10 * i), ...persistingFailureRows(i === 0 ? "HDF" : "OSF")];
         const b = await f.bundle(rows, { device: insured[i].device });
         claimIds.push(
           await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt, policy: insured[i].policyId }),
@@ -326,11 +326,11 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
 
   it("never signs twice: a re-scan after a lost checkpoint skips what this member already signed, even if its verdict would now differ", async function () {
     const f = await loadFixture(deployOracleCommitteeFixture); // 2 of 3
-    const b = await f.bundle([...normalRows(4), ...failureRows("HDF", 1)]);
+    const b = await f.bundle([...normalRows(4), ...persistingFailureRows("HDF")]);
     const claimId = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt });
     // Claim 2's evidence is not on the server yet (HTTP 404): this member signs a rejection.
     const other = await f.insureNewDevice("late-evidence");
-    const late = await f.bundle([...normalRows(4), ...failureRows("PWF", 1)], { device: other.device });
+    const late = await f.bundle([...normalRows(4), ...persistingFailureRows("PWF")], { device: other.device });
     const lateClaim = await f.fileClaim({
       hash: late.hash,
       uri: server.uriOf(late.hash),
@@ -361,7 +361,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
   it("skips a claim another member already decided, without submitting", async function () {
     const f = await loadFixture(deployOracleCommitteeFixture);
     // The other members decide the claim (2 of 3), then this member's daemon runs: it must skip it as decided.
-    const b = await f.bundle([...normalRows(4), ...failureRows("HDF", 1)]);
+    const b = await f.bundle([...normalRows(4), ...persistingFailureRows("HDF")]);
     const claimId = await f.fileClaim({ hash: b.hash, uri: server.put(b.bytes).uri, incidentAt: b.incidentAt });
     const claim = await f.claims.getClaim(claimId);
     const verdict = {
@@ -371,6 +371,7 @@ describe("oracle daemon (in-process Hardhat chain)", function () {
       approved: false,
       payout: 0n,
       scoreBps: 0,
+      reason: claimReasonCode("NO_FAILURE_DETECTED"),
       deadline: claim.assessmentDeadline,
     };
     const domain = claimsDomain(f.chainId, f.addresses.claims);

@@ -5,6 +5,7 @@ import {
   EVIDENCE_SCHEMA,
   EvidenceError,
   buildRejectionVerdict,
+  claimReasonCode,
   buildVerdict,
   claimsDomain,
   signVerdict,
@@ -159,7 +160,7 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
     expect(reasonOf(() => verifyEvidenceReadings(replayed))).to.equal("SEQ_NOT_INCREASING");
   });
 
-  it("buildVerdict applies the payout rule; a rejection is payout 0, score 0, same model", async function () {
+  it("buildVerdict applies the payout rule and carries the reason code; a rejection is payout 0, score 0, same model", async function () {
     const claim = { claimId: 7n, amount: 1234n, evidenceHash: id("e"), assessmentDeadline: 99n };
     const model = id("model");
     fc.assert(
@@ -167,25 +168,36 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
         fc.boolean(),
         fc.integer({ min: 0, max: 10_000 }),
         fc.bigInt({ min: 0n, max: 2n ** 128n - 1n }),
-        (approved, scoreBps, amount) => {
-          const v = buildVerdict({ ...claim, amount }, { approved, scoreBps }, model);
+        fc.integer({ min: 1, max: 255 }),
+        (approved, scoreBps, amount, rejectionCode) => {
+          const reasonCode = approved ? 0 : rejectionCode;
+          const v = buildVerdict({ ...claim, amount }, { approved, scoreBps, reasonCode }, model);
           expect(v.payout).to.equal(approved ? amount : 0n);
           expect(v.deadline).to.equal(claim.assessmentDeadline);
           expect(v.scoreBps).to.equal(scoreBps);
+          expect(v.reason).to.equal(reasonCode);
         },
       ),
     );
-    expect(buildRejectionVerdict(claim, model)).to.deep.equal({
+    const hashMismatch = claimReasonCode("HASH_MISMATCH");
+    expect(buildRejectionVerdict(claim, model, hashMismatch)).to.deep.equal({
       claimId: 7n,
       evidenceHash: claim.evidenceHash,
       modelHash: model,
       approved: false,
       payout: 0n,
       scoreBps: 0,
+      reason: hashMismatch,
       deadline: 99n,
     });
-    expect(() => buildVerdict(claim, { approved: true, scoreBps: 10_001 }, model)).to.throw(/scoreBps/);
-    expect(() => buildVerdict(claim, { approved: true, scoreBps: 1 }, ZeroHash.slice(0, 10))).to.throw(/modelHash/);
+    expect(() => buildVerdict(claim, { approved: true, scoreBps: 10_001, reasonCode: 0 }, model)).to.throw(/scoreBps/);
+    expect(() => buildVerdict(claim, { approved: true, scoreBps: 1, reasonCode: 0 }, ZeroHash.slice(0, 10))).to.throw(/modelHash/);
+    // approved ⇔ reason 0, as the contract checks (ClaimsInvalidReason); a code is a uint8.
+    expect(() => buildVerdict(claim, { approved: true, scoreBps: 9_000, reasonCode: 1 }, model)).to.throw(/reason code 0/);
+    expect(() => buildVerdict(claim, { approved: false, scoreBps: 100, reasonCode: 0 }, model)).to.throw(/non-zero reason code/);
+    expect(() => buildRejectionVerdict(claim, model, 0)).to.throw(/non-zero reason code/);
+    expect(() => buildRejectionVerdict(claim, model, 256)).to.throw(/\[0, 255\]/);
+    expect(() => buildRejectionVerdict(claim, model, 1.5)).to.throw(/\[0, 255\]/);
     // The oracle's cached digester and direct signing agree with the SDK's EIP-712 functions.
     const domain = claimsDomain(CHAIN_ID, REGISTRY);
     const digestOf = verdictDigester(domain);
@@ -195,13 +207,13 @@ describe("oracle: evidence bundles (sdk/evidence)", function () {
         fc.boolean(),
         fc.integer({ min: 0, max: 10_000 }),
         (claimId, approved, scoreBps) => {
-          const v = buildVerdict({ ...claim, claimId }, { approved, scoreBps }, model);
+          const v = buildVerdict({ ...claim, claimId }, { approved, scoreBps, reasonCode: approved ? 0 : 1 }, model);
           expect(digestOf(v)).to.equal(verdictDigest(domain, v));
         },
       ),
       { numRuns: 50 },
     );
-    const v = buildVerdict(claim, { approved: true, scoreBps: 4321 }, model);
+    const v = buildVerdict(claim, { approved: true, scoreBps: 4321, reasonCode: 0 }, model);
     expect(DEVICE.signingKey.sign(digestOf(v)).serialized).to.equal(await signVerdict(DEVICE, domain, v));
     expect(scoreToBps(0.12349)).to.equal(1234);
     expect(scoreToBps(0.99999999)).to.equal(9999);

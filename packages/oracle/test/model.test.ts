@@ -136,7 +136,7 @@ describe("oracle model", function () {
       expect(model.modelHash).to.match(/^0x[0-9a-f]{64}$/);
     });
 
-    it("binds normalisation, threshold, window and feature names inside the hashed model.json", async function () {
+    it("binds normalisation, threshold, window, claim rule and feature names inside the hashed model.json", async function () {
       const modelJson = JSON.parse(await fs.readFile(path.join(DEFAULT_MODEL_DIR, "model.json"), "utf8"));
       const { metadata } = await shippedModel();
       const binding = modelJson.userDefinedMetadata.triad;
@@ -144,6 +144,7 @@ describe("oracle model", function () {
       expect(binding.normalisation).to.deep.equal(metadata.normalisation);
       expect(binding.threshold).to.equal(metadata.threshold);
       expect(binding.window).to.deep.equal(metadata.window);
+      expect(binding.claimRule).to.deep.equal(metadata.claimRule);
     });
 
     it("changes the hash when one weight byte changes, and loading refuses the tampered copy", async function () {
@@ -242,49 +243,57 @@ describe("oracle model", function () {
     });
   });
 
-  describe("claim window rule", function () {
+  describe("claim window rule (the persistence rule itself: claim-rule.test.ts)", function () {
     const incidentAt = 1_700_000_000;
+    /** `t` once a minute, `count` times, the first at `from`. */
+    const persisting = (from: number, t: Ai4iTelemetry, count: number) =>
+      Array.from({ length: count }, (_, i) => reading(from + 60 * i, t));
 
-    it("scores only readings inside [incidentAt − before, incidentAt + after] and takes the maximum", async function () {
+    it("scores only readings inside [incidentAt − before, incidentAt + after]", async function () {
       const model = await shippedModel();
       const { beforeSeconds, afterSeconds } = model.metadata.window;
+      const n = model.metadata.claimRule.minReadings;
       const readings = [
-        reading(incidentAt - beforeSeconds - 1, OVERSTRAIN_UDI_161), // just too early: ignored
-        reading(incidentAt - beforeSeconds, NORMAL_UDI_1), // first second of the window
-        reading(incidentAt, HEAT_UDI_3237),
+        reading(incidentAt - beforeSeconds - 1, HEAT_UDI_3237), // just too early: ignored
+        ...persisting(incidentAt - beforeSeconds, OVERSTRAIN_UDI_161, n), // from the first second of the window
         reading(incidentAt + afterSeconds, NORMAL_UDI_1), // last second of the window
-        reading(incidentAt + afterSeconds + 1, OVERSTRAIN_UDI_161), // just too late: ignored
+        reading(incidentAt + afterSeconds + 1, HEAT_UDI_3237), // just too late: ignored
       ];
-      const [normal, heat] = await model.scoreTelemetry([NORMAL_UDI_1, HEAT_UDI_3237]);
+      const [overstrain] = await model.scoreTelemetry([OVERSTRAIN_UDI_161]);
       const a = await model.assessClaim(readings, incidentAt);
-      expect(a.readingsInWindow).to.equal(3);
-      expect(a.readingsScored).to.equal(3);
-      expect(a.maxIndex).to.equal(2);
-      expect(a.score).to.equal(Math.max(normal, heat));
-      expect(a.scoreBps).to.equal(Math.floor(heat * 10_000));
+      expect(a.readingsInWindow).to.equal(n + 1);
+      expect(a.readingsScored).to.equal(n + 1);
+      expect(a.run).to.deep.equal({ first: 1, last: n });
+      expect(a.decidingIndex).to.equal(1);
+      expect(a.score).to.equal(overstrain);
+      expect(a.scoreBps).to.equal(Math.floor(overstrain * 10_000));
       expect(a.approved).to.equal(true);
-      expect(a.features).to.deep.equal(featureRecord(HEAT_UDI_3237));
+      expect(a.reasonCode).to.equal(0);
+      expect(a.features).to.deep.equal(featureRecord(OVERSTRAIN_UDI_161));
       expect(Object.keys(a.modeProbabilities)).to.deep.equal(["HDF", "PWF", "OSF", "TWF"]);
     });
 
     it("rejects when the failure readings lie outside the window", async function () {
       const model = await shippedModel();
       const { beforeSeconds, afterSeconds } = model.metadata.window;
+      const n = model.metadata.claimRule.minReadings;
       const a = await model.assessClaim(
         [
-          reading(incidentAt - beforeSeconds - 60, OVERSTRAIN_UDI_161),
+          ...persisting(incidentAt - beforeSeconds - 60 * n, OVERSTRAIN_UDI_161, n),
           reading(incidentAt - 30, NORMAL_UDI_1),
-          reading(incidentAt + afterSeconds + 60, HEAT_UDI_3237),
+          ...persisting(incidentAt + afterSeconds + 60, HEAT_UDI_3237, n),
         ],
         incidentAt,
       );
       expect(a.readingsInWindow).to.equal(1);
-      expect(a.maxIndex).to.equal(1);
+      expect(a.run).to.equal(null);
+      expect(a.peakIndex).to.equal(n);
       expect(a.approved).to.equal(false);
-      expect(a.scoreBps).to.equal(Math.floor((await model.scoreTelemetry([NORMAL_UDI_1]))[0] * 10_000));
+      expect(a.reasonCode).to.equal(1);
+      expect(a.peakScoreBps).to.equal(Math.floor((await model.scoreTelemetry([NORMAL_UDI_1]))[0] * 10_000));
     });
 
-    it("scores 0 and rejects with maxIndex −1 when no reading is in the window", async function () {
+    it("scores 0 and rejects with decidingIndex −1 and NO_READINGS_IN_WINDOW when no reading is in the window", async function () {
       const model = await shippedModel();
       const badValues = { timestamp: incidentAt - 86_400, values: [1n, 2n, 3n] }; // outside: never decoded
       for (const readings of [[], [reading(incidentAt + 3600, OVERSTRAIN_UDI_161), badValues]]) {
@@ -293,11 +302,15 @@ describe("oracle model", function () {
           score: 0,
           scoreBps: 0,
           approved: false,
+          reasonCode: 2,
           readingsInWindow: 0,
           readingsScored: 0,
-          maxIndex: -1,
+          run: null,
+          decidingIndex: -1,
           features: {},
           modeProbabilities: {},
+          peakScoreBps: 0,
+          peakIndex: -1,
         });
       }
     });
@@ -308,7 +321,7 @@ describe("oracle model", function () {
       const a = await model.assessClaim([reading(incidentAt, stopped), reading(incidentAt - 10, NORMAL_UDI_1)], incidentAt);
       expect(a.readingsInWindow).to.equal(2);
       expect(a.readingsScored).to.equal(1);
-      expect(a.maxIndex).to.equal(1);
+      expect(a.peakIndex).to.equal(1);
       expect(a.approved).to.equal(false);
     });
 

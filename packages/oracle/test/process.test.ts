@@ -7,7 +7,7 @@ import { claimsDomain, signVerdict } from "@triad/sdk";
 import { assessEvidence, auditClaim } from "../src/actions.ts";
 import { startEvidenceServer, type EvidenceServer } from "../src/evidence-server.ts";
 import { deployOracleFixture, oracleFor, tempDir, testConfig, type OracleFixture } from "@triad/devkit";
-import { failureRows, normalRows } from "@triad/devkit";
+import { normalRows, persistingFailureRows } from "@triad/devkit";
 import { ROOT, daemonEnv, oracleCliArgs, jsonLines, serveChainOverHttp, startOracleCli, waitFor } from "@triad/devkit";
 
 const { loadFixture } = networkHelpers;
@@ -40,7 +40,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     const devices = await f.insureNewDevices(Array.from({ length: 16 }, (_, i) => `restart-${i}`));
     for (let i = 0; i < 16; i++) {
       const insured = devices[i];
-      const rows = i % 3 === 0 ? normalRows(4, i) : [...normalRows(3, i), ...failureRows(i % 2 ? "HDF" : "PWF", 1 + (i % 4)).slice(-1)];
+      const rows = i % 3 === 0 ? normalRows(4, i) : [...normalRows(3, i), ...persistingFailureRows(i % 2 ? "HDF" : "PWF", 5, i % 4)];
       const b = await f.bundle(rows, { device: insured.device });
       claimIds.push(
         await f.fileClaim({ hash: b.hash, uri: evidence.put(b.bytes).uri, incidentAt: b.incidentAt, policy: insured.policyId }),
@@ -83,7 +83,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
 
   it("audit reports a match for an honest verdict and a mismatch for a doctored one", async function () {
     const f = await loadFixture(deployOracleFixture);
-    const honest = await f.bundle([...normalRows(4), ...failureRows("OSF", 1)]);
+    const honest = await f.bundle([...normalRows(4), ...persistingFailureRows("OSF")]);
     const honestClaim = await f.fileClaim({ hash: honest.hash, uri: evidence.put(honest.bytes).uri, incidentAt: honest.incidentAt });
     await oracleFor(f, f.members[0]).tick();
 
@@ -104,6 +104,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
       approved: true,
       payout: claim.amount,
       scoreBps: 9_900,
+      reason: 0,
       deadline: claim.assessmentDeadline,
     };
     await (
@@ -113,6 +114,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     const deps = { provider: ethers.provider, addresses: f.addresses, model: f.model, evidence: testConfig().evidence! };
     const ok = await auditClaim(deps, { claimId: honestClaim });
     expect(ok.match, JSON.stringify(ok)).to.equal(true);
+    expect(ok.outcome).to.equal("match");
     expect(ok.differences).to.deep.equal([]);
     expect(ok.onChain!.approved).to.equal(true);
 
@@ -126,14 +128,55 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
     const env = daemonEnv(f, rpc.url, path.join(tempDir(), "cp.json"), { ORACLE_LOG_LEVEL: "warn" });
     const cli = startOracleCli(["audit", "--claim", doctoredClaim.toString()], env);
     expect(await cli.exited, cli.stderr.join("")).to.equal(3);
-    const report = JSON.parse(cli.stdout[cli.stdout.length - 1]) as { match: boolean; differences: { field: string }[] };
+    const report = JSON.parse(cli.stdout[cli.stdout.length - 1]) as { match: boolean; outcome: string; differences: { field: string }[] };
     expect(report.match).to.equal(false);
+    expect(report.outcome).to.equal("mismatch");
     expect(report.differences.map((d) => d.field)).to.include("approved");
+  });
+
+  it("audit never calls unfetchable evidence a MISMATCH: 'unverifiable' (exit 5); before a verdict 'no-verdict' (exit 4)", async function () {
+    const f = await loadFixture(deployOracleFixture);
+    // The evidence lives on a store that goes away after the committee decided.
+    const gone = await startEvidenceServer({ port: 0 });
+    const b = await f.bundle([...normalRows(4), ...persistingFailureRows("PWF")]);
+    const decidedClaim = await f.fileClaim({ hash: b.hash, uri: gone.put(b.bytes).uri, incidentAt: b.incidentAt });
+    await oracleFor(f, f.members[0]).tick();
+    expect((await f.claims.getClaim(decidedClaim)).status).to.not.equal(FILED);
+    await gone.close();
+
+    const insured = await f.insureNewDevice("audit-undecided");
+    const pending = await f.bundle(normalRows(5, 30), { device: insured.device });
+    const undecidedClaim = await f.fileClaim({
+      hash: pending.hash,
+      uri: evidence.put(pending.bytes).uri,
+      incidentAt: pending.incidentAt,
+      policy: insured.policyId,
+    });
+
+    const deps = { provider: ethers.provider, addresses: f.addresses, model: f.model, evidence: { ...testConfig().evidence!, retries: 0 } };
+    const unverifiable = await auditClaim(deps, { claimId: decidedClaim });
+    expect(unverifiable).to.include({ outcome: "unverifiable", match: null, recomputed: null });
+    expect(unverifiable.differences).to.deep.equal([]);
+    expect(unverifiable.onChain).to.not.equal(null);
+    expect(unverifiable.notes.join(" ")).to.match(
+      /the evidence could not be fetched now \(FETCH_UNREACHABLE: .*\): the verdict was not re-checked/,
+    );
+    expect(await auditClaim(deps, { claimId: undecidedClaim })).to.include({ outcome: "no-verdict", match: null });
+
+    const env = daemonEnv(f, rpc.url, path.join(tempDir(), "cp.json"), { ORACLE_LOG_LEVEL: "warn", ORACLE_EVIDENCE_RETRIES: "0" });
+    for (const [claimId, code, outcome] of [
+      [decidedClaim, 5, "unverifiable"],
+      [undecidedClaim, 4, "no-verdict"],
+    ] as const) {
+      const cli = startOracleCli(["audit", "--claim", claimId.toString()], env);
+      expect(await cli.exited, cli.stderr.join("")).to.equal(code);
+      expect(JSON.parse(cli.stdout[cli.stdout.length - 1])).to.include({ outcome, match: null });
+    }
   });
 
   it("assess works with no chain at all (saying which checks it skipped) and runs them all with one", async function () {
     const f = await loadFixture(deployOracleFixture);
-    const b = await f.bundle([...normalRows(4), ...failureRows("HDF", 1)]);
+    const b = await f.bundle([...normalRows(4), ...persistingFailureRows("HDF")]);
     const file = path.join(tempDir(), "bundle.json");
     writeFileSync(file, b.bytes);
     const cli = spawnSync(process.execPath, oracleCliArgs(["assess", "--evidence", file, "--dotenv", path.join(tempDir(), ".env")]), {
@@ -194,6 +237,7 @@ describe("oracle processes and commands (JSON-RPC over HTTP to the in-process Ha
       approved: v.approved as boolean,
       payout: BigInt(v.payout as string),
       scoreBps: v.scoreBps as number,
+      reason: v.reason as number,
       deadline: BigInt(v.deadline as string),
     });
     expect(chained.digest).to.equal(onChainDigest);

@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import pino from "pino";
 import { ethers, networkHelpers } from "@triad/devkit/network";
-import { buildRejectionVerdict, claimsDomain, signVerdict } from "@triad/sdk";
+import { buildRejectionVerdict, claimReasonCode, claimsDomain, signVerdict } from "@triad/sdk";
 import { counterValue } from "../src/metrics.ts";
 import { startEvidenceServer } from "../src/evidence-server.ts";
 import { createOracle } from "../src/daemon.ts";
 import { deployOracleFixture, testConfig } from "@triad/devkit";
-import { failureRows, normalRows } from "@triad/devkit";
+import { normalRows, persistingFailureRows } from "@triad/devkit";
 
 const { loadFixture } = networkHelpers;
 
@@ -15,8 +15,8 @@ describe("oracle: what a batch's receipt says", function () {
     const f = await loadFixture(deployOracleFixture);
     const evidence = await startEvidenceServer({ port: 0 });
     const [a, b] = await f.insureNewDevices(["receipt-a", "receipt-b"]);
-    const x = await f.bundle([...normalRows(3), ...failureRows("HDF", 1)], { device: a.device });
-    const y = await f.bundle([...normalRows(3, 20), ...failureRows("PWF", 1)], { device: b.device });
+    const x = await f.bundle([...normalRows(3), ...persistingFailureRows("HDF")], { device: a.device });
+    const y = await f.bundle([...normalRows(3, 20), ...persistingFailureRows("PWF")], { device: b.device });
     const xClaim = await f.fileClaim({ hash: x.hash, uri: evidence.put(x.bytes).uri, incidentAt: x.incidentAt, policy: a.policyId });
     const yClaim = await f.fileClaim({ hash: y.hash, uri: evidence.put(y.bytes).uri, incidentAt: y.incidentAt, policy: b.policyId });
 
@@ -31,6 +31,7 @@ describe("oracle: what a batch's receipt says", function () {
         const verdict = buildRejectionVerdict(
           { claimId: xClaim, amount: claim.amount, evidenceHash: claim.evidenceHash, assessmentDeadline: claim.assessmentDeadline },
           f.model.modelHash,
+          claimReasonCode("NO_FAILURE_DETECTED"),
         );
         const signature = await signVerdict(f.members[0], claimsDomain(f.chainId, f.addresses.claims), verdict);
         await (await f.claims.submitVerdict(verdict, [signature])).wait();

@@ -52,11 +52,12 @@ describe("oracle daemon stages", function () {
     const recorder = createTickRecorder({ metrics, log: logger }, 100);
     expect(recorder.report()).to.include({ fromBlock: 100, toBlock: 99, claims: 0, idle: true });
     recorder.scanned(120, 4);
-    recorder.record({ claimId: 1n, outcome: "approved", scoreBps: 9000, payout: 5n, txHash: "0xaa", finalised: true });
+    recorder.record({ claimId: 1n, outcome: "approved", reasonCode: 0, scoreBps: 9000, payout: 5n, txHash: "0xaa", finalised: true });
     recorder.record({
       claimId: 2n,
       outcome: "rejected",
       reason: "HASH_MISMATCH",
+      reasonCode: 4,
       scoreBps: 0,
       payout: 0n,
       txHash: "0xaa",
@@ -88,7 +89,8 @@ describe("oracle daemon stages", function () {
       ["3", "claim skipped"],
       ["4", "verdict skipped by the contract (VerdictSkipped)"],
     ]);
-    expect(lines[0]).to.include({ outcome: "approved", payout: "5", finalised: true, tx: "0xaa" });
+    expect(lines[0]).to.include({ outcome: "approved", reasonCode: 0, payout: "5", finalised: true, tx: "0xaa" });
+    expect(lines[1]).to.include({ outcome: "rejected", reasonCode: 4 });
     expect(lines[2]).to.include({ reason: "deadline_passed", deadline: "7" });
   });
 });

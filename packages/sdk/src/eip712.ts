@@ -46,6 +46,7 @@ export const VERDICT_TYPES: Record<string, TypedDataField[]> = {
     { name: "approved", type: "bool" },
     { name: "payout", type: "uint256" },
     { name: "scoreBps", type: "uint16" },
+    { name: "reason", type: "uint8" },
     { name: "deadline", type: "uint64" },
   ],
 };
@@ -73,8 +74,10 @@ export interface SignedReading extends Reading {
 }
 
 /**
- * `Verdict(uint256 claimId,bytes32 evidenceHash,bytes32 modelHash,bool approved,uint256 payout,uint16 scoreBps,uint64 deadline)`
- * — `deadline` is the claim's assessment deadline as stored on-chain, `scoreBps` the model score rounded down.
+ * `Verdict(uint256 claimId,bytes32 evidenceHash,bytes32 modelHash,bool approved,uint256 payout,uint16 scoreBps,uint8 reason,uint64 deadline)`
+ * — `deadline` is the claim's assessment deadline as stored on-chain, `scoreBps` the model score rounded down,
+ * `reason` the reason code of `CLAIM_REASONS` (claim-reasons.ts): 0 exactly when `approved` (the contract refuses
+ * anything else).
  */
 export interface Verdict {
   claimId: bigint;
@@ -83,5 +86,6 @@ export interface Verdict {
   approved: boolean;
   payout: bigint;
   scoreBps: number;
+  reason: number;
   deadline: bigint;
 }

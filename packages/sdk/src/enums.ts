@@ -13,6 +13,8 @@ export const ModelStatus = ["None", "Approved", "Retired"] as const;
 export const ListingKind = ["Dataset", "Stream", "Model"] as const;
 export const ListingStatus = ["None", "Active", "Paused", "Closed", "TakenDown"] as const;
 export const PurchaseStatus = ["None", "Pending", "Delivered", "Refunded"] as const;
+/** `IClaimsInsurance.GatewayPolicy`: which fleet-anchoring gateways a product accepts (docs/protocol.md §10.1). */
+export const GatewayPolicy = ["AnyAuthorised", "Allowlist"] as const;
 
 export type DeviceStatusName = (typeof DeviceStatus)[number];
 export type ClaimStatusName = (typeof ClaimStatus)[number];
@@ -20,6 +22,7 @@ export type ModelStatusName = (typeof ModelStatus)[number];
 export type ListingKindName = (typeof ListingKind)[number];
 export type ListingStatusName = (typeof ListingStatus)[number];
 export type PurchaseStatusName = (typeof PurchaseStatus)[number];
+export type GatewayPolicyName = (typeof GatewayPolicy)[number];
 
 /** The ABI value (a uint8 as bigint) of `name` in `names`; a name that is not in the list is an error rather than -1. */
 export function enumValue<const T extends readonly string[]>(names: T, name: T[number]): bigint {

@@ -29,3 +29,25 @@ export class DeploymentNotFoundError extends TriadError {
     super(message, "DEPLOYMENT_NOT_FOUND", details);
   }
 }
+
+/**
+ * A thing that was asked about does not exist: "claim 99 does not exist", "device 0x… is not registered". One
+ * wording everywhere; `details` names what was looked up.
+ */
+export class NotFoundError extends TriadError {
+  override readonly name = "NotFoundError";
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, "NOT_FOUND", details, options);
+  }
+}
+
+/**
+ * A contract refused a call or transaction: `message` is the sentence of its custom error (contract-errors.ts),
+ * `details.error` the error's name and `details.args` its arguments as decimal strings.
+ */
+export class ContractRefusedError extends TriadError {
+  override readonly name = "ContractRefusedError";
+  constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, "CONTRACT_REFUSED", details, options);
+  }
+}

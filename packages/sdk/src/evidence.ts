@@ -1,17 +1,34 @@
-import { TypedDataEncoder, concat, getAddress, isAddress, keccak256, type TypedDataDomain } from "ethers";
+import { getAddress, isAddress, keccak256, type TypedDataDomain } from "ethers";
 import { recoverSigner } from "./recover.ts";
 import { AI4I_SCHEMA } from "./ai4i.ts";
-import { READING_TYPES, deviceRegistryDomain, type SignedReading } from "./eip712.ts";
+import { deviceRegistryDomain, type SignedReading } from "./eip712.ts";
 import { InvalidInputError, TriadError } from "./errors.ts";
+import { readingProofRoot } from "./merkle.ts";
+import { readingDigest } from "./signing.ts";
 
 /**
- * Evidence bundles (docs/protocol.md §7): the JSON file a claimant files with a claim. Its hash is
- * keccak256 over the exact file bytes, so the tasks BUILD bundles with {@link buildEvidenceBundle} +
- * {@link serializeEvidence} and the oracle PARSES the bytes it fetched with {@link parseEvidence} and checks them with
- * {@link verifyEvidenceReadings}.
+ * Evidence bundles (docs/protocol.md §7): the JSON file a claimant files with a claim. Its hash is keccak256 over the
+ * exact file bytes, so producers BUILD bundles with {@link buildEvidenceBundleV2} + {@link serializeEvidence} and the
+ * oracle PARSES the bytes it fetched with {@link parseEvidence}, checks signatures, proofs and completeness with
+ * {@link verifyEvidenceReadings}, then what the chain says about the anchors with {@link verifyEvidenceAnchoring}.
+ *
+ * Two versions: `triad.evidence/v2` (readings with their anchors and Merkle proofs, plus the readings just before and
+ * after, so that provenance and completeness can be checked) is what the oracle accepts; `triad.evidence/v1` (signed
+ * readings only) still parses and verifies here, but proves no provenance: the oracle refuses it as `NOT_ANCHORED`.
  */
 
 export const EVIDENCE_SCHEMA = "triad.evidence/v1";
+export const EVIDENCE_SCHEMA_V2 = "triad.evidence/v2";
+
+/** Most sibling hashes in a reading's Merkle proof (a proof of a tree of 2^64 leaves has 64). */
+export const MAX_PROOF_LENGTH = 64;
+
+/**
+ * How far a reading's timestamp may lie after the time of the anchor that covers it (a device clock running ahead of
+ * the chain's, within what a gateway accepts by default): a reading cannot be anchored before it was signed, so a
+ * timestamp further ahead is a lie (`IMPLAUSIBLE_TIMESTAMP`).
+ */
+export const MAX_CLOCK_AHEAD_SECONDS = 300n;
 
 /** One reading as it appears in a bundle: int64 values as decimal strings, seq and timestamp as JSON integers. */
 export interface EvidenceReading {
@@ -32,6 +49,38 @@ export interface EvidenceBundle {
   incidentAt: number;
   readings: EvidenceReading[];
 }
+
+/**
+ * The on-chain anchor a reading is proved under: a fleet anchor (`DeviceRegistry.anchorFleet`, keyed by the anchoring
+ * gateway and the root) or a batch anchor of the device itself (`anchorBatch`, keyed by the device and the root).
+ */
+export type EvidenceAnchor = { kind: "fleet"; gateway: string; root: string } | { kind: "device"; root: string };
+
+/** A reading of a v2 bundle: the signed reading, the anchor that covers it and its Merkle proof under that anchor. */
+export interface AnchoredEvidenceReading extends EvidenceReading {
+  anchor: EvidenceAnchor;
+  proof: string[];
+}
+
+/**
+ * A `triad.evidence/v2` bundle (docs/protocol.md §7): `readings` are the device's readings around the incident;
+ * `before` and `after` are the device's readings just before and just after them. Seqs are contiguous from `before`
+ * to `after`, so nothing in between can have been left out.
+ */
+export interface EvidenceBundleV2 {
+  schema: typeof EVIDENCE_SCHEMA_V2;
+  chainId: number;
+  registry: string;
+  device: string;
+  sensorSchema: string;
+  incidentAt: number;
+  before: AnchoredEvidenceReading;
+  readings: AnchoredEvidenceReading[];
+  after: AnchoredEvidenceReading;
+}
+
+/** A bundle of either version, as {@link parseEvidence} returns it (tell them apart by `schema`). */
+export type AnyEvidenceBundle = EvidenceBundle | EvidenceBundleV2;
 
 /**
  * Why a bundle (or the claim it backs) is invalid. The oracle rejects the claim with the reason; operators see it in
@@ -59,6 +108,13 @@ export type EvidenceFailureReason =
   | "OUTSIDE_POLICY_PERIOD"
   | "INVALID_VALUES"
   | "BAD_SIGNATURE"
+  // provenance and completeness (v2)
+  | "NOT_ANCHORED"
+  | "INCOMPLETE_WINDOW"
+  | "IMPLAUSIBLE_TIMESTAMP"
+  | "GATEWAY_NOT_AUTHORISED"
+  | "GATEWAY_NOT_ACCEPTED"
+  | "ANCHORED_LATE"
   // the model could not use the readings
   | "NO_READINGS_IN_WINDOW";
 
@@ -80,12 +136,14 @@ const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 const DECIMAL = /^-?(0|[1-9][0-9]*)$/;
 const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
+const HASH = /^0x[0-9a-fA-F]{64}$/;
 
 // ------------------------------------------------------------------ building
 
 /**
- * A bundle from device-signed readings (for example from `signAi4iRows`). All readings must be the same device's;
- * seq and timestamp must fit in a JSON-safe integer.
+ * A v1 bundle from device-signed readings (for example from `signAi4iRows`). All readings must be the same device's;
+ * seq and timestamp must fit in a JSON-safe integer. The oracle refuses v1 (no anchors): file
+ * {@link buildEvidenceBundleV2} bundles.
  */
 export function buildEvidenceBundle(args: {
   chainId: bigint | number;
@@ -96,28 +154,87 @@ export function buildEvidenceBundle(args: {
   device?: string;
   sensorSchema?: string;
 }): EvidenceBundle {
-  const device = args.device ?? args.readings[0]?.device;
-  if (!device || !isAddress(device)) throw new InvalidInputError("an evidence bundle needs a device address (or at least one reading)");
-  const readings = args.readings.map((r, i): EvidenceReading => {
-    if (getAddress(r.device) !== getAddress(device)) {
-      throw new InvalidInputError(`reading ${i} is from device ${r.device}, the bundle is for ${device}`, { index: i });
-    }
-    return {
-      seq: safeInteger(r.seq, `reading ${i} seq`),
-      timestamp: safeInteger(r.timestamp, `reading ${i} timestamp`),
-      values: r.values.map(String),
-      signature: r.signature,
-    };
-  });
+  const device = bundleDevice(args.device, args.readings[0]);
   return {
     schema: EVIDENCE_SCHEMA,
     chainId: safeInteger(args.chainId, "chainId"),
     registry: getAddress(args.registry),
-    device: getAddress(device),
+    device,
     sensorSchema: args.sensorSchema ?? AI4I_SCHEMA,
     incidentAt: safeInteger(args.incidentAt, "incidentAt"),
-    readings,
+    readings: args.readings.map((r, i) => evidenceReading(r, device, `reading ${i}`)),
   };
+}
+
+/** A signed reading with the anchor that covers it and its Merkle proof under that anchor's root. */
+export interface ProvenReading {
+  reading: SignedReading;
+  anchor: EvidenceAnchor;
+  proof: readonly string[];
+}
+
+/**
+ * A `triad.evidence/v2` bundle: `readings` around the incident, `before`/`after` the device's readings just before and
+ * just after them, each with its anchor and proof (what the gateway's evidence API serves; a fleet anchor's readings
+ * and proofs are what `prepareFleetBatch`/`anchorFleet` return). Shapes are checked here (one device, JSON-safe
+ * integers, 32-byte hashes); whether the seqs are contiguous and the proofs hold is for {@link verifyEvidenceReadings}.
+ */
+export function buildEvidenceBundleV2(args: {
+  chainId: bigint | number;
+  registry: string;
+  incidentAt: bigint | number;
+  before: ProvenReading;
+  readings: readonly ProvenReading[];
+  after: ProvenReading;
+  /** Defaults to the readings' device. */
+  device?: string;
+  sensorSchema?: string;
+}): EvidenceBundleV2 {
+  if (args.readings.length === 0) throw new InvalidInputError("an evidence bundle needs at least one reading around the incident");
+  const device = bundleDevice(args.device, args.readings[0].reading);
+  const proven = (p: ProvenReading, what: string): AnchoredEvidenceReading => ({
+    ...evidenceReading(p.reading, device, what),
+    anchor: normaliseAnchor(p.anchor, what),
+    proof: p.proof.map((h, j) => {
+      if (!HASH.test(h)) throw new InvalidInputError(`${what} proof[${j}] is not 32 bytes of hex`, { what });
+      return h.toLowerCase();
+    }),
+  });
+  return {
+    schema: EVIDENCE_SCHEMA_V2,
+    chainId: safeInteger(args.chainId, "chainId"),
+    registry: getAddress(args.registry),
+    device,
+    sensorSchema: args.sensorSchema ?? AI4I_SCHEMA,
+    incidentAt: safeInteger(args.incidentAt, "incidentAt"),
+    before: proven(args.before, "the reading before"),
+    readings: args.readings.map((p, i) => proven(p, `reading ${i}`)),
+    after: proven(args.after, "the reading after"),
+  };
+}
+
+function bundleDevice(device: string | undefined, first: SignedReading | undefined): string {
+  const address = device ?? first?.device;
+  if (!address || !isAddress(address)) throw new InvalidInputError("an evidence bundle needs a device address (or at least one reading)");
+  return getAddress(address);
+}
+
+function evidenceReading(r: SignedReading, device: string, what: string): EvidenceReading {
+  if (getAddress(r.device) !== device) throw new InvalidInputError(`${what} is from device ${r.device}, the bundle is for ${device}`);
+  return {
+    seq: safeInteger(r.seq, `${what} seq`),
+    timestamp: safeInteger(r.timestamp, `${what} timestamp`),
+    values: r.values.map(String),
+    signature: r.signature,
+  };
+}
+
+function normaliseAnchor(anchor: EvidenceAnchor, what: string): EvidenceAnchor {
+  if (!HASH.test(anchor.root)) throw new InvalidInputError(`${what} anchor root is not 32 bytes of hex`);
+  if (anchor.kind === "device") return { kind: "device", root: anchor.root.toLowerCase() };
+  if (anchor.kind !== "fleet" || !isAddress(anchor.gateway))
+    throw new InvalidInputError(`${what} anchor is neither a fleet anchor with a gateway nor a device anchor`);
+  return { kind: "fleet", gateway: getAddress(anchor.gateway), root: anchor.root.toLowerCase() };
 }
 
 function safeInteger(value: bigint | number, what: string): number {
@@ -130,16 +247,28 @@ function safeInteger(value: bigint | number, what: string): number {
  * The bundle's canonical bytes: compact JSON (UTF-8), keys in the order of docs/protocol.md §7. The same bundle always
  * serialises to the same bytes, hence to the same {@link evidenceHash}.
  */
-export function serializeEvidence(bundle: EvidenceBundle): Uint8Array {
-  const canonical = {
+export function serializeEvidence(bundle: AnyEvidenceBundle): Uint8Array {
+  const reading = (r: EvidenceReading) => ({ seq: r.seq, timestamp: r.timestamp, values: r.values, signature: r.signature });
+  const anchored = (r: AnchoredEvidenceReading) => ({
+    ...reading(r),
+    anchor:
+      r.anchor.kind === "fleet"
+        ? { kind: r.anchor.kind, gateway: r.anchor.gateway, root: r.anchor.root }
+        : { kind: r.anchor.kind, root: r.anchor.root },
+    proof: r.proof,
+  });
+  const header = {
     schema: bundle.schema,
     chainId: bundle.chainId,
     registry: bundle.registry,
     device: bundle.device,
     sensorSchema: bundle.sensorSchema,
     incidentAt: bundle.incidentAt,
-    readings: bundle.readings.map((r) => ({ seq: r.seq, timestamp: r.timestamp, values: r.values, signature: r.signature })),
   };
+  const canonical =
+    bundle.schema === EVIDENCE_SCHEMA_V2
+      ? { ...header, before: anchored(bundle.before), readings: bundle.readings.map(anchored), after: anchored(bundle.after) }
+      : { ...header, readings: bundle.readings.map(reading) };
   return new TextEncoder().encode(JSON.stringify(canonical));
 }
 
@@ -156,11 +285,12 @@ export interface ParseEvidenceOptions {
 }
 
 /**
- * Parses and schema-checks bundle bytes. Throws {@link EvidenceError} with reason `MALFORMED_JSON` (not UTF-8 JSON),
- * `WRONG_SCHEMA` (anything not shaped exactly like the specified bundle (docs/protocol.md §7), unknown keys included) or `MISSING_SIGNATURE`.
- * Signatures are only checked for presence here; {@link verifyEvidenceReadings} verifies them.
+ * Parses and schema-checks bundle bytes of either version. Throws {@link EvidenceError} with reason `MALFORMED_JSON`
+ * (not UTF-8 JSON), `WRONG_SCHEMA` (anything not shaped exactly like a bundle of docs/protocol.md §7, unknown keys
+ * included) or `MISSING_SIGNATURE`. Signatures are only checked for presence here and proofs for their shape;
+ * {@link verifyEvidenceReadings} verifies them.
  */
-export function parseEvidence(bytes: Uint8Array, options: ParseEvidenceOptions = {}): EvidenceBundle {
+export function parseEvidence(bytes: Uint8Array, options: ParseEvidenceOptions = {}): AnyEvidenceBundle {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -201,41 +331,79 @@ function jsonAddress(v: unknown, path: string): string {
   return getAddress(v);
 }
 
-function validateBundle(json: unknown, maxReadings: number): EvidenceBundle {
+function jsonHash(v: unknown, path: string): string {
+  if (typeof v !== "string" || !HASH.test(v)) wrongSchema(`must be 0x + 64 hex digits, got ${JSON.stringify(v)?.slice(0, 80)}`, path);
+  return v.toLowerCase();
+}
+
+const V1_KEYS = ["schema", "chainId", "registry", "device", "sensorSchema", "incidentAt", "readings"] as const;
+const V2_KEYS = ["schema", "chainId", "registry", "device", "sensorSchema", "incidentAt", "before", "readings", "after"] as const;
+
+function validateBundle(json: unknown, maxReadings: number): AnyEvidenceBundle {
   if (!isObject(json)) wrongSchema("must be a JSON object", "$");
-  if (json.schema !== EVIDENCE_SCHEMA) {
-    wrongSchema(`schema must be "${EVIDENCE_SCHEMA}", got ${JSON.stringify(json.schema)}`, "$.schema");
+  const v2 = json.schema === EVIDENCE_SCHEMA_V2;
+  if (json.schema !== EVIDENCE_SCHEMA && !v2) {
+    wrongSchema(`schema must be "${EVIDENCE_SCHEMA_V2}" (or "${EVIDENCE_SCHEMA}"), got ${JSON.stringify(json.schema)}`, "$.schema");
   }
-  exactKeys(json, ["schema", "chainId", "registry", "device", "sensorSchema", "incidentAt", "readings"], "$");
+  exactKeys(json, v2 ? V2_KEYS : V1_KEYS, "$");
   if (typeof json.sensorSchema !== "string" || json.sensorSchema === "") wrongSchema("must be a non-empty string", "$.sensorSchema");
   if (!Array.isArray(json.readings) || json.readings.length === 0) wrongSchema("must be a non-empty array", "$.readings");
   if (json.readings.length > maxReadings) wrongSchema(`has ${json.readings.length} readings, at most ${maxReadings} allowed`, "$.readings");
-  const readings = (json.readings as unknown[]).map((r, i): EvidenceReading => {
-    const at = `$.readings[${i}]`;
-    if (!isObject(r)) wrongSchema("must be an object", at);
-    exactKeys(r, ["seq", "timestamp", "values"], at, ["signature"]);
-    if (!Array.isArray(r.values) || r.values.length === 0) wrongSchema("must be a non-empty array", `${at}.values`);
-    const values = (r.values as unknown[]).map((v, j) => {
-      if (typeof v !== "string" || !DECIMAL.test(v) || BigInt(v) < INT64_MIN || BigInt(v) > INT64_MAX) {
-        wrongSchema(`must be an int64 as a decimal string, got ${JSON.stringify(v)}`, `${at}.values[${j}]`);
-      }
-      return v;
-    });
-    if (r.signature === undefined || r.signature === null || r.signature === "") {
-      throw new EvidenceError("MISSING_SIGNATURE", `evidence ${at} has no signature`, { index: i });
-    }
-    if (typeof r.signature !== "string") wrongSchema("must be a 0x hex string", `${at}.signature`);
-    return { seq: jsonUint(r.seq, `${at}.seq`), timestamp: jsonUint(r.timestamp, `${at}.timestamp`), values, signature: r.signature };
-  });
-  return {
-    schema: EVIDENCE_SCHEMA,
+  const header = {
     chainId: jsonUint(json.chainId, "$.chainId"),
     registry: jsonAddress(json.registry, "$.registry"),
     device: jsonAddress(json.device, "$.device"),
     sensorSchema: json.sensorSchema,
     incidentAt: jsonUint(json.incidentAt, "$.incidentAt"),
-    readings,
   };
+  if (!v2) {
+    const readings = (json.readings as unknown[]).map((r, i) => validateReading(r, `$.readings[${i}]`, i, false));
+    return { schema: EVIDENCE_SCHEMA, ...header, readings };
+  }
+  const before = validateReading(json.before, "$.before", -1, true) as AnchoredEvidenceReading;
+  const readings = (json.readings as unknown[]).map((r, i) => validateReading(r, `$.readings[${i}]`, i, true) as AnchoredEvidenceReading);
+  const after = validateReading(json.after, "$.after", readings.length, true) as AnchoredEvidenceReading;
+  return { schema: EVIDENCE_SCHEMA_V2, ...header, before, readings, after };
+}
+
+function validateReading(r: unknown, at: string, index: number, anchored: boolean): EvidenceReading | AnchoredEvidenceReading {
+  if (!isObject(r)) wrongSchema("must be an object", at);
+  exactKeys(r, anchored ? ["seq", "timestamp", "values", "anchor", "proof"] : ["seq", "timestamp", "values"], at, ["signature"]);
+  if (!Array.isArray(r.values) || r.values.length === 0) wrongSchema("must be a non-empty array", `${at}.values`);
+  const values = (r.values as unknown[]).map((v, j) => {
+    if (typeof v !== "string" || !DECIMAL.test(v) || BigInt(v) < INT64_MIN || BigInt(v) > INT64_MAX) {
+      wrongSchema(`must be an int64 as a decimal string, got ${JSON.stringify(v)}`, `${at}.values[${j}]`);
+    }
+    return v;
+  });
+  if (r.signature === undefined || r.signature === null || r.signature === "") {
+    throw new EvidenceError("MISSING_SIGNATURE", `evidence ${at} has no signature`, { index });
+  }
+  if (typeof r.signature !== "string") wrongSchema("must be a 0x hex string", `${at}.signature`);
+  const reading: EvidenceReading = {
+    seq: jsonUint(r.seq, `${at}.seq`),
+    timestamp: jsonUint(r.timestamp, `${at}.timestamp`),
+    values,
+    signature: r.signature,
+  };
+  if (!anchored) return reading;
+  if (!Array.isArray(r.proof) || r.proof.length > MAX_PROOF_LENGTH)
+    wrongSchema(`must be an array of at most ${MAX_PROOF_LENGTH} hashes`, `${at}.proof`);
+  const proof = (r.proof as unknown[]).map((h, j) => jsonHash(h, `${at}.proof[${j}]`));
+  return { ...reading, anchor: validateAnchor(r.anchor, `${at}.anchor`), proof };
+}
+
+function validateAnchor(a: unknown, at: string): EvidenceAnchor {
+  if (!isObject(a)) wrongSchema("must be an object", at);
+  if (a.kind === "fleet") {
+    exactKeys(a, ["kind", "gateway", "root"], at);
+    return { kind: "fleet", gateway: jsonAddress(a.gateway, `${at}.gateway`), root: jsonHash(a.root, `${at}.root`) };
+  }
+  if (a.kind === "device") {
+    exactKeys(a, ["kind", "root"], at);
+    return { kind: "device", root: jsonHash(a.root, `${at}.root`) };
+  }
+  wrongSchema(`kind must be "fleet" or "device", got ${JSON.stringify(a.kind)}`, `${at}.kind`);
 }
 
 // ------------------------------------------------------------------ verification
@@ -250,36 +418,69 @@ export interface EvidenceExpectations {
   device?: string;
   /** The claim's `incidentAt`. */
   incidentAt?: bigint | number;
-  /** The policy period; every reading's timestamp must lie in `[start, end]`. */
+  /** The policy period; every reading's timestamp (v2: of `readings`, not `before`/`after`) must lie in `[start, end]`. */
   period?: { start: bigint | number; end: bigint | number };
   /** The sensor schema the consumer understands (for example "ai4i-2020/v1"). */
   sensorSchema?: string;
   /** Number of values a reading of that schema has (6 for ai4i-2020/v1). */
   valuesPerReading?: number;
+  /**
+   * v2: the window around `incidentAt` the consumer decides from (the model's): `before` must be older than its start
+   * and `after` newer than its end, so that every reading of the window is in the bundle.
+   */
+  window?: { beforeSeconds: bigint | number; afterSeconds: bigint | number };
+}
+
+/** Where a v2 bundle's reading sits and which of the bundle's distinct anchors covers it. */
+export interface AnchoredReadingRef {
+  /** "the reading before", "reading 3", "the reading after": for messages. */
+  label: string;
+  seq: bigint;
+  timestamp: bigint;
+  /** Index into {@link EvidenceAnchoring.anchors}. */
+  anchor: number;
+}
+
+/** The anchors of a verified v2 bundle: what is left to check on-chain ({@link verifyEvidenceAnchoring}). */
+export interface EvidenceAnchoring {
+  /** The distinct anchors, in order of first use (fleet gateways checksummed, roots lower case). */
+  anchors: EvidenceAnchor[];
+  /** Every reading of the bundle — before, readings, after — in that order. */
+  readings: AnchoredReadingRef[];
 }
 
 /** A bundle whose readings all verified: typed readings, ready for the model. */
 export interface VerifiedEvidence {
+  schema: AnyEvidenceBundle["schema"];
   domain: TypedDataDomain;
   device: string;
   incidentAt: bigint;
+  /** The readings around the incident (v2: `readings`, without `before` and `after`), in seq order. */
   readings: SignedReading[];
+  /** v2 only: each reading's anchor, checked off-chain (the proof leads to the anchor's root). */
+  anchoring?: EvidenceAnchoring;
 }
 
 /** The domain a bundle's readings are signed in: the registry and chain the bundle names. */
-export function evidenceDomain(bundle: EvidenceBundle): TypedDataDomain {
+export function evidenceDomain(bundle: AnyEvidenceBundle): TypedDataDomain {
   return deviceRegistryDomain(bundle.chainId, bundle.registry);
 }
 
-const readingEncoder = TypedDataEncoder.from(READING_TYPES);
+/** A short name of an anchor for messages. */
+export function describeAnchor(anchor: EvidenceAnchor): string {
+  return anchor.kind === "fleet" ? `fleet anchor ${anchor.root} of gateway ${anchor.gateway}` : `device anchor ${anchor.root}`;
+}
 
 /**
- * Checks every reading of `bundle`: each signature recovers to the bundle's device in the bundle's domain, seq
- * strictly increases, and — for each expectation given — the domain, device, incident time, policy period and sensor
- * schema match. Throws {@link EvidenceError} with the first failure's reason (checks run in a fixed order so every
- * committee member reports the same one). Readings are not trusted to be in any other order than by seq.
+ * Checks every reading of `bundle` in a fixed order, so every committee member reports the same first failure
+ * (docs/protocol.md §7.3): the header against the expectations given (sensor schema, domain, incident time, device);
+ * then reading by reading — v2: `before`, `readings`, `after` — seq strictly increasing (v2: by exactly one, else
+ * `INCOMPLETE_WINDOW`; timestamps not decreasing, else `IMPLAUSIBLE_TIMESTAMP`), the policy period, the number of
+ * values, the device's signature, and (v2) the Merkle proof leading to the anchor's root (`NOT_ANCHORED`); finally (v2,
+ * with `window`) that `before` and `after` lie outside the window. Throws {@link EvidenceError} with the first
+ * failure's reason. Whether the anchors exist on-chain, and when, is {@link verifyEvidenceAnchoring}'s part.
  */
-export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceExpectations = {}): VerifiedEvidence {
+export function verifyEvidenceReadings(bundle: AnyEvidenceBundle, expect: EvidenceExpectations = {}): VerifiedEvidence {
   if (expect.sensorSchema !== undefined && bundle.sensorSchema !== expect.sensorSchema) {
     throw new EvidenceError(
       "SENSOR_SCHEMA_MISMATCH",
@@ -299,52 +500,173 @@ export function verifyEvidenceReadings(bundle: EvidenceBundle, expect: EvidenceE
     throw new EvidenceError("DEVICE_MISMATCH", `evidence is from device ${bundle.device}, the policy insures ${expect.device}`);
   }
   const domain = evidenceDomain(bundle);
-  const domainSeparator = TypedDataEncoder.hashDomain(domain);
   const device = getAddress(bundle.device);
   const period = expect.period && { start: BigInt(expect.period.start), end: BigInt(expect.period.end) };
+  const v2 = bundle.schema === EVIDENCE_SCHEMA_V2;
+  const entries: { label: string; r: EvidenceReading | AnchoredEvidenceReading; inWindow: boolean }[] = v2
+    ? [
+        { label: "the reading before", r: bundle.before, inWindow: false },
+        ...bundle.readings.map((r, i) => ({ label: `reading ${i}`, r, inWindow: true })),
+        { label: "the reading after", r: bundle.after, inWindow: false },
+      ]
+    : bundle.readings.map((r, i) => ({ label: `reading ${i}`, r, inWindow: true }));
   const readings: SignedReading[] = [];
-  let previousSeq = -1n;
-  bundle.readings.forEach((r, index) => {
+  const anchors: EvidenceAnchor[] = [];
+  const anchorIndex = new Map<string, number>();
+  const refs: AnchoredReadingRef[] = [];
+  let previous: { seq: bigint; timestamp: bigint } | undefined;
+  entries.forEach(({ label, r, inWindow }, index) => {
     const seq = BigInt(r.seq);
     const timestamp = BigInt(r.timestamp);
-    if (seq <= previousSeq) {
-      throw new EvidenceError("SEQ_NOT_INCREASING", `evidence reading ${index} has seq ${seq} after ${previousSeq}`, { index });
-    }
-    previousSeq = seq;
-    if (period && (timestamp < period.start || timestamp > period.end)) {
+    const fail = (reason: EvidenceFailureReason, message: string, cause?: unknown): never => {
       throw new EvidenceError(
-        "OUTSIDE_POLICY_PERIOD",
-        `evidence reading ${index} at ${timestamp} lies outside the policy period [${period.start}, ${period.end}]`,
-        { index },
+        reason,
+        `evidence ${label} ${message}`,
+        { index, seq: seq.toString() },
+        cause === undefined ? undefined : { cause },
       );
+    };
+    if (previous && seq <= previous.seq) fail("SEQ_NOT_INCREASING", `has seq ${seq} after ${previous.seq}`);
+    if (v2 && previous && seq !== previous.seq + 1n) {
+      const missing = seq - 1n === previous.seq + 1n ? `seq ${previous.seq + 1n} is` : `seqs ${previous.seq + 1n}..${seq - 1n} are`;
+      fail("INCOMPLETE_WINDOW", `has seq ${seq} after ${previous.seq}: ${missing} missing`);
+    }
+    if (v2 && previous && timestamp < previous.timestamp) {
+      fail("IMPLAUSIBLE_TIMESTAMP", `is timestamped ${timestamp}, before the previous reading's ${previous.timestamp}`);
+    }
+    previous = { seq, timestamp };
+    if (inWindow && period && (timestamp < period.start || timestamp > period.end)) {
+      fail("OUTSIDE_POLICY_PERIOD", `at ${timestamp} lies outside the policy period [${period.start}, ${period.end}]`);
     }
     if (expect.valuesPerReading !== undefined && r.values.length !== expect.valuesPerReading) {
-      throw new EvidenceError(
-        "INVALID_VALUES",
-        `evidence reading ${index} has ${r.values.length} values, expected ${expect.valuesPerReading}`,
-        { index },
-      );
+      fail("INVALID_VALUES", `has ${r.values.length} values, expected ${expect.valuesPerReading}`);
     }
     const reading: SignedReading = { device, seq, timestamp, values: r.values.map(BigInt), signature: r.signature };
-    if (!SIGNATURE.test(r.signature)) {
-      throw new EvidenceError("BAD_SIGNATURE", `evidence reading ${index} signature is not 65 bytes of hex`, { index });
-    }
-    let signer: string;
+    if (!SIGNATURE.test(r.signature)) fail("BAD_SIGNATURE", "signature is not 65 bytes of hex");
+    const digest = readingDigest(domain, reading);
+    let signer = "";
     try {
-      // Same digest as sdk readingDigest(), with the encoder and domain separator computed once per bundle.
-      const digest = keccak256(
-        concat(["0x1901", domainSeparator, readingEncoder.hash({ device, seq, timestamp, values: reading.values })]),
-      );
       signer = recoverSigner(digest, r.signature);
     } catch (cause) {
-      throw new EvidenceError("BAD_SIGNATURE", `evidence reading ${index} signature is malformed`, { index }, { cause });
+      fail("BAD_SIGNATURE", "signature is malformed", cause);
     }
-    if (signer !== device) {
-      throw new EvidenceError("BAD_SIGNATURE", `evidence reading ${index} is not signed by device ${device}`, { index, signer });
+    if (signer !== device) fail("BAD_SIGNATURE", `is not signed by device ${device}`);
+    if ("anchor" in r) {
+      if (readingProofRoot(digest, r.proof) !== r.anchor.root.toLowerCase()) {
+        fail("NOT_ANCHORED", `is not under the root of its ${describeAnchor(r.anchor)} (its proof leads elsewhere)`);
+      }
+      const key =
+        r.anchor.kind === "fleet"
+          ? `fleet/${getAddress(r.anchor.gateway)}/${r.anchor.root.toLowerCase()}`
+          : `device/${r.anchor.root.toLowerCase()}`;
+      let at = anchorIndex.get(key);
+      if (at === undefined) {
+        at =
+          anchors.push(
+            r.anchor.kind === "fleet"
+              ? { ...r.anchor, gateway: getAddress(r.anchor.gateway), root: r.anchor.root.toLowerCase() }
+              : { kind: "device", root: r.anchor.root.toLowerCase() },
+          ) - 1;
+        anchorIndex.set(key, at);
+      }
+      refs.push({ label, seq, timestamp, anchor: at });
     }
-    readings.push(reading);
+    if (inWindow) readings.push(reading);
   });
-  return { domain, device, incidentAt: BigInt(bundle.incidentAt), readings };
+  if (bundle.schema === EVIDENCE_SCHEMA_V2 && expect.window) {
+    const start = BigInt(bundle.incidentAt) - BigInt(expect.window.beforeSeconds);
+    const end = BigInt(bundle.incidentAt) + BigInt(expect.window.afterSeconds);
+    if (BigInt(bundle.before.timestamp) >= start) {
+      throw new EvidenceError(
+        "INCOMPLETE_WINDOW",
+        `evidence does not reach back past the window [${start}, ${end}]: the reading before (seq ${bundle.before.seq}) is at ${bundle.before.timestamp}`,
+      );
+    }
+    if (BigInt(bundle.after.timestamp) <= end) {
+      throw new EvidenceError(
+        "INCOMPLETE_WINDOW",
+        `evidence does not reach past the end of the window [${start}, ${end}]: the reading after (seq ${bundle.after.seq}) is at ${bundle.after.timestamp}`,
+      );
+    }
+  }
+  return {
+    schema: bundle.schema,
+    domain,
+    device,
+    incidentAt: BigInt(bundle.incidentAt),
+    readings,
+    ...(v2 && { anchoring: { anchors, readings: refs } }),
+  };
+}
+
+/** What the chain says about one anchor of a bundle (read once per distinct anchor, e.g. by the oracle). */
+export interface AnchorFacts {
+  /** The anchor's `anchoredAt` (`fleetAnchorOf` / `anchorOf`); 0 when it is not on-chain. */
+  anchoredAt: bigint;
+  /**
+   * Fleet anchors: at `anchoredAt` the device was Active and its owner was the gateway or had authorised it
+   * (`statusAt`, `ownerAt`, `gatewayAuthorisedAt`), the rule of `verifyFleetReading`. Device anchors: true (the
+   * registry checked the anchorer and the device's status when it accepted the batch).
+   */
+  authorised: boolean;
+  /** Whether the claim's product accepts the anchoring account (`productAcceptsGateway`); undefined: not checked. */
+  accepted?: boolean;
+  /** The anchoring account (fleet: the gateway; device anchors: the `BatchAnchored` event's `by`), for messages. */
+  anchorer?: string;
+}
+
+/** The timing rules of anchors; each rule left out is not checked. */
+export interface AnchoringRules {
+  /** The claim's filing time: a reading anchored after it is `ANCHORED_LATE`. */
+  filedAt?: bigint;
+  /** The product's `maxAnchorDelay`: a reading anchored more than this after its timestamp is `ANCHORED_LATE`. */
+  maxAnchorDelay?: bigint;
+  /** Default {@link MAX_CLOCK_AHEAD_SECONDS}. */
+  maxClockAhead?: bigint;
+}
+
+/**
+ * The on-chain part of the provenance checks of a v2 bundle (docs/protocol.md §7.3), given the facts of each distinct
+ * anchor (`facts[i]` for `anchoring.anchors[i]`): reading by reading in bundle order, the anchor exists
+ * (`NOT_ANCHORED`), its gateway was authorised by the device's owner at the anchor's time (`GATEWAY_NOT_AUTHORISED`)
+ * and is accepted by the product (`GATEWAY_NOT_ACCEPTED`), the anchor is neither after the filing nor more than
+ * `maxAnchorDelay` after the reading's timestamp (`ANCHORED_LATE`), and the timestamp is not after the anchor by more
+ * than `maxClockAhead` (`IMPLAUSIBLE_TIMESTAMP`). Throws {@link EvidenceError} with the first failure.
+ */
+export function verifyEvidenceAnchoring(anchoring: EvidenceAnchoring, facts: readonly AnchorFacts[], rules: AnchoringRules = {}): void {
+  if (facts.length !== anchoring.anchors.length) {
+    throw new InvalidInputError(`${facts.length} anchor facts for ${anchoring.anchors.length} anchors`);
+  }
+  const clockAhead = rules.maxClockAhead ?? MAX_CLOCK_AHEAD_SECONDS;
+  for (const r of anchoring.readings) {
+    const anchor = anchoring.anchors[r.anchor];
+    const f = facts[r.anchor];
+    const name = describeAnchor(anchor);
+    const fail = (reason: EvidenceFailureReason, message: string): never => {
+      throw new EvidenceError(reason, `evidence ${r.label} (seq ${r.seq}) ${message}`, { seq: r.seq.toString(), anchor: name });
+    };
+    if (f.anchoredAt === 0n) fail("NOT_ANCHORED", `cites ${name}, which is not on-chain`);
+    if (!f.authorised) {
+      fail(
+        "GATEWAY_NOT_AUTHORISED",
+        `is under ${name}, a gateway the device's owner had not authorised (or the device was not Active) at ${f.anchoredAt}`,
+      );
+    }
+    if (f.accepted === false)
+      fail("GATEWAY_NOT_ACCEPTED", `is under ${name}: the product does not accept anchors of ${f.anchorer ?? "that account"}`);
+    if (rules.filedAt !== undefined && f.anchoredAt > rules.filedAt) {
+      fail("ANCHORED_LATE", `was anchored at ${f.anchoredAt}, after the claim was filed at ${rules.filedAt}`);
+    }
+    if (rules.maxAnchorDelay !== undefined && f.anchoredAt > r.timestamp + rules.maxAnchorDelay) {
+      fail("ANCHORED_LATE", `at ${r.timestamp} was anchored at ${f.anchoredAt}, more than the product's ${rules.maxAnchorDelay} s later`);
+    }
+    if (r.timestamp > f.anchoredAt + clockAhead) {
+      fail(
+        "IMPLAUSIBLE_TIMESTAMP",
+        `is timestamped ${r.timestamp}, ${r.timestamp - f.anchoredAt} s after its anchor existed (${f.anchoredAt})`,
+      );
+    }
+  }
 }
 
 // ------------------------------------------------------------------ publishing

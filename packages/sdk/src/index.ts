@@ -4,6 +4,9 @@
  * deployment records on disk and native secp256k1.
  */
 export * from "./errors.ts";
+export * from "./format.ts";
+export * from "./contract-errors.ts";
+export * from "./browse.ts";
 export * from "./enums.ts";
 export * from "./wire.ts";
 export * from "./eip712.ts";
@@ -16,5 +19,8 @@ export * from "./market.ts";
 export * from "./dataset.ts";
 export * from "./actions/index.ts";
 export * from "./evidence.ts";
+export * from "./claim-reasons.ts";
 export * from "./verdict.ts";
 export * from "./recover.ts";
+export * from "./stream.ts";
+export * from "./stream-client.ts";

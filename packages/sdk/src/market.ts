@@ -3,7 +3,14 @@ import { SigningKey, getBytes, hexlify, keccak256, type BytesLike, type TypedDat
 import { ECIES_CONFIG, PublicKey, decrypt as eciesDecrypt, encrypt as eciesEncrypt } from "eciesjs";
 import type { SignedReading } from "./eip712.ts";
 import { InvalidInputError, TriadError } from "./errors.ts";
-import { buildReadingTree, readingProof, verifyReadingProof, type ReadingTree } from "./merkle.ts";
+import {
+  buildReadingTree,
+  buildReadingTreeFast,
+  readingProof,
+  verifyReadingProof,
+  type FastReadingTree,
+  type ReadingTree,
+} from "./merkle.ts";
 import { readingDigest, recoverReading } from "./signing.ts";
 
 /**
@@ -229,6 +236,54 @@ export function prepareReadingBatch(domain: TypedDataDomain, readings: readonly 
     tree,
     root: tree.root,
     entries: readings.map((reading, i) => ({ reading, proof: readingProof(tree, digests[i]) })),
+  };
+}
+
+/** Largest number of readings one fleet anchor may hold (`count` is a uint32 in `DeviceRegistry.anchorFleet`). */
+export const MAX_FLEET_READINGS = 2 ** 32 - 1;
+
+/** A fleet batch ready to anchor with `DeviceRegistry.anchorFleet`: readings of many devices under one root. */
+export interface PreparedFleetBatch {
+  /** The tree's root and each reading's proof, in input order. */
+  tree: FastReadingTree;
+  /** The `anchorFleet` root. */
+  root: string;
+  /** The `anchorFleet` count: the number of readings (leaves). */
+  count: number;
+  /** `entries[i]` is `readings[i]` with its proof. */
+  entries: AnchoredReading[];
+}
+
+/**
+ * Builds the fleet tree of signed readings of any number of devices (docs/protocol.md, fleet anchoring): the same
+ * StandardMerkleTree as {@link prepareReadingBatch} (leaf = the reading's EIP-712 digest, which names the device),
+ * computed with {@link buildReadingTreeFast} so a gateway can build a tree of tens of thousands of readings every
+ * interval. Refuses an empty batch and two readings with the same (device, seq): a device signs one reading per seq.
+ * Signatures are not checked here (the gateway verified them at ingest).
+ */
+export function prepareFleetBatch(domain: TypedDataDomain, readings: readonly SignedReading[]): PreparedFleetBatch {
+  if (readings.length === 0) throw new TriadError("nothing to anchor: no readings", "EMPTY_BATCH");
+  if (readings.length > MAX_FLEET_READINGS) {
+    throw new InvalidInputError(`a fleet anchor holds at most ${MAX_FLEET_READINGS} readings, got ${readings.length}`);
+  }
+  const seen = new Set<string>();
+  for (const [index, r] of readings.entries()) {
+    const key = `${r.device.toLowerCase()}/${r.seq}`;
+    if (seen.has(key)) {
+      throw new TriadError(`reading ${index} repeats seq ${r.seq} of device ${r.device}`, "DUPLICATE_READING", {
+        index,
+        device: r.device,
+        seq: r.seq,
+      });
+    }
+    seen.add(key);
+  }
+  const tree = buildReadingTreeFast(readings.map((r) => readingDigest(domain, r)));
+  return {
+    tree,
+    root: tree.root,
+    count: readings.length,
+    entries: readings.map((reading, i) => ({ reading, proof: tree.proofs[i] })),
   };
 }
 

@@ -1,6 +1,8 @@
-import { TypedDataEncoder, getAddress, getBytes, id, keccak256, verifyTypedData, type Signer, type TypedDataDomain } from "ethers";
+import { TypedDataEncoder, getBytes, id, verifyTypedData, type Signer, type TypedDataDomain } from "ethers";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { InvalidInputError } from "./errors.ts";
-import { recoverSigner } from "./recover.ts";
+import { checksumAddress, recoverSigner } from "./recover.ts";
 import {
   DEVICE_BINDING_TYPES,
   READING_TYPES,
@@ -33,30 +35,39 @@ export function recoverDeviceBinding(domain: TypedDataDomain, binding: DeviceBin
 
 /**
  * The reading's EIP-712 digest: what the device signs and the leaf value of anchored Merkle trees. It is the hot path
- * of the gateway and the oracle (one per reading), so it encodes the one fixed struct directly instead of through
- * ethers' generic `TypedDataEncoder` (which rebuilds the encoder and re-hashes the domain on every call); a test
- * checks it against `TypedDataEncoder.hash` and the contract's `readingDigest`.
+ * of the gateway and the oracle (one per reading), so it encodes the one fixed struct directly on bytes — noble's
+ * keccak, integers written with a DataView, the device's address bytes and the domain separator remembered — instead
+ * of through ethers' generic `TypedDataEncoder` (which rebuilds the encoder and re-hashes the domain on every call); a
+ * test checks it against `TypedDataEncoder.hash` and the contract's `readingDigest`.
  */
 export function readingDigest(domain: TypedDataDomain, reading: Reading): string {
-  const values = reading.values;
   const data = new Uint8Array(32 * 5);
+  const dataView = new DataView(data.buffer);
   data.set(READING_TYPEHASH, 0);
-  data.set(getBytes(getAddress(reading.device)), 32 + 12);
-  writeWord(data, 64, uintWord(reading.seq, 64, "seq"));
-  writeWord(data, 96, uintWord(reading.timestamp, 64, "timestamp"));
+  data.set(addressBytes(reading.device), 32 + 12);
+  dataView.setBigUint64(64 + 24, uint64(reading.seq, "seq"));
+  dataView.setBigUint64(96 + 24, uint64(reading.timestamp, "timestamp"));
+  const values = reading.values;
   const packed = new Uint8Array(32 * values.length);
-  for (let i = 0; i < values.length; i++) writeWord(packed, 32 * i, intWord(values[i], `values[${i}]`));
-  data.set(getBytes(keccak256(packed)), 128);
+  const packedView = new DataView(packed.buffer);
+  for (let i = 0; i < values.length; i++) {
+    const v = int64(values[i], `values[${i}]`);
+    if (v < 0n) packed.fill(0xff, 32 * i, 32 * i + 24); // abi.encode sign-extends an int64 to 256 bits
+    packedView.setBigInt64(32 * i + 24, v);
+  }
+  data.set(keccak_256(packed), 128);
   const digestInput = new Uint8Array(66);
   digestInput[0] = 0x19;
   digestInput[1] = 0x01;
   digestInput.set(domainSeparator(domain), 2);
-  digestInput.set(getBytes(keccak256(data)), 34);
-  return keccak256(digestInput);
+  digestInput.set(keccak_256(data), 34);
+  return "0x" + bytesToHex(keccak_256(digestInput));
 }
 
 const READING_TYPEHASH = getBytes(id("Reading(address device,uint64 seq,uint64 timestamp,int64[] values)"));
-const TWO_256 = 1n << 256n;
+const UINT64_LIMIT = 1n << 64n;
+const INT64_MIN = -(1n << 63n);
+const INT64_LIMIT = 1n << 63n;
 
 /** Domain separators by domain: a deployment has one registry domain, so this stays tiny. */
 const domainSeparators = new Map<string, Uint8Array>();
@@ -72,26 +83,31 @@ function domainSeparator(domain: TypedDataDomain): Uint8Array {
   return separator;
 }
 
-function uintWord(value: bigint, bits: number, name: string): bigint {
-  if (typeof value !== "bigint" || value < 0n || value >= 1n << BigInt(bits)) {
-    throw new InvalidInputError(`reading ${name} must be a uint${bits}, got ${String(value)}`, { field: name });
+/** The 20 bytes of a device address (validated by {@link checksumAddress}, whose memo makes a repeat cheap). */
+const addressBytesMemo = new Map<string, Uint8Array>();
+
+function addressBytes(address: string): Uint8Array {
+  let bytes = addressBytesMemo.get(address);
+  if (!bytes) {
+    bytes = getBytes(checksumAddress(address));
+    if (addressBytesMemo.size >= 20_000) addressBytesMemo.delete(addressBytesMemo.keys().next().value!);
+    addressBytesMemo.set(address, bytes);
+  }
+  return bytes;
+}
+
+function uint64(value: bigint, name: string): bigint {
+  if (typeof value !== "bigint" || value < 0n || value >= UINT64_LIMIT) {
+    throw new InvalidInputError(`reading ${name} must be a uint64, got ${String(value)}`, { field: name });
   }
   return value;
 }
 
-function intWord(value: bigint, name: string): bigint {
-  if (typeof value !== "bigint" || value < -(2n ** 63n) || value >= 2n ** 63n) {
+function int64(value: bigint, name: string): bigint {
+  if (typeof value !== "bigint" || value < INT64_MIN || value >= INT64_LIMIT) {
     throw new InvalidInputError(`reading ${name} must be an int64, got ${String(value)}`, { field: name });
   }
-  return value < 0n ? TWO_256 + value : value; // two's complement in 256 bits, as abi.encode sign-extends
-}
-
-function writeWord(target: Uint8Array, offset: number, word: bigint): void {
-  let w = word;
-  for (let i = 31; i >= 0; i--) {
-    target[offset + i] = Number(w & 0xffn);
-    w >>= 8n;
-  }
+  return value;
 }
 
 export async function signReading(device: TypedDataSigner, domain: TypedDataDomain, reading: Reading): Promise<SignedReading> {

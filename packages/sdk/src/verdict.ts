@@ -1,4 +1,5 @@
 import { TypedDataEncoder, concat, isHexString, keccak256, type TypedDataDomain } from "ethers";
+import { claimReason } from "./claim-reasons.ts";
 import { VERDICT_TYPES, type Verdict } from "./eip712.ts";
 import { InvalidInputError } from "./errors.ts";
 
@@ -11,10 +12,14 @@ export interface VerdictClaim {
   assessmentDeadline: bigint;
 }
 
-/** What the model decided; `scoreBps` is the score rounded down to whole basis points. */
+/**
+ * What the model decided; `scoreBps` is the score rounded down to whole basis points, `reasonCode` the reason code of
+ * `CLAIM_REASONS` (claim-reasons.ts): 0 (APPROVED) for an approval, else why the claim is rejected.
+ */
 export interface VerdictAssessment {
   approved: boolean;
   scoreBps: number;
+  reasonCode: number;
 }
 
 /** A model score in [0, 1] as whole basis points, rounded down (docs/protocol.md §10.4); out-of-range scores are clamped. */
@@ -25,12 +30,25 @@ export function scoreToBps(score: number): number {
 
 /**
  * The Verdict every honest committee member signs for `claim` (docs/protocol.md §10.4; IClaimsInsurance, payout rule):
- * `payout = approved ? claim.amount : 0`, `deadline = claim.assessmentDeadline`. A pure function of its inputs, so
- * members running the same model on the same evidence produce the same EIP-712 digest.
+ * `payout = approved ? claim.amount : 0`, `reason = reasonCode`, `deadline = claim.assessmentDeadline`. A pure
+ * function of its inputs, so members running the same model on the same evidence produce the same EIP-712 digest.
+ * Throws InvalidInputError unless `reasonCode` is 0 exactly for an approval (the contract refuses other verdicts).
  */
 export function buildVerdict(claim: VerdictClaim, assessment: VerdictAssessment, modelHash: string): Verdict {
   if (!Number.isInteger(assessment.scoreBps) || assessment.scoreBps < 0 || assessment.scoreBps > 10_000) {
     throw new InvalidInputError(`scoreBps must be an integer in [0, 10000], got ${assessment.scoreBps}`, { scoreBps: assessment.scoreBps });
+  }
+  const { approved, reasonCode } = assessment;
+  if (!Number.isInteger(reasonCode) || reasonCode < 0 || reasonCode > 255) {
+    throw new InvalidInputError(`a reason code must be an integer in [0, 255], got ${reasonCode}`, { reasonCode: String(reasonCode) });
+  }
+  if (approved !== (reasonCode === 0)) {
+    throw new InvalidInputError(
+      approved
+        ? `an approval carries reason code 0 (APPROVED), not ${reasonCode} (${claimReason(reasonCode).name})`
+        : "a rejection needs a non-zero reason code saying why (0 means APPROVED)",
+      { approved: String(approved), reasonCode: String(reasonCode) },
+    );
   }
   for (const [name, value] of [
     ["modelHash", modelHash],
@@ -42,19 +60,21 @@ export function buildVerdict(claim: VerdictClaim, assessment: VerdictAssessment,
     claimId: claim.claimId,
     evidenceHash: claim.evidenceHash.toLowerCase(),
     modelHash: modelHash.toLowerCase(),
-    approved: assessment.approved,
-    payout: assessment.approved ? claim.amount : 0n,
+    approved,
+    payout: approved ? claim.amount : 0n,
     scoreBps: assessment.scoreBps,
+    reason: reasonCode,
     deadline: claim.assessmentDeadline,
   };
 }
 
 /**
- * The verdict for a claim whose evidence is invalid (unreachable, wrong hash, bad signature, …): rejected, payout 0,
- * score 0, made under the approved model (the contract only accepts verdicts bound to an approved model hash).
+ * The verdict for a claim whose evidence is invalid (unreachable, wrong hash, bad signature, not anchored, …):
+ * rejected, payout 0, score 0, made under the approved model (the contract only accepts verdicts bound to an approved
+ * model hash), with the non-zero `reasonCode` of the first check that failed (`reasonCodeOfEvidenceFailure` for an evidence failure).
  */
-export function buildRejectionVerdict(claim: VerdictClaim, modelHash: string): Verdict {
-  return buildVerdict(claim, { approved: false, scoreBps: 0 }, modelHash);
+export function buildRejectionVerdict(claim: VerdictClaim, modelHash: string, reasonCode: number): Verdict {
+  return buildVerdict(claim, { approved: false, scoreBps: 0, reasonCode }, modelHash);
 }
 
 const verdictEncoder = TypedDataEncoder.from(VERDICT_TYPES);

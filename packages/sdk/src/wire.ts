@@ -1,6 +1,7 @@
-import { getAddress, isAddress, isHexString } from "ethers";
+import { isAddress, isHexString } from "ethers";
 import type { SignedReading } from "./eip712.ts";
 import { InvalidInputError } from "./errors.ts";
+import { checksumAddress } from "./recover.ts";
 
 /**
  * The device → gateway wire format (docs/protocol.md, "Wire format"): MQTT topics and the JSON payload of one signed
@@ -42,7 +43,7 @@ export function parseDeviceTopic(topic: string): { chainId: bigint; device: stri
   let checksummed: string;
   try {
     // A mixed-case address must be a valid checksum; all-lower (or all-upper hex) is accepted as is.
-    checksummed = getAddress(device);
+    checksummed = checksumAddress(device);
   } catch {
     return undefined;
   }
@@ -152,5 +153,5 @@ export function parseWireReading(payload: Uint8Array, device: string): SignedRea
     return n;
   });
   if (typeof obj.signature !== "string" || !isHexString(obj.signature, 65)) return fail("signature must be 65 bytes of 0x-hex");
-  return { device: getAddress(device), seq: seqValue, timestamp, values, signature: obj.signature };
+  return { device: checksumAddress(device), seq: seqValue, timestamp, values, signature: obj.signature };
 }

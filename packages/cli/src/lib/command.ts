@@ -1,3 +1,4 @@
+import { EXIT_CODES } from "./common.ts";
 import type { Context } from "./context.ts";
 
 /**
@@ -51,6 +52,13 @@ export function camelCase(name: string): string {
 /** Options every command takes. */
 export const JSON_OPTION: OptionSpec = { name: "json", type: "boolean", description: "Print one JSON object instead of human output" };
 export const HELP_OPTION: OptionSpec = { name: "help", type: "boolean", description: "Show this help" };
+export const VERBOSE_OPTION: OptionSpec = {
+  name: "verbose",
+  type: "boolean",
+  description: "On failure, also print the underlying error with its stack trace (for bug reports)",
+};
+/** The guard rail of commands whose values look like a mistake (tiny amounts): go ahead anyway. */
+export const YES_OPTION: OptionSpec = { name: "yes", type: "boolean", description: "Go ahead even when a value looks like a mistake" };
 export const RPC_OPTION: OptionSpec = {
   name: "rpc-url",
   value: "<url>",
@@ -85,7 +93,7 @@ export function allOptions(spec: CommandSpec): { own: OptionSpec[]; account: Opt
   return {
     own: [...spec.options, JSON_OPTION],
     account: spec.account ? accountOptions(spec.account) : [],
-    connection: [RPC_OPTION, HELP_OPTION],
+    connection: [RPC_OPTION, VERBOSE_OPTION, HELP_OPTION],
   };
 }
 
@@ -122,6 +130,28 @@ export function commandHelp(spec: CommandSpec): string {
   return lines.join("\n") + "\n";
 }
 
+/** What each exit code means, and the error codes in its class (from {@link EXIT_CODES}, so the help cannot drift). */
+export const EXIT_CLASSES: readonly [number, string][] = [
+  [0, "success"],
+  [1, "failed: a bad value, a file, a guard rail (pass --yes or --force if you mean it), evidence not anchored yet"],
+  [2, "usage: the command line cannot be parsed"],
+  [3, "not found: the claim, policy, listing, purchase, product or device does not exist"],
+  [
+    4,
+    "refused: the contract refuses it (or would: the CLI checks some of its rules before sending), or the committee would reject the claim (claim:check)",
+  ],
+  [5, "network: no node at the RPC URL, or no Triad deployment on its chain"],
+];
+
+function exitCodeHelp(): string[] {
+  return EXIT_CLASSES.flatMap(([exit, meaning]) => {
+    const codes = Object.entries(EXIT_CODES)
+      .filter(([, e]) => e === exit)
+      .map(([code]) => code);
+    return [`  ${exit}  ${meaning}`, ...(codes.length ? [`       ${codes.join(", ")}`] : [])];
+  });
+}
+
 /** `triad --help`. */
 export function mainHelp(specs: readonly CommandSpec[], version: string): string {
   const lines = [
@@ -145,7 +175,8 @@ export function mainHelp(specs: readonly CommandSpec[], version: string): string
     ...table(
       [
         ["--rpc-url <url>", "JSON-RPC endpoint (default: $TRIAD_RPC_URL, else http://127.0.0.1:8545)"],
-        ["--json", "print one JSON object instead of human output"],
+        ["--json", 'print one JSON object instead of human output (an error too: {"error":{code,message,details}})'],
+        ["--verbose", "on failure, also print the underlying error and its stack trace"],
         ["--help", "the command's options"],
       ],
       W,
@@ -170,14 +201,18 @@ export function mainHelp(specs: readonly CommandSpec[], version: string): string
         ["TRIAD_KEYSTORE_PASSWORD", "password of the --keystore file"],
         ["TRIAD_DEPLOYMENTS_DIR", "folder of the deployment records <chainId>.json (default: ./deployments)"],
         ["TRIAD_EVIDENCE_STORE", "evidence store of claim:file (default: http://127.0.0.1:8787)"],
-        ["DEBUG", "set to print the full error after the error line"],
       ],
       W,
     ),
     "",
-    "Amounts are whole tokens with decimals allowed (12.5). A bad argument or a refused transaction prints one",
-    "`error: …` line (a contract's custom error with its values) and exits 1; a command line that cannot be parsed",
-    "exits 2. Variables may also come from a .env file in the working directory.",
+    "Amounts are whole tokens (12.5, 1e3); token amounts print with the token's symbol, times as UTC dates with how far",
+    "they are from the chain's time. A failure prints one `error: …` line on stderr (with --json: one JSON object",
+    '{"error":{"code","message","details"}} on stdout), never a stack trace unless --verbose.',
+    "",
+    "Exit codes (and the codes of --json errors):",
+    ...exitCodeHelp(),
+    "",
+    "Variables may also come from a .env file in the working directory.",
   );
   return lines.join("\n") + "\n";
 }

@@ -1,40 +1,85 @@
-import { Interface, getAddress, isAddress, type ErrorFragment, type InterfaceAbi } from "ethers";
+import { getAddress, isAddress } from "ethers";
 import {
-  ClaimsInsurance__factory,
-  DataMarketplace__factory,
-  DeviceRegistry__factory,
-  InsurancePool__factory,
-  OracleCommittee__factory,
-  TestToken__factory,
-} from "@triad/contracts";
-import { InvalidInputError, TriadError, parsePrivateKey as parseKey } from "@triad/sdk";
+  InvalidInputError,
+  TriadError,
+  explainContractError,
+  formatUnitsExact,
+  parsePrivateKey as parseKey,
+  parseTokenAmount,
+  type ExplainContext,
+} from "@triad/sdk";
 
 /**
- * Shared plumbing of the `triad` commands: the two kinds of failure (a refused run, exit code 1; a command line that
- * cannot be parsed, exit code 2), argument parsers that fail with one clear line, amounts, and turning any error
- * (a contract's custom error included) into one line.
+ * Shared plumbing of the `triad` commands: the failures a command can end with (each a stable `code` and an exit code
+ * by class), argument parsers that fail with one clear line, amounts, and turning any error (a contract's custom
+ * error, a provider's failure) into one sentence.
  */
 
-/** A command refused to run or failed: one `error: …` line, exit code 1. */
-export class CliError extends Error {
+/**
+ * The stable codes of `--json` errors (`{"error":{"code","message","details"}}`), each in one exit-code class:
+ *   1 failed (a bad value, a file, a guard rail, a gateway that has not anchored the evidence yet), 2 usage, 3 not
+ *   found, 4 refused (by the contract, or by the CLI checking the contract's rule before sending; claim:check: the
+ *   committee would reject the claim), 5 the network (unreachable, or no Triad deployment on it).
+ */
+export const EXIT_CODES = {
+  INVALID_INPUT: 1,
+  FILE_ERROR: 1,
+  FILE_EXISTS: 1,
+  NEEDS_CONFIRMATION: 1,
+  INSUFFICIENT_FUNDS: 1,
+  NOT_READY: 1,
+  FAILED: 1,
+  USAGE: 2,
+  NOT_FOUND: 3,
+  CONTRACT_REFUSED: 4,
+  REFUSED: 4,
+  CLAIM_WOULD_BE_REJECTED: 4,
+  NETWORK_UNREACHABLE: 5,
+  NO_DEPLOYMENT: 5,
+  STALE_DEPLOYMENT: 5,
+  NOT_A_LOCAL_CHAIN: 5,
+} as const;
+
+export type ErrorCode = keyof typeof EXIT_CODES;
+
+/** A command failed: one `error: …` line (or one JSON object), a stable code, the exit code of its class. */
+export class CliError extends TriadError {
   override readonly name: string = "CliError";
-  readonly exitCode: number = 1;
+  declare readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode = "INVALID_INPUT", details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, code, details, options);
+  }
+  get exitCode(): number {
+    return EXIT_CODES[this.code];
+  }
 }
 
 /** The command line itself is wrong (unknown command or option, a required option missing): exit code 2. */
 export class UsageError extends CliError {
   override readonly name = "UsageError";
-  override readonly exitCode = 2;
+  constructor(message: string) {
+    super(message, "USAGE");
+  }
 }
 
-/** Stops the command with one clear line (exit code 1). */
-export function fail(message: string): never {
-  throw new CliError(message);
+/** Stops the command with one clear line (by default a bad value: INVALID_INPUT, exit code 1). */
+export function fail(message: string, code: ErrorCode = "INVALID_INPUT", details: Record<string, unknown> = {}): never {
+  throw new CliError(message, code, details);
 }
 
 /** Stops the command with one clear line about the command line (exit code 2). */
 export function usage(message: string): never {
   throw new UsageError(message);
+}
+
+/** "claim 99 does not exist": the one wording for a thing that is not there (exit code 3). */
+export function notFound(kind: string, id: string | bigint, details: Record<string, unknown> = {}): never {
+  throw new CliError(`${kind} ${id} does not exist`, "NOT_FOUND", { [kind]: String(id), ...details });
+}
+
+/** The contract's rule, checked before sending: the transaction would be refused (exit code 4). */
+export function refuse(message: string, details: Record<string, unknown> = {}): never {
+  throw new CliError(message, "REFUSED", details);
 }
 
 /**
@@ -45,62 +90,72 @@ export function oneLine(message: string): string {
   return message.replace(/\r/g, "\\r").replace(/\n/g, "\\n");
 }
 
-// ------------------------------------------------------------------ errors of the contracts
+// ------------------------------------------------------------------ any error as one sentence
 
-/** The ABIs whose custom errors a revert may carry: every contract the CLI talks to (and the ERC-20 errors). */
-const ABIS: readonly InterfaceAbi[] = [
-  DeviceRegistry__factory.abi,
-  DataMarketplace__factory.abi,
-  InsurancePool__factory.abi,
-  ClaimsInsurance__factory.abi,
-  OracleCommittee__factory.abi,
-  TestToken__factory.abi,
-];
+/** Codes of the SDK's and oracle's TriadErrors, in the CLI's classes (others keep their message, code FAILED). */
+const SDK_CODES: Record<string, ErrorCode> = {
+  NOT_FOUND: "NOT_FOUND",
+  CONTRACT_REFUSED: "CONTRACT_REFUSED",
+  INVALID_INPUT: "INVALID_INPUT",
+  EVIDENCE_INVALID: "INVALID_INPUT",
+  DEPLOYMENT_NOT_FOUND: "NO_DEPLOYMENT",
+  WITHDRAW_TOO_MUCH: "REFUSED",
+  NO_REQUEST: "REFUSED",
+  EVIDENCE_STORE_UNREACHABLE: "NETWORK_UNREACHABLE",
+  EVIDENCE_STORE_REFUSED: "FAILED",
+};
 
-let errorsInterface: Interface | undefined;
+/** ethers error codes of a provider that failed to answer (not a refusal). */
+const NETWORK_CODES = new Set(["NETWORK_ERROR", "TIMEOUT", "SERVER_ERROR"]);
+const SOCKET_CODES = /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|EAI_AGAIN|socket hang up|fetch failed/i;
 
-/** One Interface holding the custom errors of all the contracts (each signature once). */
-export function contractErrors(): Interface {
-  if (!errorsInterface) {
-    const seen = new Set<string>();
-    const fragments: ErrorFragment[] = [];
-    for (const abi of ABIS) {
-      for (const fragment of new Interface(abi).fragments) {
-        if (fragment.type !== "error") continue;
-        const signature = fragment.format("sighash");
-        if (seen.has(signature)) continue;
-        seen.add(signature);
-        fragments.push(fragment as ErrorFragment);
-      }
-    }
-    errorsInterface = new Interface(fragments);
+/**
+ * Any error as a {@link CliError}: ours as they are; the SDK's by their code; a revert as its contract error's
+ * sentence (amounts in tokens with `explain.token`, times relative to `explain.now`); a node that stopped answering
+ * as NETWORK_UNREACHABLE; anything else as its short message (code FAILED).
+ */
+export function toCliError(err: unknown, explain: ExplainContext & { network?: string } = {}): CliError {
+  if (err instanceof CliError) return err;
+  if (err instanceof TriadError) {
+    return new CliError(
+      err.message,
+      SDK_CODES[err.code] ?? "FAILED",
+      { ...err.details, ...(SDK_CODES[err.code] ? {} : { sdkCode: err.code }) },
+      { cause: err },
+    );
   }
-  return errorsInterface;
+  const contract = explainContractError(err, explain);
+  if (contract) return new CliError(contract.message, contract.code as ErrorCode, contract.details, { cause: err });
+  const e = err as { code?: string; shortMessage?: string; message?: string; value?: unknown; info?: unknown; cause?: { code?: string } };
+  const where = explain.network ? ` at ${explain.network}` : "";
+  if (e?.code === "INSUFFICIENT_FUNDS" || /doesn't have enough funds|insufficient funds/i.test(e?.message ?? "")) {
+    return new CliError(`the acting account has not enough ETH to pay for gas${where}`, "INSUFFICIENT_FUNDS", {}, { cause: err });
+  }
+  if (e?.code === "BAD_DATA" && e.value === "0x") {
+    return new CliError(
+      `a contract of the deployment answered nothing${where}: the deployment record does not match this chain (deploy again, or check TRIAD_DEPLOYMENTS_DIR and --rpc-url)`,
+      "STALE_DEPLOYMENT",
+      {},
+      { cause: err },
+    );
+  }
+  const text = `${e?.message ?? ""} ${e?.cause?.code ?? ""}`;
+  if (NETWORK_CODES.has(e?.code ?? "") || SOCKET_CODES.test(text)) {
+    return new CliError(
+      `lost the connection to the node${where}: ${e?.shortMessage ?? e?.message ?? String(err)}`,
+      "NETWORK_UNREACHABLE",
+      {},
+      {
+        cause: err,
+      },
+    );
+  }
+  return new CliError(e?.shortMessage ?? e?.message ?? String(err), "FAILED", {}, { cause: err });
 }
 
-/** `Name(arg, …)` of revert data that is one of the contracts' custom errors, else undefined. */
-export function decodeCustomError(data: string): string | undefined {
-  try {
-    const parsed = contractErrors().parseError(data);
-    if (parsed) return `${parsed.name}(${parsed.args.map(String).join(", ")})`;
-  } catch {
-    // Not revert data of a known error.
-  }
-  return undefined;
-}
-
-/** One line for an error: a Triad error's message, a contract's custom error with its arguments, or the message. */
-export function describeError(err: unknown): string {
-  if (err instanceof CliError || err instanceof TriadError) return err.message;
-  const e = err as { revert?: { name: string; args: unknown[] }; shortMessage?: string; message?: string; data?: unknown };
-  if (e?.revert?.name) return `reverted: ${e.revert.name}(${e.revert.args.map(String).join(", ")})`;
-  if (typeof e?.data === "string" && /^0x[0-9a-fA-F]{8}/.test(e.data)) {
-    const decoded = decodeCustomError(e.data);
-    if (decoded) return `reverted: ${decoded}`;
-  }
-  const custom = /reverted with custom error '([^']+)'/.exec(e?.message ?? "");
-  if (custom) return `reverted: ${custom[1].replace(/"/g, "")}`;
-  return e?.shortMessage ?? e?.message ?? String(err);
+/** One line for an error (see {@link toCliError}). */
+export function describeError(err: unknown, explain: ExplainContext = {}): string {
+  return toCliError(err, explain).message;
 }
 
 // ------------------------------------------------------------------ argument parsing
@@ -137,23 +192,31 @@ export function parseUint(value: string | undefined, name: string, { min = 0n, m
   return n;
 }
 
-/** Whole tokens with decimals allowed ("12.5") → base units of a token with `decimals`. */
-export function parseAmount(value: string | undefined, name: string, decimals: number): bigint {
-  const v = value?.trim() ?? "";
-  const m = /^(\d+)(?:\.(\d+))?$/.exec(v);
-  if (!m) fail(`--${name} must be an amount in whole tokens such as 100 or 12.5, got "${v}"`);
-  const frac = m[2] ?? "";
-  if (frac.length > decimals) fail(`--${name} has more than ${decimals} decimals: "${v}"`);
-  return BigInt(m[1]) * 10n ** BigInt(decimals) + BigInt(frac.padEnd(decimals, "0") || "0");
+/**
+ * Whole tokens ("100", "12.5", "1e3") → base units of a token with `decimals`, exactly. `max` (base units) is the
+ * largest value the contract field holds, named in the error by `maxLabel` ("the largest price") with `symbol`.
+ */
+export function parseAmount(
+  value: string | undefined,
+  name: string,
+  decimals: number,
+  limit: { max?: bigint; maxLabel?: string; symbol?: string } = {},
+): bigint {
+  try {
+    return parseTokenAmount(value, decimals, { label: `--${name}`, ...limit });
+  } catch (err) {
+    if (err instanceof InvalidInputError) fail(err.message);
+    throw err;
+  }
 }
 
+/** Base units as whole tokens, exactly ("12.5"); {@link formatTokens} of the SDK adds the symbol. */
 export function formatAmount(units: bigint, decimals: number): string {
-  const neg = units < 0n;
-  const abs = neg ? -units : units;
-  const int = abs / 10n ** BigInt(decimals);
-  const frac = (abs % 10n ** BigInt(decimals)).toString().padStart(decimals, "0").replace(/0+$/, "");
-  return `${neg ? "-" : ""}${int}${frac ? `.${frac}` : ""}`;
+  return formatUnitsExact(units, decimals);
 }
+
+/** The largest value of a `uint<bits>` field (prices, coverage and claim amounts are uint128 in the contracts). */
+export const uintMax = (bits: number): bigint => 2n ** BigInt(bits) - 1n;
 
 /** A comma-separated list, blanks trimmed, empty items dropped. */
 export function parseList(value: string | undefined): string[] {

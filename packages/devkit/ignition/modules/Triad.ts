@@ -1,6 +1,6 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import type { ContractFuture, IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
-import { AI4I_SCHEMA, ROLES, sensorSchemaId } from "@triad/sdk";
+import { AI4I_SCHEMA, GatewayPolicy, ROLES, enumValue, sensorSchemaId } from "@triad/sdk";
 
 /**
  * The Triad suite as Ignition modules, deployed AND configured (roles, committee, approved model, default
@@ -21,6 +21,9 @@ import { AI4I_SCHEMA, ROLES, sensorSchemaId } from "@triad/sdk";
  * | withdrawalCooldown | 259200 (3 days) | pool: seconds from a redeem request to its claim; at least the longest assessment + appeal window of the products (default product: 1 + 2 days) |
  * | marketFeeBps / marketMaxFeeBps | 250 / 1000 | marketplace fee and its immutable cap |
  * | product* | see below | the default product for `ai4i-2020/v1` devices (amounts in token base units) |
+ * | productMaxAnchorDelay | 3600 (1 hour) | product: longest time from a reading's timestamp to its on-chain anchor |
+ * | productIncidentWindowBefore / productIncidentWindowAfter | 600 / 900 | product: a claim's incident window around `incidentAt` (the shipped model's window), reserved per device |
+ * | productGatewayPolicy | 0 (AnyAuthorised) | product: 0 accepts any gateway the device's owner authorised, 1 only an allowlist (`setProductGateway`) |
  * | mintPerAccount | (TriadLocal) 1,000,000 tokens | TestToken minted to each of the first 10 accounts |
  *
  * The deployer holds every admin role after deployment; hand them over with grantRole / renounceRole.
@@ -84,7 +87,11 @@ function defineSuite(m: IgnitionModuleBuilder, token: ContractFuture<string>, co
         appealWindow: m.getParameter("productAppealWindow", 2 * DAY),
         minDuration: m.getParameter("productMinDuration", 7 * DAY),
         maxDuration: m.getParameter("productMaxDuration", 365 * DAY),
+        maxAnchorDelay: m.getParameter("productMaxAnchorDelay", 3600),
+        incidentWindowBefore: m.getParameter("productIncidentWindowBefore", 600),
+        incidentWindowAfter: m.getParameter("productIncidentWindowAfter", 900),
         sensorSchema: sensorSchemaId(AI4I_SCHEMA),
+        gatewayPolicy: m.getParameter("productGatewayPolicy", Number(enumValue(GatewayPolicy, "AnyAuthorised"))),
         active: true,
       },
     ],

@@ -8,16 +8,24 @@
  *
  * better-sqlite3 is synchronous; every method still takes an async mutex so a transaction that awaits (the interface
  * allows it, for PostgreSQL's sake) never interleaves with another caller's statements on the one connection.
+ *
+ * Anchors (migration 2): an `anchors` table; each assigned reading carries its anchor's root (0x-hex text, joinable
+ * with `anchors.root`) and its Merkle proof as a BLOB of the concatenated 32-byte nodes (32 bytes a node instead of
+ * ~69 characters of JSON). The anchoring lock is in-process, keyed by the database file: SQLite has one writer per
+ * file, so one process owns a file and every store instance opened on it in that process shares the lock.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { getAddress } from "ethers";
-import { REJECTION_REASONS, TriadError, type RejectionReason } from "@triad/sdk";
+import { checksumAddress, REJECTION_REASONS, TriadError, type RejectionReason } from "@triad/sdk";
+import { checkNewAnchor, isWord, packProof, toAnchor, unpackProof, word, type AnchorRow } from "./codec.ts";
 import type {
+  AnchorRecord,
   DeviceSummary,
   Equivocation,
   InsertResult,
+  NewAnchor,
   NewReading,
   ReadingQuery,
   ReadingStore,
@@ -25,6 +33,7 @@ import type {
   RejectionRecord,
   StoredReading,
 } from "./types.ts";
+import { belowReorderWindow } from "./types.ts";
 
 /** Migrations in order; migration i brings the schema from version i to i + 1. Never edit one that shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -72,6 +81,23 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (device, reason)
    );
    CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);`,
+  `CREATE TABLE anchors (
+     id           INTEGER PRIMARY KEY,
+     root         TEXT NOT NULL UNIQUE,
+     gateway      TEXT NOT NULL,
+     count        INTEGER NOT NULL,
+     first_id     INTEGER NOT NULL,
+     last_id      INTEGER NOT NULL,
+     uri          TEXT NOT NULL,
+     status       TEXT NOT NULL CHECK (status IN ('pending', 'confirmed')),
+     tx_hash      TEXT,
+     block_number INTEGER,
+     anchored_at  INTEGER,
+     created_at   INTEGER NOT NULL
+   );
+   CREATE INDEX anchors_pending ON anchors (created_at, id) WHERE status = 'pending';
+   CREATE INDEX anchors_by_created ON anchors (created_at, id);
+   CREATE INDEX readings_by_anchor ON readings (anchor_root) WHERE anchor_root IS NOT NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -79,6 +105,17 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 const pad = (n: bigint) => n.toString().padStart(20, "0");
 const unpad = (s: string) => BigInt(s);
 const NO_DEVICE = ""; // rejections whose topic named no device
+
+/** What one insert batch knows and did of one device. */
+interface DeviceInBatch {
+  /** The highest seq stored for the device, this batch's readings included. */
+  last: bigint | undefined;
+  /** The highest seq this batch stored, with its timestamp (the device row's last_seq / last_ts). */
+  top: { seq: bigint; timestamp: bigint } | undefined;
+  stored: number;
+  firstAt: number;
+  lastAt: number;
+}
 
 interface ReadingRow {
   id: number;
@@ -90,8 +127,11 @@ interface ReadingRow {
   digest: string;
   received_at: number;
   anchor_root: string | null;
-  proof: string | null;
+  proof: Buffer | string | null;
 }
+
+/** Anchoring locks held in this process, by database file (SQLite's withAnchorLock). */
+const heldAnchorLocks = new Set<string>();
 
 function toStored(row: ReadingRow): StoredReading {
   return {
@@ -104,7 +144,7 @@ function toStored(row: ReadingRow): StoredReading {
     digest: row.digest,
     receivedAt: row.received_at,
     anchorRoot: row.anchor_root,
-    proof: row.proof === null ? null : (JSON.parse(row.proof) as string[]),
+    proof: row.proof === null ? null : typeof row.proof === "string" ? (JSON.parse(row.proof) as string[]) : unpackProof(row.proof),
   };
 }
 
@@ -114,19 +154,25 @@ export class SqliteReadingStore implements ReadingStore {
   private closed = false;
   private readonly s;
   private readonly tx: ReadingStoreTx;
+  /** The file's real path: every instance opened on one file shares its anchoring lock. */
+  private readonly lockKey: string;
 
   private constructor(
     private readonly db: Database.Database,
     readonly file: string,
   ) {
+    this.lockKey = realpathSync(file);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       bySeq: p("SELECT digest FROM readings WHERE device = ? AND seq = ?"),
       deviceLast: p("SELECT last_seq FROM devices WHERE device = ?"),
       insert: p("INSERT INTO readings (device, seq, timestamp, vals, signature, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       upsertDevice: p(
-        `INSERT INTO devices (device, last_seq, readings, first_at, last_at, last_ts) VALUES (?, ?, 1, ?, ?, ?)
-         ON CONFLICT (device) DO UPDATE SET last_seq = excluded.last_seq, readings = readings + 1, last_at = excluded.last_at, last_ts = excluded.last_ts`,
+        // last_seq only grows (a batch of late gap-fills stores seqs below it); last_ts is the timestamp at last_seq
+        `INSERT INTO devices (device, last_seq, readings, first_at, last_at, last_ts) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (device) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), readings = readings + excluded.readings,
+           last_at = max(last_at, excluded.last_at),
+           last_ts = CASE WHEN excluded.last_seq > last_seq THEN excluded.last_ts ELSE last_ts END`,
       ),
       equivocate: p(
         `INSERT OR IGNORE INTO equivocations (device, seq, stored_digest, digest, timestamp, vals, signature, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -144,6 +190,16 @@ export class SqliteReadingStore implements ReadingStore {
       unanchored: p("SELECT * FROM readings WHERE anchor_root IS NULL ORDER BY id LIMIT ?"),
       counts: p("SELECT (SELECT count(*) FROM readings) AS readings, (SELECT count(*) FROM devices) AS devices"),
       health: p("INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"),
+      anchorByRoot: p("SELECT * FROM anchors WHERE root = ?"),
+      insertAnchor: p(
+        `INSERT INTO anchors (root, gateway, count, first_id, last_id, uri, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
+      ),
+      assign: p("UPDATE readings SET anchor_root = ?, proof = ? WHERE id = ? AND anchor_root IS NULL"),
+      anchorSent: p("UPDATE anchors SET tx_hash = ? WHERE root = ? AND status = 'pending'"),
+      confirmAnchor: p("UPDATE anchors SET status = 'confirmed', tx_hash = ?, block_number = ?, anchored_at = ? WHERE root = ?"),
+      pendingAnchors: p("SELECT * FROM anchors WHERE status = 'pending' ORDER BY created_at, id"),
+      anchorsAll: p("SELECT * FROM anchors ORDER BY created_at DESC, id DESC LIMIT ?"),
+      anchorsOf: p("SELECT * FROM anchors WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?"),
     };
     this.tx = {
       insertReadings: async (readings) => this.insertSync(readings),
@@ -212,40 +268,57 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   private lastSeqSync(device: string): bigint | undefined {
-    const row = this.s.deviceLast.get(getAddress(device)) as { last_seq: string } | undefined;
+    const row = this.s.deviceLast.get(checksumAddress(device)) as { last_seq: string } | undefined;
     return row && unpad(row.last_seq);
   }
 
+  /**
+   * The ingest's hot path (one call per group commit). `devices.last_seq` is the highest seq stored for a device, so
+   * a reading above it is new (no lookup of its seq) and only one at or below it is looked up (duplicate,
+   * equivocation, a late gap-fill within REORDER_WINDOW of ./types.ts, or too low). Each device's highest seq is read
+   * once per batch and then followed here, and its row in `devices` is written once per batch, not once per reading.
+   * Readings are decided under SQLite's one writer (BEGIN IMMEDIATE), so no other gateway decides a device meanwhile.
+   */
   private insertSync(readings: readonly NewReading[]): InsertResult[] {
     const out: InsertResult[] = [];
+    const batch = new Map<string, DeviceInBatch>();
     for (const r of readings) {
-      const device = getAddress(r.device);
+      const device = checksumAddress(r.device);
+      let d = batch.get(device);
+      if (!d) {
+        d = { last: this.lastSeqSync(device), top: undefined, stored: 0, firstAt: 0, lastAt: 0 };
+        batch.set(device, d);
+      }
+      const last = d.last;
       const seq = pad(r.seq);
-      const last = this.lastSeqSync(device);
-      const existing = this.s.bySeq.get(device, seq) as { digest: string } | undefined;
+      const existing = last !== undefined && r.seq <= last ? (this.s.bySeq.get(device, seq) as { digest: string } | undefined) : undefined;
       if (existing) {
-        if (existing.digest === r.digest) {
-          out.push({ outcome: "duplicate", lastSeq: last!, storedDigest: existing.digest });
-        } else {
+        if (existing.digest === r.digest) out.push({ outcome: "duplicate", lastSeq: last!, storedDigest: existing.digest });
+        else {
           const vals = JSON.stringify(r.values.map(String));
           this.s.equivocate.run(device, seq, existing.digest, r.digest, pad(r.timestamp), vals, r.signature, r.receivedAt);
           out.push({ outcome: "equivocation", lastSeq: last!, storedDigest: existing.digest });
         }
-      } else if (last !== undefined && r.seq <= last) {
-        out.push({ outcome: "seq_not_increasing", lastSeq: last });
+      } else if (belowReorderWindow(r.seq, last)) {
+        out.push({ outcome: "seq_not_increasing", lastSeq: last! });
       } else {
-        const vals = JSON.stringify(r.values.map(String));
-        this.s.insert.run(device, seq, pad(r.timestamp), vals, r.signature, r.digest, r.receivedAt);
-        this.s.upsertDevice.run(device, seq, r.receivedAt, r.receivedAt, pad(r.timestamp));
-        out.push({ outcome: "stored", lastSeq: r.seq });
+        this.s.insert.run(device, seq, pad(r.timestamp), JSON.stringify(r.values.map(String)), r.signature, r.digest, r.receivedAt);
+        if (d.stored === 0) d.firstAt = r.receivedAt;
+        d.stored++;
+        d.lastAt = Math.max(d.lastAt, r.receivedAt);
+        if (d.top === undefined || r.seq > d.top.seq) d.top = { seq: r.seq, timestamp: r.timestamp };
+        if (last === undefined || r.seq > last) d.last = r.seq;
+        out.push({ outcome: "stored", lastSeq: d.last! });
       }
     }
+    for (const [device, d] of batch)
+      if (d.top) this.s.upsertDevice.run(device, pad(d.top.seq), d.stored, d.firstAt, d.lastAt, pad(d.top.timestamp));
     return out;
   }
 
   private rejectSync(rejections: readonly RejectionRecord[]): void {
     for (const r of rejections) {
-      this.s.reject.run(r.device ? getAddress(r.device) : NO_DEVICE, r.reason, r.at, r.detail.slice(0, 500));
+      this.s.reject.run(r.device ? checksumAddress(r.device) : NO_DEVICE, r.reason, r.at, r.detail.slice(0, 500));
     }
   }
 
@@ -326,6 +399,75 @@ export class SqliteReadingStore implements ReadingStore {
 
   unanchored(limit: number): Promise<StoredReading[]> {
     return this.exclusive(() => (this.s.unanchored.all(limit) as ReadingRow[]).map(toStored));
+  }
+
+  recordAnchor(anchor: NewAnchor): Promise<AnchorRecord> {
+    return this.exclusive(() => {
+      const { root, gateway, firstId, lastId } = checkNewAnchor(anchor);
+      const proofs = anchor.proofs.map(({ id, proof }) => ({ id, packed: packProof(proof) }));
+      this.db
+        .transaction(() => {
+          if (this.s.anchorByRoot.get(root)) throw new TriadError(`anchor ${root} is already recorded`, "ANCHOR_CONFLICT", { root });
+          this.s.insertAnchor.run(root, gateway, proofs.length, firstId, lastId, anchor.uri, anchor.createdAt);
+          for (const { id, packed } of proofs) {
+            if (this.s.assign.run(root, packed, id).changes !== 1) {
+              throw new TriadError(`reading ${id} is already anchored or not stored: anchor ${root} not recorded`, "ANCHOR_CONFLICT", {
+                root,
+                id,
+              });
+            }
+          }
+        })
+        .immediate();
+      return toAnchor(this.s.anchorByRoot.get(root) as AnchorRow);
+    });
+  }
+
+  private knownAnchor(root: string): string {
+    const r = word(root, "anchor root");
+    if (!this.s.anchorByRoot.get(r)) throw new TriadError(`no anchor ${r} in the store`, "ANCHOR_UNKNOWN", { root: r });
+    return r;
+  }
+
+  anchorSent(root: string, txHash: string): Promise<void> {
+    return this.exclusive(() => {
+      this.s.anchorSent.run(word(txHash, "transaction hash"), this.knownAnchor(root));
+    });
+  }
+
+  confirmAnchor(root: string, mined: { txHash: string; blockNumber: number; anchoredAt: number }): Promise<void> {
+    return this.exclusive(() => {
+      this.s.confirmAnchor.run(word(mined.txHash, "transaction hash"), mined.blockNumber, mined.anchoredAt, this.knownAnchor(root));
+    });
+  }
+
+  anchor(root: string): Promise<AnchorRecord | undefined> {
+    return this.exclusive(() => {
+      const row = isWord(root) ? (this.s.anchorByRoot.get(root.toLowerCase()) as AnchorRow | undefined) : undefined;
+      return row && toAnchor(row);
+    });
+  }
+
+  pendingAnchors(): Promise<AnchorRecord[]> {
+    return this.exclusive(() => (this.s.pendingAnchors.all() as AnchorRow[]).map(toAnchor));
+  }
+
+  anchors(query: { limit: number; status?: AnchorRecord["status"] }): Promise<AnchorRecord[]> {
+    return this.exclusive(() =>
+      ((query.status ? this.s.anchorsOf.all(query.status, query.limit) : this.s.anchorsAll.all(query.limit)) as AnchorRow[]).map(toAnchor),
+    );
+  }
+
+  async withAnchorLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.closed) throw new TriadError("the reading store is closed", "STORE_CLOSED");
+    const key = this.lockKey;
+    if (heldAnchorLocks.has(key)) return { ran: false };
+    heldAnchorLocks.add(key);
+    try {
+      return { ran: true, value: await fn() };
+    } finally {
+      heldAnchorLocks.delete(key);
+    }
   }
 
   counts(): Promise<{ readings: number; devices: number }> {

@@ -1,15 +1,17 @@
 /**
  * Stage 3 of a tick: from a claim to the verdict this member would sign.
- *  - {@link checkClaimEvidence}: download the evidence (bounded concurrency) and check it (on the verifier's worker
- *    threads) against the claim, its policy and its device. Bad evidence is a result, never an exception.
- *  - {@link decideBatch}: score a batch's valid evidence in one inference and build every verdict; invalid evidence
- *    gets a rejection verdict with its reason code, and a model failure that is not the evidence's fault an
- *    abstention (no verdict rather than a wrong one).
+ *  - {@link checkClaimEvidence}: download the evidence (bounded concurrency), check it (on the verifier's worker
+ *    threads) against the claim, its policy, its device and the model's window, then its anchors against the chain
+ *    (the lookups' reads, once per distinct anchor). Bad evidence is a result, never an exception.
+ *  - {@link decideBatch}: score a batch's valid evidence in one inference and build every verdict, with its
+ *    on-chain reason code (the model's, or the evidence failure's: ../verdicts.ts); invalid evidence gets a rejection
+ *    verdict, and a model failure that is not the evidence's fault an abstention (no verdict rather than a wrong one).
  */
 import type { Logger } from "pino";
-import { buildRejectionVerdict, buildVerdict, EvidenceError, type EvidenceFailureReason, type Verdict } from "@triad/sdk";
-import { DEVICE_ACTIVE, scoreEvidence, type EvidenceCheck } from "../assess.ts";
+import { EvidenceError, type EvidenceFailureReason, type Verdict } from "@triad/sdk";
+import { checkAnchoring, DEVICE_ACTIVE, modelWindow, scoreEvidence, type AnchorReader, type EvidenceCheck } from "../assess.ts";
 import { fetchEvidence } from "../evidence.ts";
+import { verdictOf } from "../verdicts.ts";
 import type { EvidenceVerifier } from "../verifier.ts";
 import type { Limiter } from "../util/concurrency.ts";
 import type { DaemonDeps } from "./context.ts";
@@ -36,8 +38,8 @@ export type Decision =
 
 /** Downloads (in one of `downloadSlots`) and checks one claim's evidence. */
 export async function checkClaimEvidence(
-  deps: Pick<DaemonDeps, "config" | "addresses" | "fetch">,
-  session: { chainId: bigint; verifier: EvidenceVerifier; log: Logger },
+  deps: Pick<DaemonDeps, "config" | "addresses" | "fetch" | "model">,
+  session: { chainId: bigint; verifier: EvidenceVerifier; log: Logger; lookups: AnchorReader },
   claim: CheckableClaim,
   downloadSlots: Limiter,
 ): Promise<EvidenceCheck> {
@@ -63,13 +65,16 @@ export async function checkClaimEvidence(
     if (!(error instanceof EvidenceError)) throw error;
     return { ok: false, evidenceHash: claim.evidenceHash, reason: error.reason, message: error.message };
   }
-  return session.verifier.check(bytes, {
+  const check = await session.verifier.check(bytes, {
     chainId: session.chainId,
     registry: deps.addresses.registry,
     claim: { evidenceHash: claim.evidenceHash, incidentAt: claim.incidentAt },
     policy: { device, start: claim.policy.start, end: claim.policy.end },
     deviceStatus: DEVICE_ACTIVE,
+    window: modelWindow(deps.model),
   });
+  // The anchors' facts on-chain, one read per distinct anchor (cached by the lookups across the tick's claims).
+  return checkAnchoring(check, session.lookups, { productId: claim.policy.productId, filedAt: claim.filedAt });
 }
 
 /**
@@ -90,8 +95,11 @@ export async function decideBatch(
     const id = claim.claimId.toString();
     const reject = (reason: EvidenceFailureReason, message: string): Decision => {
       metrics.evidenceFailures.inc({ reason });
-      log.warn({ claimId: id, reason, err: message, uri: claim.evidenceURI }, "evidence invalid: rejecting claim");
-      const verdict = buildRejectionVerdict(claim, model.modelHash);
+      const verdict = verdictOf(claim, model.modelHash, { failure: reason });
+      log.warn(
+        { claimId: id, reason, reasonCode: verdict.reason, err: message, uri: claim.evidenceURI },
+        "evidence invalid: rejecting claim",
+      );
       return { kind: "verdict", claim, verdict, digest: digestOf(verdict), rejection: { reason, message } };
     };
     if (!check.ok) return reject(check.reason, check.message);
@@ -104,8 +112,11 @@ export async function decideBatch(
       return reject(score.reason, score.message);
     }
     const a = score.assessment;
-    const verdict = buildVerdict(claim, a, model.modelHash);
-    log.info({ claimId: id, approved: a.approved, scoreBps: a.scoreBps, readingsInWindow: a.readingsInWindow }, "claim assessed");
+    const verdict = verdictOf(claim, model.modelHash, { assessment: a });
+    log.info(
+      { claimId: id, approved: a.approved, reasonCode: verdict.reason, scoreBps: a.scoreBps, readingsInWindow: a.readingsInWindow },
+      "claim assessed",
+    );
     return { kind: "verdict", claim, verdict, digest: digestOf(verdict) };
   });
 }

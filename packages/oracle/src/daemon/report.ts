@@ -31,13 +31,29 @@ export type ReasonCode = EvidenceFailureReason | SkipReason | RefusalReason;
 
 /** What happened to one claim of the scanned range. */
 export type ClaimOutcome =
-  /** This member's signature of an approval was mined (`finalised`: it reached the threshold in that transaction). */
-  | { claimId: bigint; outcome: "approved"; reason?: undefined; scoreBps: number; payout: bigint; txHash: string; finalised: boolean }
-  /** A rejection was mined; `reason` says which evidence check failed (absent: the model scored below the threshold). */
+  /**
+   * This member's signature of an approval was mined (`finalised`: it reached the threshold in that transaction);
+   * `reasonCode` is the verdict's (0, APPROVED).
+   */
+  | {
+      claimId: bigint;
+      outcome: "approved";
+      reason?: undefined;
+      reasonCode: number;
+      scoreBps: number;
+      payout: bigint;
+      txHash: string;
+      finalised: boolean;
+    }
+  /**
+   * A rejection was mined; `reason` says which evidence check failed (absent: the model rejected it), `reasonCode` is
+   * the verdict's on-chain reason code (`CLAIM_REASONS` of @triad/sdk).
+   */
   | {
       claimId: bigint;
       outcome: "rejected";
       reason?: EvidenceFailureReason;
+      reasonCode: number;
       scoreBps: number;
       payout: bigint;
       txHash: string;
@@ -113,7 +129,10 @@ export function createTickRecorder(deps: { metrics: OracleMetrics; log: Logger }
       case "approved":
       case "rejected":
         metrics.verdictsSubmitted.inc({ outcome: o.outcome });
-        log.info({ claimId, outcome: o.outcome, payout: o.payout.toString(), finalised: o.finalised, tx: o.txHash }, "verdict submitted");
+        log.info(
+          { claimId, outcome: o.outcome, reasonCode: o.reasonCode, payout: o.payout.toString(), finalised: o.finalised, tx: o.txHash },
+          "verdict submitted",
+        );
         return;
     }
   }

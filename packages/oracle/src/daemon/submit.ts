@@ -173,6 +173,7 @@ export function createSubmitter(
       if (skippedIds.has(id)) return { claimId: claim.claimId, outcome: "refused", reason: "verdict_skipped", txHash: receipt.hash };
       const mined = {
         claimId: claim.claimId,
+        reasonCode: verdict.reason,
         scoreBps: verdict.scoreBps,
         payout: verdict.payout,
         txHash: receipt.hash,

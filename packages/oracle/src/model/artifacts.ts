@@ -3,7 +3,7 @@
  *
  * - `model.json`: the tfjs layers model (topology + weights manifest) and, in `userDefinedMetadata.triad`, the
  *   {@link ModelBinding} — everything besides the weights that changes a decision (feature names and version,
- *   normalisation, output heads and score rule, threshold, claim window, telemetry envelope). tfjs keeps this field
+ *   normalisation, output heads and score rule, threshold, claim window and claim rule, telemetry envelope). tfjs keeps this field
  *   when it saves and loads a model, and since `model.json` is hashed, the binding is covered by the model hash.
  * - `weights.bin` (and any further weight files, in manifest order).
  * - `metadata.json`: a readable copy of the binding plus training metrics and the model hash. It is not hashed (it
@@ -16,12 +16,17 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { concat, keccak256 } from "ethers";
 import { TriadError } from "@triad/sdk";
+import type { ClaimRule } from "./claim-rule.ts";
 import type { Normalisation } from "./features.ts";
 
 export const MODEL_JSON = "model.json";
 export const WEIGHTS_BIN = "weights.bin";
 export const METADATA_JSON = "metadata.json";
-export const MODEL_SCHEMA = "triad.model/v1";
+/**
+ * v2: the binding carries the claim rule (`claimRule`, a persisting failure). v1 models were decided by the maximum
+ * reading score of the window; this oracle no longer implements that rule and refuses them.
+ */
+export const MODEL_SCHEMA = "triad.model/v2";
 
 /** Claim-level window around `incidentAt`, in seconds (readings with incidentAt − before ≤ t ≤ incidentAt + after). */
 export interface ClaimWindow {
@@ -42,9 +47,14 @@ export interface ModelBinding {
   /** Output heads, in the order of the network's outputs. */
   outputs: string[];
   scoreRule: "noisy-or";
-  /** Approve when scoreBps ≥ threshold × 10000 (a whole number of basis points). */
+  /**
+   * The reading-level decision threshold (chosen for F1 on single rows): a reading "shows a failure" when its
+   * scoreBps ≥ threshold × 10000. Used by `model:eval` and as the reference for alerts; claims use `claimRule`.
+   */
   threshold: number;
   window: ClaimWindow;
+  /** How a claim is decided from the window's readings (./claim-rule.ts). */
+  claimRule: ClaimRule;
   envelope: TelemetryEnvelope;
 }
 
@@ -104,6 +114,12 @@ export async function readModelFiles(dir: string): Promise<ModelFiles> {
     throw artifactError(`${modelFile} is not a tfjs layers model (no modelTopology / weightsManifest)`, { file: modelFile });
   }
   const binding = (parsed.userDefinedMetadata as { triad?: ModelBinding } | undefined)?.triad;
+  if ((binding?.schema as string | undefined) === "triad.model/v1") {
+    throw artifactError(
+      `${modelFile} is a triad.model/v1 model, decided by the maximum reading score of the claim window, which this oracle no longer implements (retrain with npm run train)`,
+      { file: modelFile },
+    );
+  }
   if (!binding || binding.schema !== MODEL_SCHEMA) {
     throw artifactError(`${modelFile} has no ${MODEL_SCHEMA} binding in userDefinedMetadata.triad`, { file: modelFile });
   }

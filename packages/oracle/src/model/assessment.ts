@@ -17,20 +17,39 @@ export interface ClaimInput {
 }
 
 export interface ClaimAssessment {
-  /** Claim score in [0,1]: the maximum over the scored readings (0 when none). */
+  /**
+   * Claim score in [0,1]: the sustained score of the claim rule (./claim-rule.ts) — the highest score that the
+   * window's readings held together over a run of consecutive scored readings long enough for the rule (0 when no
+   * run qualifies). One alarming reading alone scores 0.
+   */
   score: number;
   /** floor(score × 10000) (`scoreToBps` of @triad/sdk), as signed in the verdict. */
   scoreBps: number;
+  /** `scoreBps ≥ round(claimRule.minScore × 10000)`. */
   approved: boolean;
+  /**
+   * The verdict's reason code (`CLAIM_REASONS` of @triad/sdk): 0 APPROVED; NO_READINGS_IN_WINDOW when no reading of
+   * the window could be scored (none in the window, or all outside the telemetry envelope); NO_FAILURE_DETECTED
+   * otherwise.
+   */
+  reasonCode: number;
   readingsInWindow: number;
   /** Readings in the window that were inside the telemetry envelope and were scored. */
   readingsScored: number;
-  /** Index into the input array of the reading with the maximum score, −1 if none was scored. */
-  maxIndex: number;
+  /** The deciding run as indices into the input array (first and last reading), or null when no run qualifies. */
+  run: { first: number; last: number } | null;
+  /** Index into the input array of the deciding run's weakest reading (its score is the claim's), −1 if none. */
+  decidingIndex: number;
   /** Features of that reading (empty if none). */
   features: Record<string, number>;
   /** Per-failure-mode probabilities of that reading (empty if none). */
   modeProbabilities: Record<string, number>;
+  /**
+   * The highest single-reading score of the window in basis points (0 if none was scored) and its index (−1): what a
+   * maximum rule would have decided on. A high peak with a low `scoreBps` is a failure signal that did not persist.
+   */
+  peakScoreBps: number;
+  peakIndex: number;
 }
 
 /** The part of a loaded model (`LoadedModel`) the oracle uses to decide claims. */

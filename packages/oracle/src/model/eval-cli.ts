@@ -1,8 +1,9 @@
 /**
  * `npm run model:eval -- --data <csv> [--model <dir>] [--backend auto|tfjs-node|wasm|cpu]`
  *
- * Scores every row of an AI4I 2020 CSV (original header) with the shipped model at its threshold and compares with
- * the `Machine failure` column (positive class). Prints a human summary, then one JSON line last on stdout:
+ * Scores every row of an AI4I 2020 CSV (original header) with the shipped model at its reading threshold, one row at a
+ * time (the claim rule's persistence is measured by `npm run claim-rule`), and compares with the `Machine failure`
+ * column (positive class). Prints a human summary, then one JSON line last on stdout:
  * `{"rows":N,"auc":…,"precision":…,"recall":…,"f1":…,"accuracy":…,"threshold":…}`.
  * Bad input (missing file, wrong header, a malformed row) prints one error line on stderr and exits 1.
  */
@@ -42,7 +43,7 @@ runCli(async () => {
     const c = m.confusion;
 
     console.log(
-      `model ${model.modelHash} on ${model.backend}, threshold ${threshold} (approve when scoreBps ≥ ${Math.round(threshold * 10_000)})`,
+      `model ${model.modelHash} on ${model.backend}, reading threshold ${threshold} (a failure when scoreBps ≥ ${Math.round(threshold * 10_000)}; claims follow the claim rule)`,
     );
     console.log(`data ${dataFile}: ${m.rows} rows, ${m.positives} failures`);
     console.log(`  ROC-AUC   ${m.auc.toFixed(4)}`);

@@ -2,19 +2,21 @@
  * The oracle's AI model: load the artifacts of `packages/oracle/model/` (checking their hash), and score `ai4i-2020/v1`
  * telemetry and claims with them. See packages/oracle/MODEL.md for what the model is and is not good for.
  *
- * Claim rule (`assessClaim`): the readings whose timestamp lies in
- * `[incidentAt − window.beforeSeconds, incidentAt + window.afterSeconds]` (inclusive) and whose telemetry lies inside
- * the model's telemetry envelope are scored; the claim's score is the maximum (the first reading wins a tie).
- * Readings outside the window are ignored entirely (not even decoded). With no scorable reading in the window the
- * claim scores 0 and is rejected (`maxIndex` −1): there is no evidence of a failure at that time.
- * The decision is `scoreBps ≥ threshold × 10000`, a function of the `scoreBps` that the verdict signs.
+ * Claim rule (`assessClaim`, docs/protocol.md §8.3): the readings whose timestamp lies in
+ * `[incidentAt − window.beforeSeconds, incidentAt + window.afterSeconds]` (inclusive) are the window; those whose
+ * telemetry lies inside the model's telemetry envelope are scored (one reading, one score). The claim's score is the
+ * sustained score of ./claim-rule.ts: the highest score the window's readings held over a run of at least
+ * `claimRule.minReadings` consecutive scored readings spanning at least `claimRule.minSeconds` (0 when no run
+ * qualifies). Readings outside the window are ignored entirely (not even decoded). The decision is
+ * `scoreBps ≥ claimRule.minScore × 10000`, a function of the `scoreBps` that the verdict signs; the reason code is 0
+ * (approved), NO_READINGS_IN_WINDOW (nothing in the window could be scored) or NO_FAILURE_DETECTED.
  *
  * Determinism: the same artifacts and input give the same `scoreBps` on the same backend (tfjs-node, wasm and cpu
  * round differently in the last bits, so committee members should run the same backend).
  */
 import * as path from "path";
 import type * as tf from "@tensorflow/tfjs";
-import { AI4I_SCHEMA, scoreToBps, valuesToTelemetry, type Ai4iTelemetry } from "@triad/sdk";
+import { AI4I_SCHEMA, claimReasonCode, scoreToBps, valuesToTelemetry, type Ai4iTelemetry } from "@triad/sdk";
 import { InvalidInputError, TriadError } from "@triad/sdk";
 import {
   type MODEL_SCHEMA,
@@ -28,13 +30,15 @@ import {
   type TelemetryEnvelope,
 } from "./artifacts.ts";
 import { selectBackend, type BackendName } from "./backend.ts";
+import { claimRuleProblems, claimRuleThresholdBps, sustainedScore, type ClaimRule, type RuleReading } from "./claim-rule.ts";
 import { FEATURE_NAMES, FEATURE_VERSION, featureRecord, featureVector, normalise } from "./features.ts";
 import type { ClaimAssessment, ClaimInput, OracleModel, ReadingInput } from "./assessment.ts";
 import type { ClassificationMetrics } from "./metrics.ts";
 import { combineModeProbabilities, predictModeProbabilities } from "./scoring.ts";
 
 export { computeModelHash, selectBackend };
-export type { BackendName, ClaimWindow, TelemetryEnvelope };
+export { claimRuleThresholdBps, sustainedScore };
+export type { BackendName, ClaimRule, ClaimWindow, RuleReading, TelemetryEnvelope };
 export type { ClaimAssessment, ClaimInput, OracleModel, ReadingInput };
 
 /** Default location of the shipped artifacts. */
@@ -74,6 +78,8 @@ export interface LoadedModel extends OracleModel {
   backend: BackendName;
   /** Scores in [0,1], one per row, in one batched predict call. No window or envelope rule applies. */
   scoreTelemetry(rows: readonly Ai4iTelemetry[]): Promise<number[]>;
+  /** `scoreTelemetry` with each row's per-failure-mode probabilities (keys: the binding's `outputs`). */
+  scoreTelemetryModes(rows: readonly Ai4iTelemetry[]): Promise<{ score: number; modeProbabilities: Record<string, number> }[]>;
   dispose(): void;
 }
 
@@ -106,6 +112,7 @@ const BINDING_KEYS: readonly (keyof ModelBinding)[] = [
   "scoreRule",
   "threshold",
   "window",
+  "claimRule",
   "envelope",
 ];
 
@@ -120,6 +127,7 @@ function checkBindingSupported(binding: ModelBinding, dir: string): void {
   if (binding.normalisation?.mean?.length !== width || binding.normalisation?.std?.length !== width) problems.push("normalisation size");
   if (!(binding.threshold > 0 && binding.threshold < 1)) problems.push(`threshold ${String(binding.threshold)}`);
   if (!(binding.window?.beforeSeconds >= 0 && binding.window?.afterSeconds >= 0)) problems.push("claim window");
+  problems.push(...claimRuleProblems(binding.claimRule));
   if (problems.length > 0) {
     throw new TriadError(`model in ${dir} is not supported by this oracle version: ${problems.join(", ")}`, "MODEL_UNSUPPORTED", {
       dir,
@@ -197,7 +205,12 @@ export async function loadModel(dir: string = DEFAULT_MODEL_DIR, opts: LoadModel
       rows.map((t) => normalise(featureVector(t), binding.normalisation)),
     );
   };
-  const thresholdBps = Math.round(binding.threshold * 10_000);
+  const rule: ClaimRule = binding.claimRule;
+  const ruleThresholdBps = claimRuleThresholdBps(rule);
+  const NO_READINGS = claimReasonCode("NO_READINGS_IN_WINDOW");
+  const NO_FAILURE = claimReasonCode("NO_FAILURE_DETECTED");
+  const APPROVED = claimReasonCode("APPROVED");
+  const modesOf = (p: readonly number[]): Record<string, number> => Object.fromEntries(binding.outputs.map((mode, j) => [mode, p[j]]));
 
   /** The claim rule (header) for many claims, with ONE network call over all their scorable readings. */
   const assessClaims = async (claims: readonly ClaimInput[]): Promise<ClaimAssessment[]> => {
@@ -207,61 +220,56 @@ export async function loadModel(dir: string = DEFAULT_MODEL_DIR, opts: LoadModel
       readings.forEach((r, i) => assertTimestamp(r.timestamp, `readings[${i}].timestamp`));
       const from = incidentAt - binding.window.beforeSeconds;
       const to = incidentAt + binding.window.afterSeconds;
-      let readingsInWindow = 0;
-      const scorable: { index: number; row: number }[] = [];
+      // The window's readings in input (seq) order; `row` is the scored row, −1 outside the envelope.
+      const window: { index: number; timestamp: number; row: number }[] = [];
       readings.forEach((r, index) => {
         if (r.timestamp < from || r.timestamp > to) return; // outside the window: not even decoded
-        readingsInWindow++;
         const telemetry = valuesToTelemetry(r.values);
-        if (!withinEnvelope(telemetry, binding.envelope)) return;
-        scorable.push({ index, row: rows.length });
+        if (!withinEnvelope(telemetry, binding.envelope)) {
+          window.push({ index, timestamp: r.timestamp, row: -1 });
+          return;
+        }
+        window.push({ index, timestamp: r.timestamp, row: rows.length });
         rows.push(telemetry);
       });
-      return { readingsInWindow, scorable };
+      return window;
     });
     const probabilities = rows.length > 0 ? await modeProbabilities(rows) : [];
-    return plans.map(({ readingsInWindow, scorable }): ClaimAssessment => {
-      let best: { index: number; row: number } | undefined;
-      let bestScore = -1;
-      for (const s of scorable) {
-        const score = combineModeProbabilities(probabilities[s.row]);
-        if (score > bestScore) {
-          bestScore = score;
-          best = s; // strictly greater: the first reading wins a tie
-        }
-      }
-      if (!best) {
-        return {
-          score: 0,
-          scoreBps: 0,
-          approved: false,
-          readingsInWindow,
-          readingsScored: 0,
-          maxIndex: -1,
-          features: {},
-          modeProbabilities: {},
-        };
-      }
-      const scoreBps = scoreToBps(bestScore);
+    const rowScores = probabilities.map(combineModeProbabilities);
+    return plans.map((window): ClaimAssessment => {
+      const scored = window.filter((w) => w.row >= 0);
+      let peak: (typeof window)[number] | undefined;
+      for (const w of scored) if (!peak || rowScores[w.row] > rowScores[peak.row]) peak = w; // the first wins a tie
+      const ruleInput: RuleReading[] = window.map((w) => ({ timestamp: w.timestamp, score: w.row >= 0 ? rowScores[w.row] : null }));
+      const { score, run } = sustainedScore(ruleInput, rule);
+      const scoreBps = scoreToBps(score);
+      const approved = scoreBps >= ruleThresholdBps; // ≥ 1 bps (claimRuleProblems), so no run is never approved
+      const deciding = run && window[run.weakest];
       return {
-        score: bestScore,
+        score,
         scoreBps,
-        approved: scoreBps >= thresholdBps,
-        readingsInWindow,
-        readingsScored: scorable.length,
-        maxIndex: best.index,
-        features: { ...featureRecord(rows[best.row]) },
-        modeProbabilities: Object.fromEntries(binding.outputs.map((mode, j) => [mode, probabilities[best!.row][j]])),
+        approved,
+        reasonCode: scored.length === 0 ? NO_READINGS : approved ? APPROVED : NO_FAILURE,
+        readingsInWindow: window.length,
+        readingsScored: scored.length,
+        run: run && { first: window[run.first].index, last: window[run.last].index },
+        decidingIndex: deciding ? deciding.index : -1,
+        features: deciding ? { ...featureRecord(rows[deciding.row]) } : {},
+        modeProbabilities: deciding ? modesOf(probabilities[deciding.row]) : {},
+        peakScoreBps: peak ? scoreToBps(rowScores[peak.row]) : 0,
+        peakIndex: peak ? peak.index : -1,
       };
     });
   };
-
   return {
     modelHash,
     metadata,
     backend,
     async scoreTelemetry(rows) {
       return (await modeProbabilities(rows)).map(combineModeProbabilities);
+    },
+    async scoreTelemetryModes(rows) {
+      return (await modeProbabilities(rows)).map((p) => ({ score: combineModeProbabilities(p), modeProbabilities: modesOf(p) }));
     },
     async assessClaim(readings, incidentAt) {
       return (await assessClaims([{ readings, incidentAt }]))[0];

@@ -21,6 +21,7 @@ import {
   type TelemetryEnvelope,
 } from "./artifacts.ts";
 import { BACKEND_NAMES, selectBackend, type BackendName } from "./backend.ts";
+import type { ClaimRule } from "./claim-rule.ts";
 import { parseCliOptions, readTextFile, runCli } from "./cli.ts";
 import { FEATURE_NAMES, FEATURE_VERSION } from "./features.ts";
 import { DEFAULT_MODEL_DIR, type ModelMetadata } from "./index.ts";
@@ -31,13 +32,16 @@ const REPO = path.resolve(import.meta.dirname, "../../../..");
 const USAGE = "npm run train -- [--data <csv>] [--out <dir>] [--folds <k>] [--backend auto|tfjs-node|wasm|cpu]";
 
 /**
- * Claim window: failure conditions (overstrain, heat dissipation, power out of band) exist at the moment of failure,
- * so readings up to 10 minutes before `incidentAt` cover a device's reporting interval and the claimant's
- * uncertainty about the time; 60 s after tolerates clock skew. Later readings show a stopped machine and say nothing
- * about the cause. The window is short on purpose: the claim takes the maximum over it, and every extra normal
- * reading is another chance of a false approval.
+ * Claim window and claim rule (./claim-rule.ts, packages/oracle/MODEL.md "Claim rule"): a claim is approved when the
+ * readings within 10 minutes before to 15 minutes after `incidentAt` show a failure that persists — at least 4
+ * consecutive readings over at least 3 minutes, each scoring ≥ 0.85. Before: a failure that stops the machine shows
+ * its condition up to the incident; after: a failure declared when it began shows that it lasted. One reading at a
+ * failure limit approves nothing, so the claimant gains nothing by shopping for the instant of one. Chosen with
+ * `npm run claim-rule` (incident-time shopping on simulated 30-day policies against recall on simulated failure
+ * episodes and AI4I failures); changing them changes the model hash.
  */
-const CLAIM_WINDOW = { beforeSeconds: 600, afterSeconds: 60 };
+const CLAIM_WINDOW = { beforeSeconds: 600, afterSeconds: 900 };
+const CLAIM_RULE: ClaimRule = { minReadings: 4, minSeconds: 180, minScore: 0.85 };
 
 /** Readings beyond the training data's range by more than this share of the range are not scored in claims. */
 const ENVELOPE_MARGIN = 0.1;
@@ -153,6 +157,7 @@ async function main(): Promise<void> {
     scoreRule: "noisy-or",
     threshold: fitted.threshold,
     window: CLAIM_WINDOW,
+    claimRule: CLAIM_RULE,
     envelope: telemetryEnvelope(rows),
   };
   const modelHash = await writeModelFiles(outDir, fitted.model, binding);

@@ -4,6 +4,7 @@ import { AI4I_SCHEMA } from "../ai4i.ts";
 import { prepareRegistration, type DeviceKey, type DeviceMetadata } from "../devices.ts";
 import { deviceRegistryDomain, type SignedReading } from "../eip712.ts";
 import { TriadError } from "../errors.ts";
+import { prepareFleetBatch, type PreparedFleetBatch } from "../market.ts";
 import { buildReadingTree, type ReadingTree } from "../merkle.ts";
 import { readingDigest } from "../signing.ts";
 
@@ -100,4 +101,43 @@ export async function anchorReadings(
   const toSeq = readings[readings.length - 1].seq;
   const tx = await registry.anchorBatch(device, tree.root, fromSeq, toSeq, params.uri);
   return { root: tree.root, tree, fromSeq, toSeq, receipt: (await tx.wait())! };
+}
+
+export interface AnchorFleetParams {
+  /** Signed readings of any number of devices (each (device, seq) at most once). */
+  readings: readonly SignedReading[];
+  /**
+   * Where the readings (and their proofs) can be fetched, emitted in `FleetAnchored`; a function receives the root,
+   * for URIs that name it (`triad-gw://<gateway>/anchors/<root>`).
+   */
+  uri: string | ((root: string) => string);
+  /** The registry's EIP-712 domain; read from the registry and its provider when omitted. */
+  domain?: TypedDataDomain;
+}
+
+export interface AnchorFleetResult extends PreparedFleetBatch {
+  /** The anchoring account (the registry's runner): the namespace of the root. */
+  gateway: string;
+  /** The URI emitted. */
+  uri: string;
+  receipt: ContractTransactionReceipt;
+}
+
+/**
+ * Anchors signed readings of many devices as one fleet root in the caller's namespace (`anchorFleet`): one
+ * transaction and one storage slot whatever the number of readings. The caller is usually a gateway the devices'
+ * owners authorised; the registry counts a reading only if that was so when the anchor was mined
+ * (`verifyFleetReading`). Returns the tree, each reading with its proof, and the receipt.
+ */
+export async function anchorFleet(registry: DeviceRegistry, params: AnchorFleetParams): Promise<AnchorFleetResult> {
+  const runner = registry.runner as Signer | null;
+  if (!runner || typeof runner.getAddress !== "function") {
+    throw new TriadError("anchorFleet needs the registry connected to the gateway's signer", "NO_SIGNER");
+  }
+  const domain = params.domain ?? deviceRegistryDomain((await runner.provider!.getNetwork()).chainId, await registry.getAddress());
+  const batch = prepareFleetBatch(domain, params.readings);
+  const gateway = await runner.getAddress();
+  const uri = typeof params.uri === "function" ? params.uri(batch.root) : params.uri;
+  const tx = await registry.anchorFleet(batch.root, batch.count, uri);
+  return { ...batch, gateway, uri, receipt: (await tx.wait())! };
 }
