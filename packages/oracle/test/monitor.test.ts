@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { expectTriadErrorSync } from "@triad/sdk/testing";
+import { seededRandom } from "@triad/oracle/model";
 import {
   ALERT_SCHEMA,
   DEFAULT_ALERT_THRESHOLDS,
@@ -39,18 +40,6 @@ function run(risks: readonly number[], thresholds: AlertThresholds = THRESHOLDS,
     states.push(monitor.isAlerting(device));
   });
   return { monitor, alerts, states };
-}
-
-/** A seeded PRNG (mulberry32), so the property test is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("FailureMonitor (alert state machine, synthetic scores)", function () {
@@ -109,7 +98,7 @@ describe("FailureMonitor (alert state machine, synthetic scores)", function () {
 
   it("property: on random risks every transition happens exactly when its rule first holds, and states alternate", function () {
     for (let seed = 1; seed <= 20; seed++) {
-      const random = prng(seed);
+      const random = seededRandom(seed); // reproducible property test
       const thresholds: AlertThresholds = {
         raiseAtBps: 3000 + Math.floor(random() * 5000),
         raiseAfter: 1 + Math.floor(random() * 4),

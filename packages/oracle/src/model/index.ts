@@ -37,6 +37,7 @@ import type { ClassificationMetrics } from "./metrics.ts";
 import { combineModeProbabilities, predictModeProbabilities } from "./scoring.ts";
 
 export { computeModelHash, selectBackend };
+export { seededRandom } from "./random.ts";
 export { claimRuleThresholdBps, sustainedScore };
 export type { BackendName, ClaimRule, ClaimWindow, RuleReading, TelemetryEnvelope };
 export type { ClaimAssessment, ClaimInput, OracleModel, ReadingInput };
