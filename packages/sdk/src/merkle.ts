@@ -38,8 +38,10 @@ export interface FastReadingTree {
   proofs: string[][];
 }
 
+const HEX32 = /^0x[0-9a-fA-F]{64}$/;
+
 const bytesOf = (hex: string): Uint8Array => {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new InvalidInputError(`not a 32-byte digest: ${String(hex).slice(0, 80)}`);
+  if (!HEX32.test(hex)) throw new InvalidInputError(`not a 32-byte digest: ${String(hex).slice(0, 80)}`);
   return hexToBytes(hex.slice(2));
 };
 
@@ -47,6 +49,17 @@ const bytesOf = (hex: string): Uint8Array => {
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return 0;
+}
+
+/** The StandardMerkleTree leaf of a reading digest (leaf encoding ["bytes32"]): keccak256(keccak256(digest)). */
+const leafOf = (digest: Uint8Array): Uint8Array => keccak_256(keccak_256(digest));
+
+/** A node from its two children: keccak256 of the pair in byte order (`pair` is a reusable 64-byte buffer). */
+function hashPair(a: Uint8Array, b: Uint8Array, pair: Uint8Array): Uint8Array {
+  const [lo, hi] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
+  pair.set(lo, 0);
+  pair.set(hi, 32);
+  return keccak_256(pair);
 }
 
 /**
@@ -59,7 +72,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function buildReadingTreeFast(digests: readonly string[]): FastReadingTree {
   const n = digests.length;
   if (n === 0) throw new InvalidInputError("a reading batch needs at least one reading");
-  const leaves = digests.map((d, index) => ({ index, hash: keccak_256(keccak_256(bytesOf(d))) }));
+  const leaves = digests.map((d, index) => ({ index, hash: leafOf(bytesOf(d)) }));
   leaves.sort((a, b) => compareBytes(a.hash, b.hash));
   const size = 2 * n - 1;
   const tree: Uint8Array[] = new Array(size);
@@ -69,14 +82,7 @@ export function buildReadingTreeFast(digests: readonly string[]): FastReadingTre
     treeIndexOf[leaf.index] = size - 1 - i;
   });
   const pair = new Uint8Array(64);
-  for (let i = size - 1 - n; i >= 0; i--) {
-    const a = tree[2 * i + 1];
-    const b = tree[2 * i + 2];
-    const [lo, hi] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
-    pair.set(lo, 0);
-    pair.set(hi, 32);
-    tree[i] = keccak_256(pair);
-  }
+  for (let i = size - 1 - n; i >= 0; i--) tree[i] = hashPair(tree[2 * i + 1], tree[2 * i + 2], pair);
   const hex = tree.map((node) => "0x" + bytesToHex(node));
   const proofs = treeIndexOf.map((start) => {
     const proof: string[] = [];
@@ -95,16 +101,8 @@ export function buildReadingTreeFast(digests: readonly string[]): FastReadingTre
  */
 export function readingProofRoot(digest: string, proof: readonly string[]): string | undefined {
   if (!HEX32.test(digest) || !proof.every((p) => HEX32.test(p))) return undefined;
-  let node = keccak_256(keccak_256(hexToBytes(digest.slice(2))));
+  let node = leafOf(hexToBytes(digest.slice(2)));
   const pair = new Uint8Array(64);
-  for (const sibling of proof) {
-    const other = hexToBytes(sibling.slice(2));
-    const [lo, hi] = compareBytes(node, other) <= 0 ? [node, other] : [other, node];
-    pair.set(lo, 0);
-    pair.set(hi, 32);
-    node = keccak_256(pair);
-  }
+  for (const sibling of proof) node = hashPair(node, hexToBytes(sibling.slice(2)), pair);
   return "0x" + bytesToHex(node);
 }
-
-const HEX32 = /^0x[0-9a-fA-F]{64}$/;
