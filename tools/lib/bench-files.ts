@@ -8,7 +8,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /** What other tools write into the bench files: a key of results.json and the name of its RESULTS.md section. */
-export const FOREIGN_BENCH_PARTS = [{ key: "claimRule", section: "claim-rule" }] as const;
+export const FOREIGN_BENCH_PARTS = [
+  { key: "claimRule", section: "claim-rule" },
+  { key: "latency", section: "latency" },
+  { key: "webApp", section: "web-app" },
+] as const;
 
 /** The section `<!-- name:begin … -->` … `<!-- name:end -->` of `markdown` (markers included), or undefined. */
 export function markdownSection(markdown: string, name: string): string | undefined {

@@ -254,7 +254,7 @@ export async function runOracle(
         batchSize: options.batchSize,
         verifyWorkers: options.verifyWorkers,
         metricsPort: undefined,
-        evidence: { schemes: ["http"], hosts: ["127.0.0.1"], maxBytes: 1024 * 1024, timeoutMs: 10_000, retries: 2, retryDelayMs: 500 },
+        evidence: { schemes: ["http"], hosts: ["127.0.0.1:*"], maxBytes: 1024 * 1024, timeoutMs: 10_000, retries: 2, retryDelayMs: 500 },
       },
     });
   });

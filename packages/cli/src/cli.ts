@@ -46,6 +46,7 @@ const SERVICES_HELP = `
 Services (each with its own --help):
   device    The device agent: signs readings and publishes them over MQTT (triad device run|fleet|keygen)
   gateway   The gateway: MQTT ingest, verification, durable store, HTTP API (triad gateway run)
+  ipfs      An IPFS node serving what --ipfs-dir published, to the oracles and buyers (triad ipfs serve)
 `;
 
 interface Writable {
@@ -92,6 +93,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     // The long-running parts have their own command lines (and their own --help): the device agent and the gateway.
     if (name === "device") return await (await import("@triad/device")).runDeviceCli([...rest]);
     if (name === "gateway") return await (await import("@triad/gateway")).runGatewayCli([...rest]);
+    if (name === "ipfs") return await (await import("./ipfs-service.ts")).runIpfsCli([...rest], { stdout, env: process.env });
     if (name === "--version" || name === "-v") {
       stdout.write(`${version()}\n`);
       return 0;

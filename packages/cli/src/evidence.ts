@@ -22,6 +22,7 @@ import type { DeploymentRecord } from "@triad/sdk/node";
 import type { CommandResult, CommandSpec } from "./lib/command.ts";
 import { fail, fileError, parseAddress, parseList, parseUint, usage } from "./lib/common.ts";
 import type { Context } from "./lib/context.ts";
+import { IPFS_PUBLISH_OPTIONS, describeIpfsSource, ipfsSource, publishToIpfs, type IpfsArgs } from "./lib/ipfs.ts";
 
 /**
  * Evidence bundles for claims: evidence:build writes a `triad.evidence/v2` bundle (docs/protocol.md §7) — the device's
@@ -317,7 +318,7 @@ function bundleFromDatasets(
 
 // ------------------------------------------------------------------ the command
 
-export interface EvidenceBuildArgs {
+export interface EvidenceBuildArgs extends Pick<IpfsArgs, "ipfsDir" | "ipfsApi"> {
   gateway?: string;
   device?: string;
   dataset?: string;
@@ -327,6 +328,8 @@ export interface EvidenceBuildArgs {
   timeout?: string;
   out: string;
   force?: boolean;
+  /** Also publish the bundle to IPFS (--ipfs-dir / --ipfs-api) and print its ipfs:// URI for claim:file. */
+  publish?: boolean;
 }
 
 export async function evidenceBuild(ctx: Context, args: EvidenceBuildArgs): Promise<CommandResult> {
@@ -350,6 +353,9 @@ export async function evidenceBuild(ctx: Context, args: EvidenceBuildArgs): Prom
   if (existsSync(args.out) && !args.force) {
     fail(`${args.out} already exists: move it away, choose another --out or pass --force`, "FILE_EXISTS", { file: args.out });
   }
+  // --ipfs-dir or --ipfs-api alone also means: publish there.
+  const publish = args.publish || args.ipfsDir !== undefined || args.ipfsApi !== undefined;
+  const ipfs = publish ? ipfsSource(ctx, args, "publish") : undefined;
   const window: EvidenceWindow =
     custom.beforeSeconds !== undefined && custom.afterSeconds !== undefined
       ? (custom as EvidenceWindow)
@@ -396,6 +402,8 @@ export async function evidenceBuild(ctx: Context, args: EvidenceBuildArgs): Prom
 
   writeAtomically(args.out, bytes, "--out");
   const hash = evidenceHash(bytes);
+  // Content-addressed: the URI names these exact bytes, and whoever fetches it checks them against the CID.
+  const evidenceURI = ipfs ? `ipfs://${await publishToIpfs(ctx, ipfs, bytes, "the bundle")}` : undefined;
   const now = await ctx.latestTimestamp();
   const first = bundle.readings[0];
   const last = bundle.readings[bundle.readings.length - 1];
@@ -419,12 +427,19 @@ export async function evidenceBuild(ctx: Context, args: EvidenceBuildArgs): Prom
       anchors,
       source: args.gateway !== undefined ? { gateway: args.gateway } : { dataset: files },
       bytes: bytes.length,
+      ...(evidenceURI ? { evidenceURI } : {}),
     },
     lines: [
       `Wrote ${args.out}: ${EVIDENCE_SCHEMA_V2} of device ${bundle.device}, incident at ${formatTimestamp(incidentAt, now)}`,
       `  ${bundle.readings.length} reading${bundle.readings.length === 1 ? "" : "s"} (seq ${first.seq}..${last.seq}) from ${window.beforeSeconds} s before to ${window.afterSeconds} s after the incident, with seq ${bundle.before.seq} just before and seq ${bundle.after.seq} just after them`,
       `  each with its Merkle proof under ${kinds}, on-chain`,
       `  evidence hash ${hash} (claim:check --evidence ${args.out} --policy <id> says what the committee would decide)`,
+      ...(evidenceURI
+        ? [
+            `  published to ${describeIpfsSource(ipfs!)} as ${evidenceURI}`,
+            `  file it with: claim:file --evidence ${args.out} --evidence-uri ${evidenceURI}${"dir" in ipfs! ? ` (the oracles fetch it from that node: keep it served, e.g. triad ipfs serve --dir ${ipfs.dir})` : ""}`,
+          ]
+        : []),
     ],
   };
 }
@@ -487,6 +502,13 @@ export const evidenceCommands: CommandSpec[] = [
         default: "600",
       },
       { name: "force", type: "boolean", description: "Overwrite --out if it exists" },
+      {
+        name: "publish",
+        type: "boolean",
+        description:
+          "Also publish the bundle to IPFS (CIDv1) and print its ipfs:// URI to file the claim with (needs --ipfs-dir or --ipfs-api)",
+      },
+      ...IPFS_PUBLISH_OPTIONS,
     ],
     run: evidenceBuild,
   },

@@ -398,6 +398,7 @@ export async function claimFile(ctx: Context, args: ClaimFileArgs): Promise<Comm
     fail(`the evidence is from device ${bundle.device}, but policy ${policyId} insures ${policy.device}`);
   }
   const hash = evidenceHash(bytes);
+  if (args.evidenceUri !== undefined && /^ipfs:\/\//i.test(args.evidenceUri)) await checkIpfsUri(args.evidenceUri, bytes, args.evidence);
   // The contract's checks (holder, open claim, amount, incident inside the cover and the claim window, device
   // status at the incident) before the evidence is published or anything is sent.
   await preflight(ctx, () =>
@@ -413,7 +414,10 @@ export async function claimFile(ctx: Context, args: ClaimFileArgs): Promise<Comm
   // The store is the oracle's evidence server (`npm run oracle -- evidence-server`) or anything speaking its protocol.
   const published = args.evidenceUri
     ? { hash, uri: args.evidenceUri }
-    : await ctx.step(`Publishing the evidence to ${store}`, () => publishEvidence(store, bytes));
+    : await ctx.step(`Publishing the evidence to ${store}`, () =>
+        // A store that is not run with --open-uploads wants its upload token (TRIAD_EVIDENCE_TOKEN).
+        publishEvidence(store, bytes, undefined, ctx.env.TRIAD_EVIDENCE_TOKEN || undefined),
+      );
   const res = await ctx.step("Filing the claim", () =>
     fileClaim(claims, token, {
       policyId,
@@ -444,6 +448,24 @@ export async function claimFile(ctx: Context, args: ClaimFileArgs): Promise<Comm
       `  the oracle committee must decide by ${formatTimestamp(res.assessmentDeadline, now)} (claim:show --claim ${res.claimId})`,
     ],
   };
+}
+
+/**
+ * An ipfs:// evidence URI must name the bundle's own bytes (its CIDv1 as evidence:build --publish makes it), else the
+ * committee would fetch other content and reject the claim: refused before anything is sent.
+ */
+async function checkIpfsUri(uri: string, bytes: Uint8Array, file: string): Promise<void> {
+  const { ipfsCidOf, parseIpfsUri } = await import("@triad/sdk/node");
+  const { cid, path } = parseIpfsUri(uri);
+  if (path !== "") return; // A file inside a directory: its CID is the directory's, nothing to recompute here.
+  const own = await ipfsCidOf(bytes);
+  if (cid !== own) {
+    fail(
+      `--evidence-uri ${uri} names other content than ${file} (whose CID is ${own}): the committee would fetch that and reject the claim — publish the bundle with evidence:build --publish`,
+      "INVALID_INPUT",
+      { cid, expected: own },
+    );
+  }
 }
 
 /** How often claim:show --wait asks, and for how long at most (wall clock). */
@@ -709,8 +731,18 @@ export const insuranceCommands: CommandSpec[] = [
         description: "The triad.evidence/v2 bundle (from evidence:build; claim:check first); its incidentAt becomes the claim's",
         required: true,
       },
-      { name: "store", value: "<url>", description: "Evidence store URL (default: $TRIAD_EVIDENCE_STORE or http://127.0.0.1:8787)" },
-      { name: "evidence-uri", value: "<uri>", description: "Use this URI instead of publishing (you host the exact bytes there)" },
+      {
+        name: "store",
+        value: "<url>",
+        description:
+          "Evidence store URL (default: $TRIAD_EVIDENCE_STORE or http://127.0.0.1:8787; its upload token, if it has one, in $TRIAD_EVIDENCE_TOKEN)",
+      },
+      {
+        name: "evidence-uri",
+        value: "<uri>",
+        description:
+          "Use this URI instead of publishing (you host the exact bytes there); an ipfs://<cid> must be the bundle's CID (evidence:build --publish prints it)",
+      },
     ],
     run: claimFile,
   },

@@ -39,6 +39,16 @@ import {
   uintMax,
 } from "./lib/common.ts";
 import type { Context } from "./lib/context.ts";
+import {
+  IPFS_PUBLISH_OPTIONS,
+  IPFS_READ_OPTIONS,
+  describeIpfsSource,
+  ipfsSource,
+  publishToIpfs,
+  readFromIpfs,
+  type IpfsArgs,
+  type IpfsSource,
+} from "./lib/ipfs.ts";
 import { preflight } from "./insurance.ts";
 
 /**
@@ -78,7 +88,7 @@ function readFileArg(file: string, name: string): Buffer {
 
 // ------------------------------------------------------------------ commands
 
-export interface MarketListArgs {
+export interface MarketListArgs extends Pick<IpfsArgs, "ipfsDir" | "ipfsApi"> {
   kind: string;
   price: string;
   file: string;
@@ -90,6 +100,8 @@ export interface MarketListArgs {
   metadataUri?: string;
   force?: boolean;
   yes?: boolean;
+  /** Publish the encrypted file to IPFS; the listing's metadataURI becomes its ipfs:// URI (unless --metadata-uri). */
+  publish?: boolean;
 }
 
 export async function marketList(ctx: Context, args: MarketListArgs): Promise<CommandResult> {
@@ -102,12 +114,23 @@ export async function marketList(ctx: Context, args: MarketListArgs): Promise<Co
   const anchors = parseList(args.anchors);
   for (const a of anchors) if (!/^0x[0-9a-fA-F]{64}$/.test(a)) fail(`--anchors must be 32-byte hex roots, got "${a}"`);
   const plaintext = readFileArg(args.file, "file");
+  // --ipfs-dir or --ipfs-api alone also means: publish there.
+  const ipfs = args.publish || args.ipfsDir !== undefined || args.ipfsApi !== undefined ? ipfsSource(ctx, args, "publish") : undefined;
   const { market, decimals, tokenInfo, tokens } = await marketAs(ctx);
   // Every argument is checked before the files are written: a rejected run must not replace the content key
   // of an earlier listing of the same file.
   const price = parseAmount(args.price, "price", decimals, { max: uintMax(128), maxLabel: "the largest price", symbol: tokenInfo.symbol });
   const period = kind === "stream" ? parseUint(args.periodDays, "period-days", { min: 1n, max: 3650n }) * 86_400n : 0n;
   const deliveryWindow = parseUint(args.deliveryHours ?? "24", "delivery-hours", { min: 1n, max: 720n }) * 3600n;
+  const encryptedPath = `${args.file}.trd`;
+  const keyPath = `${args.file}.key`;
+  if (!args.force && (existsSync(keyPath) || existsSync(encryptedPath))) {
+    fail(`${keyPath} or ${encryptedPath} already exists (the key of an earlier listing?): move them away or pass --force`, "FILE_EXISTS");
+  }
+  const contentKey = generateContentKey();
+  const encrypted = encryptFile(plaintext, contentKey);
+  // Published by CID: the URI is known before the listing, and buyers check what they fetch against it.
+  const published = ipfs ? await ipfsOf(ctx, ipfs, encrypted) : undefined;
   const params = {
     kind: ListingKind.findIndex((k) => k.toLowerCase() === kind),
     price,
@@ -115,7 +138,7 @@ export async function marketList(ctx: Context, args: MarketListArgs): Promise<Co
     deliveryWindow,
     contentHash: contentHash(plaintext),
     termsHash: id(args.terms ?? "CC BY 4.0"),
-    metadataURI: args.metadataUri ?? `file://${args.file}.trd`,
+    metadataURI: args.metadataUri ?? published?.uri ?? `file://${args.file}.trd`,
     devices,
     anchors,
   };
@@ -129,16 +152,11 @@ export async function marketList(ctx: Context, args: MarketListArgs): Promise<Co
       );
   }
 
-  const contentKey = generateContentKey();
-  const encryptedPath = `${args.file}.trd`;
-  const keyPath = `${args.file}.key`;
-  if (!args.force && (existsSync(keyPath) || existsSync(encryptedPath))) {
-    fail(`${keyPath} or ${encryptedPath} already exists (the key of an earlier listing?): move them away or pass --force`, "FILE_EXISTS");
-  }
+  if (published) await published.publish();
   // The key and encrypted file are written under temporary names first and only take their real names once the
   // listing is mined, so a refused transaction never replaces an earlier listing's key.
   const tmp = `.tmp-${process.pid}`;
-  writeFileSync(encryptedPath + tmp, encryptFile(plaintext, contentKey));
+  writeFileSync(encryptedPath + tmp, encrypted);
   writeFileSync(keyPath + tmp, `${hexlify(contentKey)}\n`, { mode: 0o600 });
   chmodSync(keyPath + tmp, 0o600);
   let listed: Awaited<ReturnType<typeof createListing>>;
@@ -158,14 +176,35 @@ export async function marketList(ctx: Context, args: MarketListArgs): Promise<Co
       contentHash: contentHash(plaintext),
       encryptedFile: encryptedPath,
       contentKeyFile: keyPath,
+      metadataURI: params.metadataURI,
+      ...(published ? { encryptedFileURI: published.uri } : {}),
       txHash: receipt.hash,
       gasUsed: receipt.gasUsed,
     },
     lines: [
       `Listed ${kind} #${listingId} at ${tokens(price)}${kind === "stream" ? ` per ${formatDuration(period)}` : ""} (gas ${receipt.gasUsed})`,
-      `  encrypted file  ${encryptedPath} (publish it for buyers)`,
+      published
+        ? `  encrypted file  ${encryptedPath}, published to ${describeIpfsSource(ipfs!)} as ${published.uri}${"dir" in ipfs! ? " (keep that node served for buyers)" : ""}`
+        : `  encrypted file  ${encryptedPath} (publish it for buyers)`,
       `  content key     ${keyPath} (secret: you need it to deliver; keep it safe)`,
     ],
+  };
+}
+
+/**
+ * The ipfs:// URI of `encrypted` (its CID computed locally, so the listing can name it before anything is sent) and
+ * how to publish it, which is done once the contract's checks have passed.
+ */
+async function ipfsOf(ctx: Context, source: IpfsSource, encrypted: Uint8Array): Promise<{ uri: string; publish: () => Promise<void> }> {
+  const { ipfsCidOf } = await import("@triad/sdk/node");
+  const cid = await ipfsCidOf(encrypted);
+  return {
+    uri: `ipfs://${cid}`,
+    publish: async () => {
+      const added = await publishToIpfs(ctx, source, encrypted, "the encrypted file");
+      if (added !== cid)
+        fail(`${describeIpfsSource(source)} stored the encrypted file as ${added}, not ${cid}: its import settings differ`, "FAILED");
+    },
   };
 }
 
@@ -260,7 +299,7 @@ export async function marketWithdraw(ctx: Context, args: { to?: string }): Promi
   };
 }
 
-export interface MarketAccessArgs {
+export interface MarketAccessArgs extends IpfsArgs {
   listing: string;
   buyer?: string;
   at?: string;
@@ -302,10 +341,16 @@ export async function marketAccess(ctx: Context, args: MarketAccessArgs): Promis
     if (p.listingId !== listingId) fail(`purchase ${purchaseId} is of listing ${p.listingId}, not ${listingId}`);
     const encryptedKey = await deliveredKeyOf(market, purchaseId);
     if (!encryptedKey) fail(`purchase ${purchaseId} is ${enumName(PurchaseStatus, p.status)}: no key delivered yet`);
+    // An ipfs:// URI (the listing's, as market:show prints it) is fetched by CID and checked against it.
+    const fromIpfs = /^ipfs:\/\//i.test(args.encryptedFile!);
+    const encryptedFile = fromIpfs
+      ? await readFromIpfs(ctx, ipfsSource(ctx, args, "read"), args.encryptedFile!)
+      : readFileArg(args.encryptedFile!, "encrypted-file");
+    if (fromIpfs) data.encryptedFileURI = args.encryptedFile;
     const plaintext = openPurchasedFile({
       buyerPrivateKey: parsePrivateKey(args.buyerKey, "buyer-key"),
       encryptedKey,
-      encryptedFile: readFileArg(args.encryptedFile!, "encrypted-file"),
+      encryptedFile,
       contentHash: listing.contentHash,
     });
     if (args.out) {
@@ -484,7 +529,8 @@ export const marketCommands: CommandSpec[] = [
       {
         name: "metadata-uri",
         value: "<uri>",
-        description: "Where buyers find the description and the encrypted file (default: file://<file>.trd)",
+        description:
+          "Where buyers find the description and the encrypted file (default: its ipfs:// URI with --publish, else file://<file>.trd)",
       },
       {
         name: "force",
@@ -492,6 +538,13 @@ export const marketCommands: CommandSpec[] = [
         description: "Overwrite an existing <file>.key / <file>.trd (the key of an earlier listing is then lost)",
       },
       { ...YES_OPTION, description: "List even at a price below 1 token" },
+      {
+        name: "publish",
+        type: "boolean",
+        description:
+          "Publish the encrypted file to IPFS; the listing points buyers to its ipfs:// URI unless --metadata-uri (needs --ipfs-dir or --ipfs-api)",
+      },
+      ...IPFS_PUBLISH_OPTIONS,
     ],
     run: marketList,
   },
@@ -562,9 +615,14 @@ export const marketCommands: CommandSpec[] = [
       { name: "at", value: "<unix-time>", description: "Unix time to ask about (default: the latest block's time)" },
       { name: "purchase", value: "<id>", description: "Purchase id whose delivered key to use for decryption" },
       { name: "buyer-key", value: "<hex>", description: "The buyer's encryption private key (hex)" },
-      { name: "encrypted-file", value: "<file>", description: "The listing's encrypted file" },
+      {
+        name: "encrypted-file",
+        value: "<file|ipfs://cid>",
+        description: "The listing's encrypted file, or its ipfs:// URI (fetched and checked against the CID; see --ipfs-*)",
+      },
       { name: "out", value: "<file>", description: "Where to write the decrypted, verified file (never over a file without --force)" },
       { name: "force", type: "boolean", description: "Overwrite --out if it exists" },
+      ...IPFS_READ_OPTIONS,
     ],
     run: marketAccess,
   },

@@ -12,4 +12,6 @@ export * from "./evidence-fixtures.ts";
 export * from "./oracle-fixtures.ts";
 export * from "./processes.ts";
 export * from "./soak.ts";
+export * from "./chain-node.ts";
+export * from "./rpc-fault-proxy.ts";
 export { LOCAL_COMMITTEE_ACCOUNTS } from "../ignition/modules/Triad.ts";

@@ -194,10 +194,13 @@ export function testConfig(overrides: Partial<OracleConfig> = {}): Partial<Oracl
     rpcRetries: 1,
     rpcRetryBaseMs: 10,
     verifyWorkers: 0,
+    // Committee turns off: these tests tick members one at a time on an automining chain, where a backup's delay
+    // would pass only with other traffic (packages/oracle/test/turns.test.ts turns them on).
+    backupDelayBlocks: 0,
     ...overrides,
     evidence: {
       schemes: ["http"],
-      hosts: ["127.0.0.1"],
+      hosts: ["127.0.0.1:*"], // the tests' evidence servers listen on free ports
       maxBytes: 64 * 1024,
       timeoutMs: 400,
       retries: 1,

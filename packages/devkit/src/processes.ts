@@ -190,7 +190,7 @@ export function daemonEnv(
     ORACLE_POLL_INTERVAL_MS: "50",
     ORACLE_CHECKPOINT_FILE: checkpointFile,
     ORACLE_EVIDENCE_SCHEMES: "http",
-    ORACLE_EVIDENCE_HOSTS: "127.0.0.1",
+    ORACLE_EVIDENCE_HOSTS: "127.0.0.1:*", // the tests' evidence servers listen on free ports
     ORACLE_METRICS_PORT: "off",
     ORACLE_TFJS_BACKEND: "cpu",
     ORACLE_LOG_LEVEL: "info",

@@ -21,7 +21,7 @@ import {
 import { connectContracts, createRpc, type OracleAddresses } from "./chain.ts";
 import { createAnchorReader } from "./daemon/lookups.ts";
 import type { EvidenceFetchRules } from "./config.ts";
-import { fetchEvidence } from "./evidence.ts";
+import { fetchEvidence, type EvidenceIpfs } from "./evidence.ts";
 import type { ClaimAssessment, OracleModel } from "./model/assessment.ts";
 import { verdictOf } from "./verdicts.ts";
 
@@ -223,7 +223,7 @@ export interface AuditReport {
  * verdict that decided the claim on-chain (the VerdictFinalised event, cross-checked with getClaim).
  */
 export async function auditClaim(
-  deps: ChainDeps & { model: OracleModel; evidence: EvidenceFetchRules; fetch?: typeof fetch },
+  deps: ChainDeps & { model: OracleModel; evidence: EvidenceFetchRules; fetch?: typeof fetch; ipfs?: EvidenceIpfs },
   params: { claimId: bigint },
 ): Promise<AuditReport> {
   const { chainId, claim, ctx, anchoring, contracts } = await claimContext(deps, params.claimId, deps.model);
@@ -263,7 +263,7 @@ export async function auditClaim(
   let reason: EvidenceFailureReason | null = null;
   let assessment: ClaimAssessment | null = null;
   try {
-    const bytes = await fetchEvidence(claim.evidenceURI, deps.evidence, { fetch: deps.fetch });
+    const bytes = await fetchEvidence(claim.evidenceURI, deps.evidence, { fetch: deps.fetch, ipfs: deps.ipfs });
     const check = await checkAnchoring(checkEvidence(bytes, ctx), anchorReader(deps), anchoring);
     if (!check.ok) reason = check.reason;
     else {

@@ -12,7 +12,7 @@
 import { readFileSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { JsonRpcProvider, Wallet, WebSocketProvider, type Provider } from "ethers";
+import { FetchRequest, JsonRpcProvider, Wallet, WebSocketProvider, type Provider } from "ethers";
 import pino, { type Logger } from "pino";
 import { TriadError } from "@triad/sdk";
 import { auditClaim, assessEvidence } from "./actions.ts";
@@ -22,6 +22,7 @@ import { ConfigError, loadConfig, type OracleConfig } from "./config.ts";
 import { configHelpText } from "./config-help.ts";
 import { createOracle } from "./daemon.ts";
 import { startEvidenceServer } from "./evidence-server.ts";
+import { openConfiguredIpfs } from "./ipfs.ts";
 
 const USAGE = `Usage: npm run oracle -- <command> [options]
 
@@ -72,15 +73,23 @@ it with the verdict that decided the claim (VerdictFinalised / getClaim). Prints
   5  unverifiable now: the evidence could not be fetched (unreachable, or outside ORACLE_EVIDENCE_* rules); not a mismatch
 Needs ORACLE_RPC_URL.`,
   "evidence-server": `Usage: npm run oracle -- evidence-server [--port <n>] [--host <addr>] [--dir <path>] [--max-bytes <n>]
+         [--token-file <path> | --open-uploads] [--quota <bytes/min>] [--max-total-bytes <n>]
 
-Serves a content-addressed evidence store: PUT/POST /evidence (body = bundle) answers {"hash","uri"};
-GET /evidence/<0x keccak256> returns the exact bytes. A local stand-in for IPFS or object storage.
+Serves a content-addressed evidence store: PUT/POST /evidence (body = bundle, with Authorization: Bearer <token>)
+answers {"hash","uri"}; GET /evidence/<0x keccak256> returns the exact bytes. A local stand-in for IPFS or object
+storage. Uploads need the token (ORACLE_EVIDENCE_SERVER_TOKEN, or --token-file): 401 without, 403 with another;
+without a token uploads are refused, unless --open-uploads (loopback addresses only: tests and demos). Uploads must
+be evidence bundles (422 otherwise), within a per-client quota (429) and the store's bound (507).
 
 Options:
-  --port <n>        port (default 8787; 0 = any free port)
-  --host <addr>     bind address (default 127.0.0.1)
-  --dir <path>      persist bundles in this directory (default: in memory)
-  --max-bytes <n>   largest accepted bundle (default 1048576)`,
+  --port <n>              port (default 8787; 0 = any free port)
+  --host <addr>           bind address (default 127.0.0.1)
+  --dir <path>            persist bundles in this directory (default: in memory)
+  --max-bytes <n>         largest accepted bundle (default 1048576)
+  --token-file <path>     file holding the upload token (default: $ORACLE_EVIDENCE_SERVER_TOKEN)
+  --open-uploads          accept uploads without a token (only with a loopback --host)
+  --quota <n>             bytes one client may upload per minute (default 8388608)
+  --max-total-bytes <n>   bound on the bytes stored, in memory or in --dir (default 268435456)`,
 };
 
 /** Exit codes of `audit` by outcome: a mismatch (3) is never confused with an audit that could not compare. */
@@ -108,7 +117,7 @@ async function loadOracleModel(config: OracleConfig, logger: Logger): Promise<Or
 /** A provider for ORACLE_RPC_URL whose chain id is checked once (no retry storm when the node is down). */
 async function connectProvider(config: OracleConfig): Promise<{ provider: Provider; chainId: bigint }> {
   const url = config.rpcUrl!;
-  const rpc = createRpc({ retries: config.rpcRetries, baseMs: config.rpcRetryBaseMs });
+  const rpc = createRpc({ retries: config.rpcRetries, baseMs: config.rpcRetryBaseMs, timeoutMs: config.rpcTimeoutMs });
   if (url.startsWith("ws")) {
     const provider = new WebSocketProvider(url);
     return { provider, chainId: await checkChainId(rpc, provider, config.chainId) };
@@ -119,7 +128,11 @@ async function connectProvider(config: OracleConfig): Promise<{ provider: Provid
   if (config.chainId !== undefined && chainId !== BigInt(config.chainId)) {
     throw new TriadError(`the RPC endpoint serves chain ${chainId}, ORACLE_CHAIN_ID says ${config.chainId}`, "CHAIN_MISMATCH");
   }
-  const provider = new JsonRpcProvider(url, chainId, {
+  // One hung request must not stall ethers for its 300 s default: each HTTP request ends after ORACLE_RPC_TIMEOUT_MS
+  // (createRpc's own deadline fires at the same time and retries it).
+  const request = new FetchRequest(url);
+  request.timeout = config.rpcTimeoutMs;
+  const provider = new JsonRpcProvider(request, chainId, {
     staticNetwork: true,
     batchMaxCount: 100,
     pollingInterval: Math.min(config.pollIntervalMs, 4000),
@@ -186,6 +199,10 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: "string" },
         dir: { type: "string" },
         "max-bytes": { type: "string" },
+        "token-file": { type: "string" },
+        "open-uploads": { type: "boolean" },
+        quota: { type: "string" },
+        "max-total-bytes": { type: "string" },
       },
       strict: true,
     }).values;
@@ -206,11 +223,24 @@ export async function main(argv: string[]): Promise<number> {
         if (!/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number, got "${raw}"`);
         return Number(raw);
       };
+      let token = process.env.ORACLE_EVIDENCE_SERVER_TOKEN?.trim() || undefined;
+      if (values["token-file"]) {
+        try {
+          token = readFileSync(values["token-file"] as string, "utf8").trim();
+        } catch (error) {
+          throw new UsageError(`cannot read --token-file ${values["token-file"]}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+        }
+      }
+      if (token && values["open-uploads"]) throw new UsageError("--open-uploads and an upload token exclude each other");
       const server = await startEvidenceServer({
         port: num("port", 8787),
         host: (values.host as string | undefined) ?? "127.0.0.1",
         dir: values.dir ? path.resolve(values.dir as string) : undefined,
         maxBytes: num("max-bytes", 1024 * 1024),
+        token,
+        openUploads: values["open-uploads"] === true,
+        quotaBytesPerMinute: num("quota", 8 * 1024 * 1024),
+        maxTotalBytes: num("max-total-bytes", 256 * 1024 * 1024),
       });
       printJson({ url: server.url, evidence: `${server.url}/evidence` });
       await untilSignal();
@@ -257,10 +287,11 @@ export async function main(argv: string[]): Promise<number> {
       const { provider, chainId } = await connectProvider(config);
       const { addresses, startBlock } = resolveAddresses(config, chainId);
       const model = await loadOracleModel(config, logger);
+      const ipfs = await openConfiguredIpfs(config, logger);
       const report = await auditClaim(
-        { provider, addresses, model, evidence: config.evidence, fromBlock: config.startBlock ?? startBlock },
+        { provider, addresses, model, evidence: config.evidence, fromBlock: config.startBlock ?? startBlock, ipfs },
         { claimId },
-      );
+      ).finally(() => ipfs?.close());
       (provider as JsonRpcProvider).destroy?.();
       if (report.outcome === "mismatch") {
         logger.warn({ claimId: report.claimId, differences: report.differences, notes: report.notes }, "audit: MISMATCH");
@@ -279,12 +310,14 @@ export async function main(argv: string[]): Promise<number> {
       const signer = key.connect(provider);
       const { addresses, startBlock } = resolveAddresses(config, chainId);
       const model = await loadOracleModel(config, logger);
+      const ipfs = await openConfiguredIpfs(config, logger);
       const oracle = createOracle({
         provider,
         signer,
         addresses,
         model,
         logger,
+        ipfs,
         config: { ...config, startBlock: config.startBlock ?? startBlock },
       });
       await oracle.start();
@@ -294,6 +327,7 @@ export async function main(argv: string[]): Promise<number> {
       });
       logger.info({ signal }, "shutting down");
       await oracle.stop();
+      await ipfs?.close();
       (provider as JsonRpcProvider).destroy?.();
       return 0;
     }

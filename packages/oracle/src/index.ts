@@ -46,6 +46,7 @@ export {
   type EvidenceFetchRules,
 } from "./config.ts";
 export { fetchEvidence, resolveEvidenceUrl } from "./evidence.ts";
+export { openConfiguredIpfs } from "./ipfs.ts";
 export { connectContracts, resolveAddresses, type OracleAddresses } from "./chain.ts";
 export { createMetrics, counterValue, type OracleMetrics } from "./metrics.ts";
 /** Bounded-concurrency helpers (documented in ./util/concurrency.ts): scripts use them for bulk chain or HTTP calls. */

@@ -28,13 +28,36 @@ export function createMetrics() {
     }),
     verdictsRefused: new Counter({
       name: `${prefix}verdicts_refused_total`,
-      help: "Verdicts the contract refused (VerdictSkipped in a batch, or a reverted single submission)",
+      help: "Verdicts the contract refused for a reason other than the claim being decided already, by reason (verdict_skipped, reverted): alert on it",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    verdictsLate: new Counter({
+      name: `${prefix}verdicts_late_total`,
+      help: "Verdicts not counted because the claim was already decided (normal in a k-of-n committee: the others were faster)",
+      registers: [registry],
+    }),
+    claimsHeldBackup: new Gauge({
+      name: `${prefix}claims_held_backup`,
+      help: "Signed verdicts this member holds as a backup (committee turns): submitted only if the primaries have not decided the claim within ORACLE_BACKUP_DELAY_BLOCKS",
+      registers: [registry],
+    }),
+    backupSubmissions: new Counter({
+      name: `${prefix}backup_submissions_total`,
+      help: "Verdicts this member sent as a backup because a claim's primaries had not decided it in time (a primary is down or slow)",
       registers: [registry],
     }),
     evidenceFailures: new Counter({
       name: `${prefix}evidence_failures_total`,
       help: "Claims rejected because of their evidence, by reason code",
       labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    evidenceFetchSeconds: new Histogram({
+      name: `${prefix}evidence_fetch_seconds`,
+      help: "Time to fetch one claim's evidence, all attempts and backoff (bounded by ORACLE_EVIDENCE_DEADLINE_MS), by outcome (ok, failed)",
+      labelNames: ["outcome"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
     inferenceSeconds: new Histogram({
@@ -62,6 +85,52 @@ export function createMetrics() {
       labelNames: ["method"] as const,
       registers: [registry],
     }),
+    rpcTimeouts: new Counter({
+      name: `${prefix}rpc_timeouts_total`,
+      help: "RPC requests that got no answer within ORACLE_RPC_TIMEOUT_MS (each attempt), by method",
+      labelNames: ["method"] as const,
+      registers: [registry],
+    }),
+    txPending: new Gauge({
+      name: `${prefix}tx_pending`,
+      help: "Verdict transactions sent and not yet mined (one per nonce)",
+      registers: [registry],
+    }),
+    txOldestPendingSeconds: new Gauge({
+      name: `${prefix}tx_oldest_pending_seconds`,
+      help: "Age of the oldest verdict transaction sent and not yet mined (0 when none)",
+      registers: [registry],
+    }),
+    txReplacements: new Counter({
+      name: `${prefix}tx_replacements_total`,
+      help: "Verdict transactions replaced (same nonce, fees bumped) after ORACLE_TX_REPLACE_AFTER_MS without a receipt",
+      registers: [registry],
+    }),
+    txRebroadcasts: new Counter({
+      name: `${prefix}tx_rebroadcasts_total`,
+      help: "Verdict transactions sent again unchanged (the node had dropped them, or the fees are at ORACLE_TX_MAX_FEE_GWEI)",
+      registers: [registry],
+    }),
+    txFeeCapped: new Gauge({
+      name: `${prefix}tx_fee_capped`,
+      help: "1 while a pending verdict transaction's fees are at ORACLE_TX_MAX_FEE_GWEI and cannot be bumped further",
+      registers: [registry],
+    }),
+    outOfFunds: new Gauge({
+      name: `${prefix}out_of_funds`,
+      help: "1 while the signer cannot pay for gas (submission paused until it is funded), else 0",
+      registers: [registry],
+    }),
+    signerBalanceWei: new Gauge({
+      name: `${prefix}signer_balance_wei`,
+      help: "The signer's balance when last read (after each mined verdict transaction, on send errors, while out of funds)",
+      registers: [registry],
+    }),
+    nonceResyncs: new Counter({
+      name: `${prefix}nonce_resyncs_total`,
+      help: "Times the local nonce was re-read from the node (start, send errors, reorgs, resets)",
+      registers: [registry],
+    }),
     tickErrors: new Counter({
       name: `${prefix}tick_errors_total`,
       help: "Ticks abandoned after an error (retried from the checkpoint)",
@@ -70,6 +139,22 @@ export function createMetrics() {
     checkpointBlock: new Gauge({ name: `${prefix}checkpoint_block`, help: "Next block to scan", registers: [registry] }),
     headBlock: new Gauge({ name: `${prefix}head_block`, help: "Latest block seen", registers: [registry] }),
     lagBlocks: new Gauge({ name: `${prefix}lag_blocks`, help: "Confirmed blocks not yet scanned", registers: [registry] }),
+    lagSeconds: new Gauge({
+      name: `${prefix}lag_seconds`,
+      help: "For how long (wall clock) confirmed blocks have been waiting to be scanned; 0 when caught up",
+      registers: [registry],
+    }),
+    lastTickTimestamp: new Gauge({
+      name: `${prefix}last_tick_timestamp_seconds`,
+      help: "Unix time of the last tick that completed (stuck detection: alert when time() minus this grows)",
+      registers: [registry],
+    }),
+    reorgs: new Counter({
+      name: `${prefix}reorgs_total`,
+      help: "Chain reorganisations and resets detected, by kind (shallow: a verdict tx vanished before its depth; deep: a scanned block was replaced; reset: another chain or deployment)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
   };
   return metrics;
 }

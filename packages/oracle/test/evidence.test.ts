@@ -19,10 +19,22 @@ import {
   type EvidenceBundle,
   type EvidenceFailureReason,
 } from "@triad/sdk";
-import { defaultConfig } from "../src/config.ts";
-import { fetchEvidence } from "../src/evidence.ts";
+import { defaultConfig, parseConfig } from "../src/config.ts";
+import { EvidenceFetchCancelled, fetchEvidence, hostAllowed, isHostEntry, ownEndpoints } from "../src/evidence.ts";
 import { startEvidenceServer } from "../src/evidence-server.ts";
-import { bytesOf, closedPort, failureRows, makeBundle, normalRows, startRawServer } from "@triad/devkit";
+import { mkdtempSync, rmSync } from "node:fs";
+import type { ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ipfsCidOf, openIpfs } from "@triad/sdk/node";
+import { bytesOf, captureLogger, closedPort, failureRows, makeBundle, normalRows, startRawServer } from "@triad/devkit";
+import { DEVICE_ACTIVE } from "../src/assess.ts";
+import { checkClaimEvidence } from "../src/daemon/decide.ts";
+import type { CheckableClaim } from "../src/daemon/lookups.ts";
+import { createMetrics } from "../src/metrics.ts";
+import type { OracleModel } from "../src/model/assessment.ts";
+import { createLimiter } from "../src/util/concurrency.ts";
+import { createVerifier } from "../src/verifier.ts";
 
 const CHAIN_ID = 31337n;
 const REGISTRY = getAddress("0x5fbdb2315678afecb367f032d93f642f64180aa3");
@@ -226,7 +238,7 @@ describe("oracle: evidence fetching and the evidence server", function () {
   const rules = {
     ...defaultConfig().evidence,
     schemes: ["http"],
-    hosts: ["127.0.0.1"],
+    hosts: ["127.0.0.1:*"], // these tests' servers listen on free ports
     timeoutMs: 400,
     retries: 1,
     retryDelayMs: 10,
@@ -234,7 +246,7 @@ describe("oracle: evidence fetching and the evidence server", function () {
   };
 
   it("stores bundles by keccak256 and serves the exact bytes; refuses oversized bodies and wrong hashes", async function () {
-    const server = await startEvidenceServer({ port: 0, maxBytes: 4096 });
+    const server = await startEvidenceServer({ port: 0, maxBytes: 4096, openUploads: true });
     try {
       expect(server.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
       const { bytes, hash } = await sampleBundle();
@@ -309,6 +321,330 @@ describe("oracle: evidence fetching and the evidence server", function () {
       expect(requests).to.equal(2); // the first attempt and one retry
     } finally {
       await slow.close();
+    }
+  });
+});
+
+describe("oracle: evidence fetching on a real network (issue 15)", function () {
+  this.timeout(60_000);
+  const base = {
+    ...defaultConfig().evidence,
+    schemes: ["http"],
+    timeoutMs: 2_000,
+    retries: 0,
+    retryDelayMs: 10,
+    maxBytes: 64 * 1024,
+    deadlineMs: 10_000,
+  };
+  const hostOf = (url: string) => new URL(url).host;
+  const JSON_BYTES = bytesOf({ schema: "not a bundle, but JSON" });
+
+  it("a host entry names its port: a bare host admits only the scheme's default port", function () {
+    const url = (u: string) => new URL(u);
+    expect(hostAllowed(url("http://evidence.example/x"), ["evidence.example"])).to.equal(true);
+    expect(hostAllowed(url("http://evidence.example:80/x"), ["evidence.example"])).to.equal(true);
+    expect(hostAllowed(url("https://evidence.example/x"), ["evidence.example"])).to.equal(true);
+    expect(hostAllowed(url("http://evidence.example:8545/x"), ["evidence.example"])).to.equal(false);
+    expect(hostAllowed(url("https://evidence.example:80/x"), ["evidence.example"])).to.equal(false);
+    expect(hostAllowed(url("http://evidence.example:8787/x"), ["evidence.example:8787"])).to.equal(true);
+    expect(hostAllowed(url("http://evidence.example:9464/x"), ["evidence.example:8787"])).to.equal(false);
+    expect(hostAllowed(url("https://evidence.example/x"), ["evidence.example:443"])).to.equal(true);
+    expect(hostAllowed(url("http://evidence.example:9464/x"), ["evidence.example:*"])).to.equal(true);
+    expect(hostAllowed(url("http://other.example:8787/x"), ["evidence.example:*"])).to.equal(false);
+    expect(hostAllowed(url("http://[::1]:8080/x"), ["[::1]:8080"])).to.equal(true);
+    expect(hostAllowed(url("http://[::1]:8081/x"), ["[::1]:8080"])).to.equal(false);
+    expect(hostAllowed(url("http://anything.example:1/x"), ["*"])).to.equal(true);
+    for (const entry of ["*", "evidence.example", "evidence.example:8787", "evidence.example:*", "[::1]", "[::1]:8080", "127.0.0.1"]) {
+      expect(isHostEntry(entry), entry).to.equal(true);
+    }
+    for (const entry of ["evidence.example:0", "evidence.example:65536", "http://evidence.example", "a b", "host:port", "*.example"]) {
+      expect(isHostEntry(entry), entry).to.equal(false);
+    }
+    expect(() => parseConfigHosts("evidence.example:99999")).to.throw(/ORACLE_EVIDENCE_HOSTS/);
+    expect(parseConfigHosts("Evidence.Example, evidence.example:8787,127.0.0.1:*").evidence.hosts).to.deep.equal([
+      "evidence.example",
+      "evidence.example:8787",
+      "127.0.0.1:*",
+    ]);
+  });
+
+  it("a bare 127.0.0.1 does not admit a server on another port; host:port admits exactly that one", async function () {
+    let hits = 0;
+    const server = await startRawServer((_req, res) => {
+      hits++;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON_BYTES);
+    });
+    try {
+      const uri = `${server.url}/evidence/x`;
+      const refused = await rejectionOf(fetchEvidence(uri, { ...base, hosts: ["127.0.0.1"] }));
+      expect(refused.reason).to.equal("URI_NOT_ALLOWED");
+      expect(refused.message).to.include("ORACLE_EVIDENCE_HOSTS");
+      expect(hits).to.equal(0);
+      const port = Number(new URL(server.url).port);
+      expect((await rejectionOf(fetchEvidence(uri, { ...base, hosts: [`127.0.0.1:${port + 1}`] }))).reason).to.equal("URI_NOT_ALLOWED");
+      expect(await fetchEvidence(uri, { ...base, hosts: [hostOf(server.url)] })).to.deep.equal(JSON_BYTES);
+      expect(hits).to.equal(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a redirect to another port of an allowed host (the node's RPC, the daemon's /metrics) is refused before it is requested", async function () {
+    let internalHits = 0;
+    const internal = await startRawServer((_req, res) => {
+      internalHits++;
+      res.writeHead(200, { "content-type": "application/json" }).end('{"jsonrpc":"2.0","result":"0x1"}');
+    });
+    const redirecting = await startRawServer((req, res) => {
+      const to = req.url === "/creds" ? internal.url.replace("http://", "http://user:secret@") : `${internal.url}/metrics`;
+      res.writeHead(302, { location: to }).end();
+    });
+    try {
+      const rules = { ...base, hosts: [hostOf(redirecting.url)] };
+      const error = await rejectionOf(fetchEvidence(`${redirecting.url}/evidence/x`, rules));
+      expect(error.reason).to.equal("URI_NOT_ALLOWED");
+      expect(error.message).to.include(`port ${new URL(internal.url).port}`);
+      // Credentials are refused in a redirect as in the URI itself, whatever the host list says.
+      const creds = await rejectionOf(fetchEvidence(`${redirecting.url}/creds`, { ...base, hosts: ["127.0.0.1:*"] }));
+      expect(creds.reason).to.equal("URI_NOT_ALLOWED");
+      expect(creds.message).to.include("credentials");
+      expect(internalHits).to.equal(0);
+      // With both ports listed the same redirect is followed (the rules, not the redirect, decide).
+      const followed = await fetchEvidence(`${redirecting.url}/evidence/x`, {
+        ...base,
+        hosts: [hostOf(redirecting.url), hostOf(internal.url)],
+      });
+      expect(new TextDecoder().decode(followed)).to.include("jsonrpc");
+      expect(internalHits).to.equal(1);
+    } finally {
+      await redirecting.close();
+      await internal.close();
+    }
+  });
+
+  it("the daemon's own RPC and /metrics are never fetched, even with * and under another local name", async function () {
+    let hits = 0;
+    const node = await startRawServer((_req, res) => {
+      hits++;
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    const redirecting = await startRawServer((_req, res) => res.writeHead(302, { location: `${node.url}/` }).end());
+    try {
+      const port = new URL(node.url).port;
+      const denied = ownEndpoints({ rpcUrl: node.url, metricsHost: "::1", metricsPort: 9464 });
+      expect(denied).to.deep.equal([`127.0.0.1:${port}`, "[::1]:9464"]);
+      expect(ownEndpoints({ rpcUrl: "wss://rpc.example/ws", metricsHost: "127.0.0.1", metricsPort: undefined })).to.deep.equal([
+        "rpc.example:443",
+      ]);
+      const rules = { ...base, hosts: ["*"], denied };
+      for (const uri of [`${node.url}/`, `http://localhost:${port}/`, `http://[::ffff:127.0.0.1]:${port}/`, `${redirecting.url}/e`]) {
+        const error = await rejectionOf(fetchEvidence(uri, rules));
+        expect(error.reason, uri).to.equal("URI_NOT_ALLOWED");
+        expect(error.message, uri).to.include("own RPC or metrics");
+      }
+      expect((await rejectionOf(fetchEvidence("http://[::1]:9464/metrics", rules))).reason).to.equal("URI_NOT_ALLOWED");
+      expect(hits).to.equal(0);
+    } finally {
+      await redirecting.close();
+      await node.close();
+    }
+  });
+
+  it("a redirect from https to http is refused", async function () {
+    // No TLS server in the test: a fetch that answers the https URL with a redirect, as a real https host would.
+    const requested: string[] = [];
+    const fakeHttps: typeof fetch = async (input) => {
+      requested.push(String(input));
+      return new Response(null, { status: 301, headers: { location: "http://evidence.example/e" } });
+    };
+    const rules = { ...base, schemes: ["http", "https"], hosts: ["evidence.example"] };
+    const error = await rejectionOf(fetchEvidence("https://evidence.example/e", rules, { fetch: fakeHttps }));
+    expect(error.reason).to.equal("URI_NOT_ALLOWED");
+    expect(error.message).to.include("https to http");
+    expect(requested).to.deep.equal(["https://evidence.example/e"]);
+  });
+
+  it("the body must be JSON whatever the Content-Type says: an HTML page is refused at fetch", async function () {
+    const server = await startRawServer((req, res) => {
+      if (req.url === "/page") res.writeHead(200, { "content-type": "application/json" }).end("<html><script>alert(1)</script></html>");
+      else res.writeHead(200, { "content-type": "text/html" }).end(JSON_BYTES);
+    });
+    try {
+      const rules = { ...base, hosts: [hostOf(server.url)] };
+      const html = await rejectionOf(fetchEvidence(`${server.url}/page`, rules));
+      expect(html.reason).to.equal("MALFORMED_JSON");
+      expect(await fetchEvidence(`${server.url}/json-labelled-html`, rules)).to.deep.equal(JSON_BYTES);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("the claim's deadline bounds all attempts and backoff; a cancelled fetch is not an evidence failure", async function () {
+    let requests = 0;
+    const stalled = await startRawServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write("{"); // and nothing more
+    });
+    try {
+      // Alone, 10 attempts of 300 ms and their backoff would take > 3 s; the claim's deadline ends it at 700 ms.
+      const rules = { ...base, hosts: [hostOf(stalled.url)], timeoutMs: 300, retries: 9, retryDelayMs: 20, deadlineMs: 700 };
+      const error = await rejectionOf(fetchEvidence(`${stalled.url}/e`, rules));
+      expect(error.reason).to.equal("FETCH_TIMEOUT");
+      expect(error.message).to.include("evidence deadline of 700 ms");
+      expect(requests).to.be.lessThan(10);
+
+      const stop = new AbortController();
+      const before = requests;
+      const pending = fetchEvidence(`${stalled.url}/e`, { ...rules, deadlineMs: 60_000, timeoutMs: 60_000 }, { signal: stop.signal });
+      while (requests === before) await new Promise((r) => setTimeout(r, 10));
+      stop.abort();
+      const cancelled = await pending.then(
+        () => expect.fail("expected a cancellation"),
+        (e: unknown) => e,
+      );
+      expect(cancelled).to.be.instanceOf(EvidenceFetchCancelled);
+      expect(cancelled).not.to.be.instanceOf(EvidenceError);
+    } finally {
+      await stalled.close();
+    }
+  });
+
+  it("one claim's stalled URI delays only that claim: the others are checked while it is pending", async function () {
+    const slowResponses: ServerResponse[] = [];
+    const stalled = await startRawServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write("{");
+      slowResponses.push(res);
+    });
+    const fast = await startRawServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    const metrics = createMetrics();
+    const verifier = createVerifier({ workers: 0 });
+    const { logger } = captureLogger();
+    const lookups = {
+      anchorFacts: () => expect.fail("no anchors to read: the bundles are not valid"),
+      maxAnchorDelay: () => expect.fail("no anchors to read"),
+    };
+    const deps = {
+      config: defaultConfig({
+        evidence: { ...base, hosts: [hostOf(stalled.url), hostOf(fast.url)], timeoutMs: 60_000, retries: 0, deadlineMs: 5_000 },
+      }),
+      addresses: { claims: REGISTRY, registry: REGISTRY, committee: REGISTRY },
+      model: { modelHash: id("model") } as unknown as OracleModel,
+      metrics,
+    };
+    const session = { chainId: CHAIN_ID, verifier, log: logger, lookups };
+    const claimOf = (claimId: bigint, uri: string): CheckableClaim => ({
+      claimId,
+      policyId: claimId,
+      amount: 1n,
+      incidentAt: INCIDENT,
+      assessmentDeadline: INCIDENT + 86_400n,
+      evidenceHash: keccak256(bytesOf("{}")),
+      evidenceURI: uri,
+      blockNumber: 1,
+      policy: { device: DEVICE.address, start: 0n, end: INCIDENT + 10n, productId: 1n },
+      deviceStatus: DEVICE_ACTIVE,
+      filedAt: INCIDENT,
+    });
+    try {
+      const slots = createLimiter(4);
+      const finished: string[] = [];
+      const run = (name: string, claim: CheckableClaim) =>
+        checkClaimEvidence(deps, session, claim, slots).then((check) => {
+          finished.push(name);
+          return check;
+        });
+      // The slow claim starts first and takes a download slot; the two others still finish while it waits.
+      const slow = run("slow", claimOf(1n, `${stalled.url}/evidence/1`));
+      const others = await Promise.all([
+        run("fast-2", claimOf(2n, `${fast.url}/evidence/2`)),
+        run("fast-3", claimOf(3n, `${fast.url}/evidence/3`)),
+      ]);
+      expect(finished).to.have.members(["fast-2", "fast-3"]);
+      expect(slowResponses).to.have.length(1);
+      expect(slowResponses[0].writableEnded).to.equal(false); // its download is still pending
+      for (const check of others) {
+        expect(check.ok).to.equal(false);
+        expect(check.ok ? undefined : check.reason).to.equal("WRONG_SCHEMA"); // fetched and checked, not waiting
+      }
+      const slowCheck = await slow;
+      expect(finished).to.have.length(3);
+      expect(finished[2]).to.equal("slow");
+      expect(slowCheck.ok ? undefined : slowCheck.reason).to.equal("FETCH_TIMEOUT");
+      const fetchTimes = await metrics.evidenceFetchSeconds.get();
+      const count = (outcome: string) =>
+        fetchTimes.values.find((v) => v.metricName?.endsWith("_count") && v.labels.outcome === outcome)?.value;
+      expect(count("ok")).to.equal(2);
+      expect(count("failed")).to.equal(1);
+    } finally {
+      await verifier.close();
+      await stalled.close();
+      await fast.close();
+    }
+  });
+});
+
+/** ORACLE_EVIDENCE_HOSTS through the config parser. */
+function parseConfigHosts(hosts: string) {
+  return parseConfig({ ORACLE_EVIDENCE_HOSTS: hosts });
+}
+
+describe("oracle: ipfs:// evidence, verified against the CID (issue 15)", function () {
+  this.timeout(120_000);
+  const rules = {
+    ...defaultConfig().evidence,
+    schemes: ["ipfs"],
+    hosts: ["evidence.example"],
+    timeoutMs: 5_000,
+    retries: 1,
+    retryDelayMs: 10,
+  };
+
+  it("through a trustless gateway: the blocks are verified, and a gateway serving other bytes is refused", async function () {
+    const { bytes } = await sampleBundle();
+    const cid = await ipfsCidOf(bytes);
+    const gatewayOf = (serve: Uint8Array) =>
+      startRawServer((req, res) => {
+        if (req.url === `/ipfs/${cid}?format=raw`) res.writeHead(200, { "content-type": "application/vnd.ipld.raw" }).end(serve);
+        else res.writeHead(404).end();
+      });
+    const honest = await gatewayOf(bytes);
+    const tampered = await gatewayOf(bytesOf({ schema: "other bytes" }));
+    try {
+      // The configured gateway needs no host entry (the operator chose it); the claimant's URI names only the CID.
+      expect(await fetchEvidence(`ipfs://${cid}`, { ...rules, ipfsGateway: honest.url })).to.deep.equal(bytes);
+      const lie = await rejectionOf(fetchEvidence(`ipfs://${cid}`, { ...rules, ipfsGateway: tampered.url }));
+      expect(lie.reason).to.equal("FETCH_UNREACHABLE");
+      expect(lie.message).to.match(/IPFS/);
+      const small = await rejectionOf(fetchEvidence(`ipfs://${cid}`, { ...rules, ipfsGateway: honest.url, maxBytes: 64 }));
+      expect(small.reason).to.equal("TOO_LARGE");
+      expect((await rejectionOf(fetchEvidence(`ipfs://${cid}?x=1`, { ...rules, ipfsGateway: honest.url }))).reason).to.equal(
+        "URI_NOT_ALLOWED",
+      );
+      expect((await rejectionOf(fetchEvidence(`ipfs://not-a-cid`, { ...rules, ipfsGateway: honest.url }))).reason).to.equal(
+        "URI_NOT_ALLOWED",
+      );
+    } finally {
+      await honest.close();
+      await tampered.close();
+    }
+  });
+
+  it("through the daemon's IPFS node (an in-process Helia node)", async function () {
+    const dir = mkdtempSync(path.join(tmpdir(), "triad-evidence-ipfs-"));
+    const ipfs = await openIpfs({ dir });
+    try {
+      const { bytes } = await sampleBundle();
+      const cid = await ipfs.add(bytes);
+      expect(await fetchEvidence(`ipfs://${cid}`, rules, { ipfs })).to.deep.equal(bytes);
+      const small = await rejectionOf(fetchEvidence(`ipfs://${cid}`, { ...rules, maxBytes: 64 }, { ipfs }));
+      expect(small.reason).to.equal("TOO_LARGE");
+      const html = await ipfs.add(bytesOf("<html><body>not evidence</body></html>"));
+      expect((await rejectionOf(fetchEvidence(`ipfs://${html}`, rules, { ipfs }))).reason).to.equal("MALFORMED_JSON");
+    } finally {
+      await ipfs.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

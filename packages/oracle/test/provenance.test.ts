@@ -58,7 +58,7 @@ import type { ClaimOutcome } from "../src/daemon.ts";
 const { loadFixture, time } = networkHelpers;
 
 /** What `oracle audit` may fetch in these tests: the local evidence server. */
-const auditRules = { ...defaultConfig().evidence, schemes: ["http"], hosts: ["127.0.0.1"] };
+const auditRules = { ...defaultConfig().evidence, schemes: ["http"], hosts: ["127.0.0.1:*"] };
 
 /** A failure that persists: nine real AI4I heat-dissipation failures, one a minute up to the incident. */
 const FAILING: readonly Ai4iRow[] = [...normalRows(2, 100), ...persistingFailureRows("HDF", 9)];

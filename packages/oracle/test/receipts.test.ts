@@ -11,7 +11,7 @@ import { normalRows, persistingFailureRows } from "@triad/devkit";
 const { loadFixture } = networkHelpers;
 
 describe("oracle: what a batch's receipt says", function () {
-  it("an entry the contract skips (decided meanwhile) is counted as refused; the others as submitted, finalised", async function () {
+  it("an entry the contract skips because the claim was decided meanwhile is late; the others submitted, finalised", async function () {
     const f = await loadFixture(deployOracleFixture);
     const evidence = await startEvidenceServer({ port: 0 });
     const [a, b] = await f.insureNewDevices(["receipt-a", "receipt-b"]);
@@ -20,12 +20,12 @@ describe("oracle: what a batch's receipt says", function () {
     const xClaim = await f.fileClaim({ hash: x.hash, uri: evidence.put(x.bytes).uri, incidentAt: x.incidentAt, policy: a.policyId });
     const yClaim = await f.fileClaim({ hash: y.hash, uri: evidence.put(y.bytes).uri, incidentAt: y.incidentAt, policy: b.policyId });
 
-    // While the daemon downloads X's evidence (after it checked which claims are decided), X gets decided elsewhere:
-    // the 1-of-1 committee's member signs a rejection from another process (a committee where another member
-    // decides alone would be no majority, audit I-4).
+    // While the daemon hands its batch to the node (after it checked which claims are decided, even just before
+    // sending), X gets decided elsewhere: the 1-of-1 committee's member signs a rejection from another process (a
+    // committee where another member decides alone would be no majority, audit I-4).
     let decidedByOther = false;
-    const racingFetch: typeof fetch = async (input, init) => {
-      if (!decidedByOther && String(input).includes(x.hash)) {
+    const decideX = async () => {
+      if (!decidedByOther) {
         decidedByOther = true;
         const claim = await f.claims.getClaim(xClaim);
         const verdict = buildRejectionVerdict(
@@ -36,27 +36,39 @@ describe("oracle: what a batch's receipt says", function () {
         const signature = await signVerdict(f.members[0], claimsDomain(f.chainId, f.addresses.claims), verdict);
         await (await f.claims.submitVerdict(verdict, [signature])).wait();
       }
-      return fetch(input, init);
     };
+    const racingProvider = new Proxy(ethers.provider, {
+      get(target, prop) {
+        if (prop === "broadcastTransaction") {
+          return async (raw: string) => {
+            await decideX();
+            return target.broadcastTransaction(raw);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
     const oracle = createOracle({
-      provider: ethers.provider,
+      provider: racingProvider,
       signer: f.members[0],
       addresses: f.addresses,
       model: f.model,
       config: testConfig(),
       logger: pino({ level: "silent" }),
-      fetch: racingFetch,
     });
     try {
       const report = await oracle.tick();
       expect(decidedByOther).to.equal(true);
       expect(report).to.include({ claims: 2, submitted: 1, approved: 1, transactions: 1 });
-      expect(await counterValue(oracle.metrics.verdictsRefused)).to.equal(1);
-      // Both verdicts went out in one transaction; the receipt refused X's entry (VerdictSkipped) and finalised Y.
+      expect(await counterValue(oracle.metrics.verdictsRefused)).to.equal(0);
+      expect(await counterValue(oracle.metrics.verdictsLate)).to.equal(1);
+      // Both verdicts went out in one transaction; the receipt skipped X's entry (VerdictSkipped: ClaimsUnexpectedStatus,
+      // the claim was decided already: late, not a refusal) and finalised Y.
       expect(
         report.outcomes.map((o) => [o.claimId, o.outcome, o.reason, o.outcome === "approved" ? o.finalised : undefined]),
       ).to.deep.equal([
-        [xClaim, "refused", "verdict_skipped", undefined],
+        [xClaim, "late", undefined, undefined],
         [yClaim, "approved", undefined, true],
       ]);
       const [yDecision] = await f.claims.queryFilter(f.claims.filters.VerdictFinalised(yClaim));

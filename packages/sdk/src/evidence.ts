@@ -675,14 +675,20 @@ export function verifyEvidenceAnchoring(anchoring: EvidenceAnchoring, facts: rea
  * Publishes bundle bytes to a content-addressed evidence store (`npm run oracle -- evidence-server`, or anything
  * speaking its protocol: `POST <store>/evidence` → `{hash, uri}`) and checks that the store hashed them as we do.
  */
-export async function publishEvidence(storeUrl: string, bytes: Uint8Array, timeoutMs = 10_000): Promise<{ hash: string; uri: string }> {
+export async function publishEvidence(
+  storeUrl: string,
+  bytes: Uint8Array,
+  timeoutMs = 10_000,
+  /** The store's upload token (sent as `Authorization: Bearer …`); a store without open uploads refuses without it. */
+  token?: string,
+): Promise<{ hash: string; uri: string }> {
   const url = `${storeUrl.replace(/\/+$/, "")}/evidence`;
   let res: Response;
   try {
     res = await fetch(url, {
       method: "POST",
       body: new Uint8Array(bytes),
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (cause) {

@@ -11,6 +11,7 @@ import { useNativeSecp256k1, type NativeSecp256k1 } from "./recover.ts";
 
 export * from "./index.ts";
 export { startOpsServer, type HealthReport, type MetricsSource, type OpsServer } from "./node/ops-server.ts";
+export * from "./node/ipfs.ts";
 
 useNativeSecp256k1(
   (() => {

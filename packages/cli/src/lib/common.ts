@@ -103,6 +103,8 @@ const SDK_CODES: Record<string, ErrorCode> = {
   NO_REQUEST: "REFUSED",
   EVIDENCE_STORE_UNREACHABLE: "NETWORK_UNREACHABLE",
   EVIDENCE_STORE_REFUSED: "FAILED",
+  IPFS_NOT_FOUND: "NOT_FOUND",
+  IPFS_UNAVAILABLE: "NETWORK_UNREACHABLE",
 };
 
 /** ethers error codes of a provider that failed to answer (not a refusal). */

@@ -4,6 +4,7 @@
  * local node and its own clock.
  */
 import type { Provider, Signer } from "ethers";
+import type { IpfsClient } from "@triad/sdk/node";
 import type { OracleAddresses, OracleContracts, Rpc } from "../chain.ts";
 import type { OracleConfig } from "../config.ts";
 import type { OracleMetrics } from "../metrics.ts";
@@ -22,6 +23,8 @@ export interface DaemonDeps {
   metrics: OracleMetrics;
   /** Evidence downloads (undefined: the global fetch). */
   fetch?: typeof fetch;
+  /** ipfs:// evidence is read through it, verified against the CID (undefined: `config.evidence.ipfsGateway`, if any). */
+  ipfs?: IpfsClient;
   /** Wall-clock milliseconds (checkpoint timestamps, the last tick's time). */
   now: () => number;
 }

@@ -1,8 +1,8 @@
 /**
  * Stage 3 of a tick: from a claim to the verdict this member would sign.
- *  - {@link checkClaimEvidence}: download the evidence (bounded concurrency), check it (on the verifier's worker
- *    threads) against the claim, its policy, its device and the model's window, then its anchors against the chain
- *    (the lookups' reads, once per distinct anchor). Bad evidence is a result, never an exception.
+ *  - {@link checkClaimEvidence}: download the evidence (bounded concurrency, a deadline per claim), check it (on the
+ *    verifier's worker threads) against the claim, its policy, its device and the model's window, then its anchors
+ *    against the chain (the lookups' reads, once per distinct anchor). Bad evidence is a result, never an exception.
  *  - {@link decideBatch}: score a batch's valid evidence in one inference and build every verdict, with its
  *    on-chain reason code (the model's, or the evidence failure's: ../verdicts.ts); invalid evidence gets a rejection
  *    verdict, and a model failure that is not the evidence's fault an abstention (no verdict rather than a wrong one).
@@ -10,7 +10,7 @@
 import type { Logger } from "pino";
 import { EvidenceError, type EvidenceFailureReason, type Verdict } from "@triad/sdk";
 import { checkAnchoring, DEVICE_ACTIVE, modelWindow, scoreEvidence, type AnchorReader, type EvidenceCheck } from "../assess.ts";
-import { fetchEvidence } from "../evidence.ts";
+import { fetchEvidence, ownEndpoints, type EvidenceIpfs } from "../evidence.ts";
 import { verdictOf } from "../verdicts.ts";
 import type { EvidenceVerifier } from "../verifier.ts";
 import type { Limiter } from "../util/concurrency.ts";
@@ -36,10 +36,15 @@ export type Decision =
   /** The model failed on this claim for a reason that is not the evidence's fault: no verdict. */
   | { kind: "abstain"; claim: CheckableClaim; message: string };
 
-/** Downloads (in one of `downloadSlots`) and checks one claim's evidence. */
+/**
+ * Downloads (in one of `downloadSlots`) and checks one claim's evidence. The download has the claim's own deadline
+ * (`config.evidence.deadlineMs`, all attempts and backoff; it starts when the claim gets its slot), so a slow URI
+ * delays only its own claim: the tick batches claims in the order their checks complete. `session.signal` (the
+ * daemon stopping) cancels the download with an error, never a rejection verdict.
+ */
 export async function checkClaimEvidence(
-  deps: Pick<DaemonDeps, "config" | "addresses" | "fetch" | "model">,
-  session: { chainId: bigint; verifier: EvidenceVerifier; log: Logger; lookups: AnchorReader },
+  deps: Pick<DaemonDeps, "config" | "addresses" | "fetch" | "model" | "metrics"> & { ipfs?: EvidenceIpfs },
+  session: { chainId: bigint; verifier: EvidenceVerifier; log: Logger; lookups: AnchorReader; signal?: AbortSignal },
   claim: CheckableClaim,
   downloadSlots: Limiter,
 ): Promise<EvidenceCheck> {
@@ -51,16 +56,27 @@ export async function checkClaimEvidence(
   }
   let bytes: Uint8Array;
   try {
-    bytes = await downloadSlots(() =>
-      fetchEvidence(claim.evidenceURI, deps.config.evidence, {
-        fetch: deps.fetch,
-        onRetry: (attempt, error) =>
-          session.log.warn(
-            { claimId: claim.claimId.toString(), attempt, reason: error.reason, err: error.message },
-            "evidence fetch failed, retrying",
-          ),
-      }),
-    );
+    bytes = await downloadSlots(async () => {
+      const started = performance.now();
+      let outcome = "failed";
+      try {
+        const rules = { ...deps.config.evidence, denied: [...(deps.config.evidence.denied ?? []), ...ownEndpoints(deps.config)] };
+        const fetched = await fetchEvidence(claim.evidenceURI, rules, {
+          fetch: deps.fetch,
+          ipfs: deps.ipfs,
+          signal: session.signal,
+          onRetry: (attempt, error) =>
+            session.log.warn(
+              { claimId: claim.claimId.toString(), attempt, reason: error.reason, err: error.message },
+              "evidence fetch failed, retrying",
+            ),
+        });
+        outcome = "ok";
+        return fetched;
+      } finally {
+        if (!session.signal?.aborted) deps.metrics.evidenceFetchSeconds.observe({ outcome }, (performance.now() - started) / 1000);
+      }
+    });
   } catch (error) {
     if (!(error instanceof EvidenceError)) throw error;
     return { ok: false, evidenceHash: claim.evidenceHash, reason: error.reason, message: error.message };

@@ -5,7 +5,9 @@
  *  - {@link claimState}: decided claims and claims past their deadline are skipped. A claim can only leave Filed
  *    without VerdictFinalised by escalation, which needs its deadline passed: checked against the latest block's
  *    time, with the deadline from the ClaimFiled event (the same value getClaim returns).
- *  - {@link createLookups}: policies (cached across ticks: a policy's device, period and product never change),
+ *  - {@link createLookups}: policies (cached across ticks: a policy's device, period and product never change on one
+ *    chain; the caches are keyed by the claims contract and emptied by `clear()` on a reset or a deep reorg, so a
+ *    redeployed chain's claims are never decided with the old chain's policies and devices),
  *    device status and the product's model permission (both can change: read once per tick), the filing time.
  *  - {@link createAnchorReader}: what the chain says about the anchors an evidence bundle cites, read once per
  *    distinct anchor through the RPC choke point (retries, timeouts). Facts that cannot change are cached across
@@ -24,6 +26,11 @@ export interface ClaimHistory {
   decided: Set<string>;
   /** The verdict digests this member signed, per claim. */
   signedByMe: Map<string, Set<string>>;
+  /**
+   * Per claim, the latest transaction that decided it or carried this member's signature: a claim skipped as decided
+   * or already signed is safely done only once that transaction is as deep as the confirmation depth.
+   */
+  lastTx?: Map<string, { hash: string; blockNumber: number }>;
 }
 
 /** A policy as the daemon needs it. */
@@ -58,6 +65,7 @@ export async function readClaimHistory(
 ): Promise<ClaimHistory> {
   const decided = new Set<string>();
   const signedByMe = new Map<string, Set<string>>();
+  const lastTx = new Map<string, { hash: string; blockNumber: number }>();
   const iface = deps.contracts.claims.interface;
   const topics = [[iface.getEvent("VerdictFinalised").topicHash, iface.getEvent("VerdictSigned").topicHash]];
   for (let start = from; start <= to; start += deps.config.logBlockRange) {
@@ -69,14 +77,18 @@ export async function readClaimHistory(
       const parsed = iface.parseLog(entry);
       if (!parsed) continue;
       const id = parsed.args.claimId.toString();
-      if (parsed.name === "VerdictFinalised") decided.add(id);
-      else if ((Number(parsed.args.signers) >> slot) & 1) {
+      const tx = { hash: entry.transactionHash, blockNumber: entry.blockNumber };
+      if (parsed.name === "VerdictFinalised") {
+        decided.add(id);
+        lastTx.set(id, tx);
+      } else if ((Number(parsed.args.signers) >> slot) & 1) {
         if (!signedByMe.has(id)) signedByMe.set(id, new Set());
         signedByMe.get(id)!.add(String(parsed.args.digest).toLowerCase());
+        lastTx.set(id, tx);
       }
     }
   }
-  return { decided, signedByMe };
+  return { decided, signedByMe, lastTx };
 }
 
 /** Whether `claim` is still open for this member: not decided, and its deadline (vs the latest block's time) ahead. */
@@ -93,29 +105,43 @@ export interface ClaimLookups extends AnchorReader {
    * Called once per tick: the anchor facts that can change are read afresh after it.
    */
   lookup(claims: readonly FiledClaim[]): Promise<({ kind: "ready"; claim: CheckableClaim } | Skip)[]>;
+  /** Forgets everything cached (the chain was reset or reorganised deeper than the confirmation depth). */
+  clear(): void;
 }
 
 /** Bound on the cache of policies (a policy is a few hundred bytes). */
 const POLICY_CACHE_SIZE = 100_000;
 
+/**
+ * `deps.contracts` is read at each call (a reset may re-resolve the deployment's addresses); the policy cache is keyed
+ * by the claims contract's address and the policy id.
+ */
 export function createLookups(deps: Pick<DaemonDeps, "rpc" | "contracts" | "model" | "provider" | "config">): ClaimLookups {
-  const { rpc, contracts, model, provider } = deps;
+  const { rpc, model, provider } = deps;
   const policyCache = new Map<string, PolicyRecord>();
-  const anchors = createAnchorReader({ rpc, contracts, startBlock: deps.config.startBlock });
+  const newAnchorReader = () => createAnchorReader({ rpc, contracts: deps.contracts, startBlock: deps.config.startBlock });
+  let anchors = newAnchorReader();
   return {
-    anchorFacts: anchors.anchorFacts,
-    maxAnchorDelay: anchors.maxAnchorDelay,
+    anchorFacts: (...args) => anchors.anchorFacts(...args),
+    maxAnchorDelay: (productId) => anchors.maxAnchorDelay(productId),
+    clear() {
+      policyCache.clear();
+      anchors = newAnchorReader();
+    },
     async lookup(claims) {
       anchors.newTick();
+      const contracts = deps.contracts;
+      const claimsAddress = await contracts.claims.getAddress();
       const policies = await lookupOnce(
         claims.map((c) => c.policyId.toString()),
         async (id) => {
-          const cached = policyCache.get(id);
+          const key = `${claimsAddress}/${id}`;
+          const cached = policyCache.get(key);
           if (cached) return cached;
           const p = await rpc.call("getPolicy", () => contracts.claims.getPolicy(BigInt(id)));
           const policy = { device: getAddress(p.device), start: p.start, end: p.end, productId: p.productId };
           if (policyCache.size >= POLICY_CACHE_SIZE) policyCache.clear();
-          policyCache.set(id, policy);
+          policyCache.set(key, policy);
           return policy;
         },
       );

@@ -2,7 +2,8 @@
  * The poll loop: ticks one after another (never two at once: `tick()` calls from outside queue behind the loop's),
  * catching up without pause while confirmed blocks remain, polling every `pollIntervalMs` when caught up and backing
  * off exponentially after failed ticks. `stop()` lets the tick in progress end (it abandons itself before submitting
- * more) and resolves once it has.
+ * more) and resolves once it has, or after a time limit (then the tick is left to the aborts of the caller: the
+ * checkpoint never moves past anything unfinished, so a restart re-scans it).
  */
 import type { Logger } from "pino";
 import { shortMessage } from "../chain.ts";
@@ -29,8 +30,8 @@ export interface TickLoop {
   /** Runs one tick now, after any tick in progress. Throws what the tick threw ({@link AbandonedTick} on shutdown). */
   tick(): Promise<TickReport>;
   start(): void;
-  /** Ends the loop; resolves once no tick runs. */
-  stop(): Promise<void>;
+  /** Ends the loop; resolves once no tick runs (true), or after `timeoutMs` with a tick still running (false). */
+  stop(timeoutMs?: number): Promise<boolean>;
   stopping(): boolean;
 }
 
@@ -89,11 +90,22 @@ export function createTickLoop(options: {
       stopping = false;
       loopDone = loop();
     },
-    async stop() {
+    async stop(timeoutMs) {
       stopping = true;
       wake?.();
-      await loopDone;
-      await queue;
+      const ended = (async () => {
+        await loopDone;
+        await queue;
+        return true;
+      })();
+      if (timeoutMs === undefined) return ended;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      try {
+        return await Promise.race([ended, late]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -20,9 +20,9 @@ export type SkipReason =
   /** This member signed it before (a restart or a re-scan); it never signs a second, different verdict. */
   | "already_signed";
 
-/** Why the contract did not count this member's verdict (`verdicts_refused_total`). */
+/** Why the contract did not count this member's verdict (the `reason` label of `verdicts_refused_total`). */
 export type RefusalReason =
-  /** A batch entry reverted (VerdictSkipped): typically the claim was decided meanwhile. */
+  /** A batch entry reverted (VerdictSkipped) for a reason other than the claim being decided already. */
   | "verdict_skipped"
   /** The submission reverted, or was refused when sent. */
   | "reverted";
@@ -62,7 +62,17 @@ export type ClaimOutcome =
   /** Not signed on purpose; `detail` holds what the skip refers to (the deadline, the product, the digest). */
   | { claimId: bigint; outcome: "skipped"; reason: SkipReason; detail?: Record<string, string> }
   /** Signed and sent, but the contract did not count it. */
-  | { claimId: bigint; outcome: "refused"; reason: RefusalReason; txHash?: string; message?: string };
+  | { claimId: bigint; outcome: "refused"; reason: RefusalReason; txHash?: string; message?: string }
+  /**
+   * Not counted because the claim was decided already (dropped just before sending, or skipped by the contract):
+   * normal in a k-of-n committee, where the others may be faster (`verdicts_late_total`, not an alert).
+   */
+  | { claimId: bigint; outcome: "late"; reason?: undefined; txHash?: string }
+  /**
+   * Committee turns (./turns.ts): this member is a backup for the claim and holds its signed verdict until block
+   * `dueBlock`; a later tick settles it (skipped as decided, or sent: `oracle_backup_submissions_total`).
+   */
+  | { claimId: bigint; outcome: "held"; reason?: undefined; txHash?: undefined; dueBlock: number };
 
 /** What one tick did (returned by `tick()`, passed to `onTick`; its counts are also logged). */
 export interface TickReport {
@@ -121,8 +131,15 @@ export function createTickRecorder(deps: { metrics: OracleMetrics; log: Logger }
         metrics.claimsSkipped.inc({ reason: o.reason });
         log.info({ claimId, reason: o.reason, ...o.detail }, "claim skipped");
         return;
+      case "held":
+        log.info({ claimId, dueBlock: o.dueBlock }, "verdict held: a backup for this claim, the primaries' turn first");
+        return;
+      case "late":
+        metrics.verdictsLate.inc();
+        log.info({ claimId, ...(o.txHash && { tx: o.txHash }) }, "verdict late: the claim was decided already");
+        return;
       case "refused":
-        metrics.verdictsRefused.inc();
+        metrics.verdictsRefused.inc({ reason: o.reason });
         if (o.reason === "verdict_skipped") log.warn({ claimId }, "verdict skipped by the contract (VerdictSkipped)");
         else log.warn({ claimId, err: o.message }, "verdict refused by the contract");
         return;

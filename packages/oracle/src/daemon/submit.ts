@@ -2,18 +2,26 @@
  * Stage 4 of a tick: sign and submit.
  *  - {@link signOnce}: a member never signs a second, different verdict for a claim, and does not sign the same one
  *    twice while its earlier signature still counts; the rest is signed (a local key signs the digest directly).
- *  - {@link createSubmitter}: sends a batch (submitVerdict for batch size 1, else submitVerdicts) with locally managed
- *    nonces and a fixed gas limit, and reads the receipt into one outcome per claim.
+ *  - {@link createSubmitter}: drops the claims decided meanwhile, sends the rest as one transaction (submitVerdict
+ *    for batch size 1, else submitVerdicts) through the transaction manager (../tx/manager.ts: local nonces, fees
+ *    from the fee history, replacement and re-broadcast until mined) with a fixed gas limit, and reads the receipt
+ *    into one outcome per claim.
  */
-import { BaseWallet, type TransactionRequest } from "ethers";
+import { BaseWallet } from "ethers";
 import type { Logger } from "pino";
-import { TriadError, signDigest, signVerdict, type claimsDomain } from "@triad/sdk";
+import { signDigest, signVerdict, type claimsDomain } from "@triad/sdk";
 import { isPermanentRpcError, shortMessage } from "../chain.ts";
+import { createTxManager, OutOfFundsError, TxManagerClosedError } from "../tx/manager.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import type { DaemonDeps } from "./context.ts";
 import type { Decision } from "./decide.ts";
 import type { ClaimHistory, Skip } from "./lookups.ts";
 import type { ClaimOutcome } from "./report.ts";
+
+export { OutOfFundsError, TxManagerClosedError } from "../tx/manager.ts";
+
+/** `ClaimStatus.Filed`: the only status in which a verdict counts. */
+const CLAIM_FILED = 1;
 
 /** See {@link gasLimitFor}. */
 export const GAS_BASE = 150_000n;
@@ -28,9 +36,14 @@ export interface MinedTransaction {
   blockNumber: number;
 }
 
-/** A submission's receipt read claim by claim, or the submission refused as a whole (it reverted). */
+/**
+ * A submission's receipt read claim by claim, the submission refused as a whole (it reverted), or nothing sent
+ * because every claim of the batch was decided meanwhile (all `late`).
+ */
 export type SubmitResult =
-  { kind: "mined"; tx: MinedTransaction; outcomes: ClaimOutcome[] } | { kind: "refused"; outcomes: ClaimOutcome[] };
+  | { kind: "mined"; tx: MinedTransaction; outcomes: ClaimOutcome[] }
+  | { kind: "refused"; outcomes: ClaimOutcome[] }
+  | { kind: "unsent"; outcomes: ClaimOutcome[] };
 
 /**
  * Drops what this member already signed and signs the rest. The logs say which claims it signed (`history`);
@@ -74,16 +87,31 @@ export async function signOnce(
 }
 
 export interface Submitter {
-  /** Submits one batch and waits for its receipt. Throws on anything but a refusal (the tick then fails). */
+  /**
+   * Submits one batch and waits until a version of its transaction is mined (replacing or re-broadcasting it when it
+   * stalls, see ../tx/manager.ts). Claims decided on-chain meanwhile are dropped just before sending (outcome
+   * `late`). Throws {@link OutOfFundsError} when the signer cannot pay for gas, {@link TxManagerClosedError} after
+   * `close()`, and anything else but a refusal (the tick then fails and its range is scanned again).
+   */
   submit(batch: readonly SignedVerdict[]): Promise<SubmitResult>;
-  /** A sent transaction vanished (reorg): its nonce is free again, so the next send asks the node. */
+  /** Verdict transactions sent and not yet mined. */
+  pendingCount(): number;
+  /** Age of the oldest of them (undefined: none pending). */
+  oldestPendingAgeMs(): number | undefined;
+  /** Whether submission is paused because the signer cannot pay for gas. */
+  outOfFunds(): boolean;
+  /** The next send re-reads the nonce from the node (after a reorg, a reset, a restart). */
+  resync(): void;
+  /** @deprecated the same as {@link Submitter.resync}. */
   forgetNonce(): void;
+  /** Ends every wait at once: pending submissions reject with {@link TxManagerClosedError}. */
+  close(): Promise<void>;
 }
 
 /** `blockGasLimit`: the chain's, if known (a submission's gas limit is capped at 90 % of it). */
 export function createSubmitter(
-  deps: Pick<DaemonDeps, "config" | "contracts" | "signer" | "rpc" | "metrics" | "addresses">,
-  options: { log: Logger; blockGasLimit?: bigint },
+  deps: Pick<DaemonDeps, "config" | "contracts" | "signer" | "rpc" | "metrics" | "addresses" | "provider">,
+  options: { log: Logger; blockGasLimit?: bigint; chainId?: bigint },
 ): Submitter {
   const { config, contracts, signer, rpc, metrics } = deps;
   const { log } = options;
@@ -95,8 +123,15 @@ export function createSubmitter(
       "ORACLE_BATCH_SIZE is large for this chain's block gas limit: batches are capped at 90 % of it",
     );
   }
-  let nonce: number | undefined;
-  let sendQueue: Promise<unknown> = Promise.resolve();
+  const transactions = createTxManager({
+    provider: deps.provider,
+    signer,
+    rpc,
+    metrics,
+    log,
+    config,
+    chainId: options.chainId,
+  });
 
   const claimsAddress = deps.addresses.claims.toLowerCase();
   const FINALISED_TOPIC = contracts.claims.interface.getEvent("VerdictFinalised").topicHash;
@@ -114,42 +149,30 @@ export function createSubmitter(
     return blockGasCap !== undefined && limit > blockGasCap ? blockGasCap : limit;
   }
 
-  function inSendOrder<T>(fn: () => Promise<T>): Promise<T> {
-    const run = sendQueue.then(fn, fn);
-    sendQueue = run.catch(() => undefined);
-    return run;
-  }
-
   /**
-   * Nonces are managed here rather than per send: transactions are handed to the node one at a time in nonce order
-   * (a node may refuse a nonce gap — Hardhat's automine does) and their receipts are awaited concurrently. After any
-   * failed send the next nonce is re-read from the node.
+   * The claims of `batch` decided on-chain since they were looked up (another member's transaction got there
+   * first): one getClaim per claim, in parallel. Sending their verdicts would only pay for skipped entries.
    */
-  async function sendAndWait(request: TransactionRequest, verdicts: number) {
-    const gasLimit = gasLimitFor(verdicts);
-    const response = await inSendOrder(async () => {
-      nonce ??= await rpc.call("eth_getTransactionCount", () => signer.getNonce("pending"));
-      const mine = nonce;
-      try {
-        const sent = await rpc.call("eth_sendTransaction", () => signer.sendTransaction({ ...request, gasLimit, nonce: mine }));
-        nonce = mine + 1;
-        return sent;
-      } catch (error) {
-        nonce = undefined; // a failed send may or may not have used the nonce: ask the node again
-        throw error;
-      }
-    });
-    const receipt = await rpc.call("eth_getTransactionReceipt", () => response.wait());
-    if (!receipt) throw new TriadError("transaction dropped", "TX_DROPPED", { hash: response.hash });
-    return receipt;
+  async function decidedMeanwhile(batch: readonly SignedVerdict[]): Promise<Set<string>> {
+    const claims = await mapLimit(batch, config.concurrency, (s) => rpc.call("getClaim", () => contracts.claims.getClaim(s.claim.claimId)));
+    return new Set(batch.filter((_, i) => Number(claims[i].status) !== CLAIM_FILED).map((s) => s.claim.claimId.toString()));
   }
 
-  /** One outcome per claim of a mined batch: VerdictSkipped entries are refused, the others counted. */
+  /** Whether a VerdictSkipped entry's revert data says the claim was decided already (rather than a refusal). */
+  function decidedAlready(reason: string): boolean {
+    try {
+      return contracts.claims.interface.parseError(reason)?.name === "ClaimsUnexpectedStatus";
+    } catch {
+      return false;
+    }
+  }
+
+  /** One outcome per claim of a mined batch: VerdictSkipped entries are late or refused, the others counted. */
   function readReceipt(
     batch: readonly SignedVerdict[],
     receipt: { hash: string; logs: readonly { address: string; topics: readonly string[]; data: string }[] },
   ): ClaimOutcome[] {
-    const skippedIds = new Set<string>();
+    const skipped = new Map<string, string>();
     const finalised = new Set<string>();
     // A batch's receipt holds about five logs per claim (signature, decision, payout, transfers): only two events
     // matter here and both index the claim id, so the rest is skipped by topic, not ABI-decoded (a profile showed
@@ -162,15 +185,19 @@ export function createSubmitter(
         finalised.add(claimId);
         continue;
       }
-      skippedIds.add(claimId);
+      const reason: string = contracts.claims.interface.parseLog(entry)?.args.reason ?? "0x";
+      skipped.set(claimId, reason);
       // Empty revert data in a batch entry is what running out of gas looks like.
-      if (contracts.claims.interface.parseLog(entry)?.args.reason === "0x") {
-        log.error({ claimId }, "batch entry reverted without data: out of gas? (see GAS_PER_VERDICT)");
-      }
+      if (reason === "0x") log.error({ claimId }, "batch entry reverted without data: out of gas? (see GAS_PER_VERDICT)");
     }
     return batch.map(({ claim, verdict, rejection }): ClaimOutcome => {
       const id = claim.claimId.toString();
-      if (skippedIds.has(id)) return { claimId: claim.claimId, outcome: "refused", reason: "verdict_skipped", txHash: receipt.hash };
+      const reason = skipped.get(id);
+      if (reason !== undefined) {
+        return decidedAlready(reason)
+          ? { claimId: claim.claimId, outcome: "late", txHash: receipt.hash }
+          : { claimId: claim.claimId, outcome: "refused", reason: "verdict_skipped", txHash: receipt.hash };
+      }
       const mined = {
         claimId: claim.claimId,
         reasonCode: verdict.reason,
@@ -185,31 +212,62 @@ export function createSubmitter(
     });
   }
 
+  /** The outcomes of `batch` in its order: the late claims' and the sent ones'. */
+  function merge(batch: readonly SignedVerdict[], late: Set<string>, sent: ClaimOutcome[]): ClaimOutcome[] {
+    const byId = new Map(sent.map((o) => [o.claimId.toString(), o]));
+    return batch.map(({ claim }) => byId.get(claim.claimId.toString()) ?? { claimId: claim.claimId, outcome: "late" });
+  }
+
   return {
-    forgetNonce() {
-      nonce = undefined;
-    },
+    pendingCount: () => transactions.pendingCount(),
+    oldestPendingAgeMs: () => transactions.oldestPendingAgeMs(),
+    outOfFunds: () => transactions.outOfFunds(),
+    resync: () => transactions.resync(),
+    forgetNonce: () => transactions.resync(),
+    close: () => transactions.close(),
     async submit(batch) {
+      const late = await decidedMeanwhile(batch);
+      const open = batch.filter((s) => !late.has(s.claim.claimId.toString()));
+      if (open.length === 0) return { kind: "unsent", outcomes: merge(batch, late, []) };
       const started = performance.now();
       try {
         const request =
           config.batchSize === 1
-            ? await claimsWrite.submitVerdict.populateTransaction(batch[0].verdict, [batch[0].signature])
+            ? await claimsWrite.submitVerdict.populateTransaction(open[0].verdict, [open[0].signature])
             : await claimsWrite.submitVerdicts.populateTransaction(
-                batch.map((s) => s.verdict),
-                batch.map((s) => [s.signature]),
+                open.map((s) => s.verdict),
+                open.map((s) => [s.signature]),
               );
-        const receipt = await sendAndWait(request, batch.length);
+        const receipt = await transactions.send({ to: request.to, data: request.data, gasLimit: gasLimitFor(open.length) });
         metrics.submissionSeconds.observe((performance.now() - started) / 1000);
-        return { kind: "mined", tx: { hash: receipt.hash, blockNumber: receipt.blockNumber }, outcomes: readReceipt(batch, receipt) };
+        if (receipt.status === 0) {
+          const message = "the verdict transaction reverted";
+          return {
+            kind: "refused",
+            outcomes: merge(
+              batch,
+              late,
+              open.map(({ claim }) => ({ claimId: claim.claimId, outcome: "refused", reason: "reverted", txHash: receipt.hash, message })),
+            ),
+          };
+        }
+        return {
+          kind: "mined",
+          tx: { hash: receipt.hash, blockNumber: receipt.blockNumber },
+          outcomes: merge(batch, late, readReceipt(open, receipt)),
+        };
       } catch (error) {
-        if (!isPermanentRpcError(error)) throw error;
-        // A reverted submission (receipt status 0, or refused at send): the claim was decided meanwhile or the
-        // verdict is refused. Refusals are final for this digest, so the tick moves on (logged and counted).
+        if (error instanceof OutOfFundsError || error instanceof TxManagerClosedError || !isPermanentRpcError(error)) throw error;
+        // Refused when sent (a node that executes on send, e.g. an automining one): the claim was decided meanwhile or
+        // the verdict is refused. Refusals are final for this digest, so the tick moves on (logged and counted).
         const message = shortMessage(error);
         return {
           kind: "refused",
-          outcomes: batch.map(({ claim }) => ({ claimId: claim.claimId, outcome: "refused", reason: "reverted", message })),
+          outcomes: merge(
+            batch,
+            late,
+            open.map(({ claim }) => ({ claimId: claim.claimId, outcome: "refused", reason: "reverted", message })),
+          ),
         };
       }
     },
