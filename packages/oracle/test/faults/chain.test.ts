@@ -10,8 +10,7 @@ import {
   BLOCK_TIME_MS,
   expectDecidedOnce,
   metric,
-  endScenario,
-  faultWorld,
+  faultScenarios,
   waitForHealthy,
   waitForUnhealthy,
   waitUntil,
@@ -21,13 +20,7 @@ import {
 describe("oracle faults: chain reset and deep reorg (hardhat node, interval mining, real daemons)", function () {
   this.timeout(300_000);
   let w: FaultWorld;
-
-  before(async function () {
-    w = await faultWorld();
-  });
-  afterEach(async function () {
-    await endScenario(w);
-  });
+  faultScenarios((world) => (w = world));
 
   it("detects a reorg deeper than the confirmation depth and decides the claims again on the new branch", async function () {
     const prepared = await w.prepare(2, "reorg");

@@ -6,18 +6,12 @@
 import { expect } from "chai";
 import { keccak256 } from "ethers";
 import { claimReason } from "@triad/sdk";
-import { expectDecidedOnce, metric, endScenario, faultWorld, type FaultWorld } from "./helpers.ts";
+import { expectDecidedOnce, metric, faultScenarios, type FaultWorld } from "./helpers.ts";
 
 describe("oracle faults: slow and hostile evidence URIs (hardhat node, interval mining, real daemons)", function () {
   this.timeout(240_000);
   let w: FaultWorld;
-
-  before(async function () {
-    w = await faultWorld();
-  });
-  afterEach(async function () {
-    await endScenario(w);
-  });
+  faultScenarios((world) => (w = world));
 
   it("a stalling evidence server delays only its own claim: the others are decided first, it is decided after its deadline", async function () {
     const prepared = await w.prepare(4, "slow");

@@ -206,6 +206,21 @@ after(async function () {
   if (shared) await (await shared.catch(() => undefined))?.close();
 });
 
+/**
+ * The hooks of a file's scenarios: the shared world handed to `use` before the first one, and each scenario ended
+ * after it ({@link endScenario}).
+ */
+export function faultScenarios(use: (w: FaultWorld) => void): void {
+  let world: FaultWorld | undefined;
+  before(async function () {
+    world = await faultWorld();
+    use(world);
+  });
+  afterEach(async function () {
+    await endScenario(world);
+  });
+}
+
 /** After each scenario: its daemons stopped, the proxy healed and its counts cleared. */
 export async function endScenario(w: FaultWorld | undefined): Promise<void> {
   if (!w) return;

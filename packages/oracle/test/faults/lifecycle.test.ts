@@ -5,18 +5,12 @@
  */
 import { expect } from "chai";
 import { CLAIM_STATUS, claimOutcomes } from "@triad/devkit";
-import { BLOCK_TIME_MS, expectDecidedOnce, FAULT_ENV, metric, endScenario, faultWorld, waitUntil, type FaultWorld } from "./helpers.ts";
+import { BLOCK_TIME_MS, expectDecidedOnce, FAULT_ENV, metric, faultScenarios, waitUntil, type FaultWorld } from "./helpers.ts";
 
 describe("oracle faults: SIGTERM and SIGKILL mid-flight (hardhat node, interval mining, real daemons)", function () {
   this.timeout(240_000);
   let w: FaultWorld;
-
-  before(async function () {
-    w = await faultWorld();
-  });
-  afterEach(async function () {
-    await endScenario(w);
-  });
+  faultScenarios((world) => (w = world));
 
   it("SIGTERM while a verdict transaction is pending exits cleanly within ORACLE_SHUTDOWN_TIMEOUT_MS", async function () {
     const prepared = await w.prepare(1, "sigterm");

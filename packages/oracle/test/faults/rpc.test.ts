@@ -4,18 +4,12 @@
  * cost at most the request timeout (ORACLE_RPC_TIMEOUT_MS), and a flaky or slow chain is not reported as down.
  */
 import { expect } from "chai";
-import { expectDecidedOnce, FAULT_ENV, metric, endScenario, faultWorld, waitForHealthy, type FaultWorld } from "./helpers.ts";
+import { expectDecidedOnce, FAULT_ENV, metric, faultScenarios, waitForHealthy, type FaultWorld } from "./helpers.ts";
 
 describe("oracle faults: unreliable RPC endpoint (hardhat node, interval mining, real daemons)", function () {
   this.timeout(240_000);
   let w: FaultWorld;
-
-  before(async function () {
-    w = await faultWorld();
-  });
-  afterEach(async function () {
-    await endScenario(w);
-  });
+  faultScenarios((world) => (w = world));
 
   it("decides every claim exactly once while 30 % of RPC requests fail, and /healthz stays 200 (flaky is not down)", async function () {
     const prepared = await w.prepare(6, "flaky");

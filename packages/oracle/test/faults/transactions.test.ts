@@ -10,8 +10,7 @@ import {
   daemonTails,
   expectDecidedOnce,
   metric,
-  endScenario,
-  faultWorld,
+  faultScenarios,
   waitForHealthy,
   waitForUnhealthy,
   waitUntil,
@@ -21,13 +20,7 @@ import {
 describe("oracle faults: verdict transactions (hardhat node, interval mining, real daemons)", function () {
   this.timeout(240_000);
   let w: FaultWorld;
-
-  before(async function () {
-    w = await faultWorld();
-  });
-  afterEach(async function () {
-    await endScenario(w);
-  });
+  faultScenarios((world) => (w = world));
 
   it("re-broadcasts a dropped verdict transaction, and the claims are decided exactly once", async function () {
     const prepared = await w.prepare(2, "dropped");
